@@ -1,0 +1,47 @@
+// Running one probe in the calling process: prepare, execute, verify against a reference.
+// Workers call the same code; the supervisor watches them from outside.
+#pragma once
+
+#include <functional>
+#include <memory>
+#include <string>
+
+#include "convguard/engine.h"
+#include "convguard/outcome.h"
+
+namespace convguard {
+
+/// Chooses and runs the reference for a problem: `ref` for small problems, `onednn`
+/// (benchdnn's practice) above a FLOP threshold. Caches the last reference outputs so
+/// that "--algo all" computes each reference once.
+class Reference {
+ public:
+  /// `small` is used up to `small_max_flops`, `fast` (may be null) above it.
+  Reference(std::unique_ptr<Engine> small, std::unique_ptr<Engine> fast,
+            double small_max_flops = 2e9);
+  ~Reference();
+  /// Reference outputs for p with the fills of `seed`; sets `judge` to the engine's name.
+  Result<const ConvTensors*> outputs(const Problem& p, uint64_t seed, std::string* judge);
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+struct ProbeOptions {
+  bool verify = true;
+  ExecOptions exec;
+  uint64_t seed = 0;
+};
+
+/// Called when the probe enters a phase (the worker forwards it to the supervisor).
+using PhaseCallback = std::function<void(Phase)>;
+
+/// Runs p with `algo` on an initialised engine: prepare, fill, poison, execute,
+/// verify. Never throws; every failure becomes an outcome. A kDeviceLost status
+/// from the engine yields Outcome::crash with `device_lost` set to true.
+ProbeResult run_probe(Engine& engine, const Problem& p, const std::string& algo,
+                      Reference* reference, const ProbeOptions& opt,
+                      const PhaseCallback& on_phase = {}, bool* device_lost = nullptr);
+
+}  // namespace convguard

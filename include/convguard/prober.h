@@ -1,0 +1,43 @@
+// The seam between what decides which probes to run (sweeps, boundary search,
+// shrinking, the guard's learning) and what runs them (the isolated supervisor,
+// an in-process runner, a store that reuses earlier results).
+#pragma once
+
+#include <functional>
+#include <string>
+#include <vector>
+
+#include "convguard/outcome.h"
+#include "convguard/problem.h"
+#include "convguard/status.h"
+
+namespace convguard {
+
+struct ProbeRequest {
+  Problem problem;
+  std::string algo = "default";
+};
+
+/// Called once per request as its result is known, in completion order.
+using ResultCallback = std::function<void(size_t index, const ProbeResult& result)>;
+/// Called just before request `index` is handed to a worker (the store journals it).
+using DispatchCallback = std::function<void(size_t index)>;
+
+class Prober {
+ public:
+  virtual ~Prober() = default;
+  /// Runs every request and reports each result through `on_result`. Returns a non-ok
+  /// Status only when the harness cannot go on (wedged device: Code::kDeviceLost;
+  /// store unusable: Code::kIo); results already reported stand. Requests not run
+  /// then get no callback.
+  virtual Status run(const std::vector<ProbeRequest>& requests, const ResultCallback& on_result) = 0;
+  /// Engine label used in results ("onednn", "sim(onednn)"...).
+  virtual std::string engine_name() const = 0;
+};
+
+/// Convenience: runs requests and returns results in request order. Missing results
+/// (harness stopped) are left with outcome `suspect` and the returned Status says why.
+Status run_all(Prober& prober, const std::vector<ProbeRequest>& requests,
+               std::vector<ProbeResult>* results);
+
+}  // namespace convguard
