@@ -31,7 +31,10 @@ class Prober {
   /// store unusable: Code::kIo); results already reported stand. Requests not run
   /// then get no callback.
   virtual Status run(const std::vector<ProbeRequest>& requests, const ResultCallback& on_result) = 0;
-  /// Engine label used in results ("onednn", "sim(onednn)"...).
+  /// Algorithms the engine offers for p, its default first (asked of a worker when
+  /// isolated: listing may touch the device).
+  virtual Result<std::vector<std::string>> algorithms(const Problem& p) = 0;
+  /// Engine label used in results ("onednn", "sim").
   virtual std::string engine_name() const = 0;
 };
 

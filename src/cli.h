@@ -1,0 +1,79 @@
+// The command line: a table of subcommands (see main.cc) and the options they share.
+#pragma once
+
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include <CLI/CLI.hpp>
+
+#include "convguard/engine.h"
+#include "convguard/outcome.h"
+#include "convguard/prober.h"
+#include "convguard/problem.h"
+
+namespace convguard::cli {
+
+/// Exit codes from DESIGN.md.
+inline constexpr int kExitOk = 0, kExitNotOk = 1, kExitUsage = 2, kExitHarness = 3;
+
+/// One subcommand: `setup` adds its options to `sub` and returns the action to run
+/// after parsing; the action returns the process exit code.
+struct Command {
+  const char* name;
+  const char* summary;
+  std::function<std::function<int()>(CLI::App& sub)> setup;
+};
+
+/// Where problems come from and which knobs apply (shared by run, probe, sweep...).
+struct ProblemArgs {
+  std::vector<std::string> descriptors;  ///< positional benchdnn descriptors
+  std::vector<std::string> batches;      ///< --batch FILE
+  std::vector<std::string> driver_cmds;  ///< --driver-cmd 'conv -n ...'
+  std::vector<std::string> dirs{"FWD_B"}, dts{"f32"}, layouts{"nchw"};
+  int64_t mb = 0;
+  std::vector<std::string> algos{kDefaultAlgo};  ///< names, or "all"
+  void add_to(CLI::App& app);
+  /// Every problem named, knobs applied, in order. Invalid names the bad input.
+  Result<std::vector<Problem>> problems() const;
+  /// problems() x algorithms; "all" is expanded through `prober`.
+  Result<std::vector<ProbeRequest>> requests(Prober& prober) const;
+};
+
+/// Which engine, and how to build it (--engine, --base, --quirks, --seed).
+struct EngineArgs {
+  EngineSpec spec{"onednn", "", "", 0};
+  void add_to(CLI::App& app);
+  Status check() const;
+};
+
+/// Prints results as they come: an aligned table (with a header) or JSON lines.
+class ResultPrinter {
+ public:
+  ResultPrinter(bool json, bool show_worker);
+  void print(const ProbeResult& r);
+  /// A summary line of counts per outcome (table mode only).
+  void finish();
+  const std::vector<Outcome>& outcomes() const { return outcomes_; }
+
+ private:
+  bool json_, show_worker_, header_done_ = false;
+  std::vector<Outcome> outcomes_;
+};
+
+/// Prints `s` as "convguard: <message>" on stderr and returns the exit code for it
+/// (2 for invalid input, 3 otherwise).
+int report_error(const Status& s);
+
+/// Builds any engine by spec: ref, onednn, cudnn (when built), sim over any of them.
+Result<std::unique_ptr<Engine>> make_engine(const EngineSpec& spec);
+/// Engine names this build offers.
+std::vector<std::string> engine_names();
+
+// The table (main.cc). Each lives in cli_<name>.cc.
+Command run_command();
+Command probe_command();
+Command worker_command();  ///< hidden: the isolated worker's entry point
+
+}  // namespace convguard::cli
