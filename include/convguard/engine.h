@@ -83,6 +83,10 @@ class Engine {
   virtual Result<std::unique_ptr<Prepared>> prepare(const Problem& p, const std::string& algo) = 0;
   /// What results depend on: library version, device, relevant environment.
   virtual std::map<std::string, std::string> fingerprint() = 0;
+  /// Fault injection for `sim`: starts work on the engine's device that never ends
+  /// and returns once it is running (a GPU engine launches a spinning kernel, then
+  /// blocks in a synchronize). CPU engines return Unsupported; sim then spins itself.
+  virtual Status inject_hang() { return Status::Unsupported(name() + " has no device to hang"); }
 };
 
 /// What it takes to build an engine in any process (the supervisor passes it to workers).

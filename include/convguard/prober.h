@@ -4,6 +4,7 @@
 #pragma once
 
 #include <functional>
+#include <map>
 #include <string>
 #include <vector>
 
@@ -34,6 +35,8 @@ class Prober {
   /// Algorithms the engine offers for p, its default first (asked of a worker when
   /// isolated: listing may touch the device).
   virtual Result<std::vector<std::string>> algorithms(const Problem& p) = 0;
+  /// The engine's fingerprint (asked of a worker when isolated), for the store.
+  virtual Result<std::map<std::string, std::string>> fingerprint() = 0;
   /// Engine label used in results ("onednn", "sim").
   virtual std::string engine_name() const = 0;
 };
