@@ -15,6 +15,13 @@ namespace convguard {
 /// depend only on (problem, arg, seed, element index), never on thread count.
 void fill_inputs(const Problem& p, ConvTensors& t, uint64_t seed = 0);
 
+/// The values fill_inputs writes into elements [begin, end) of `a`, stored at out[0..).
+/// Any split of an arg into ranges gives the same values as one fill_inputs call.
+void fill_range(const Problem& p, Arg a, uint64_t seed, int64_t begin, int64_t end, float* out);
+
+/// `v` rounded to the nearest value of `dt` (ties to even); NaN stays NaN.
+float round_to(DataType dt, float v);
+
 /// Writes a NaN poison into the direction's outputs, so unwritten elements never pass.
 void poison_outputs(const Problem& p, ConvTensors& t);
 
