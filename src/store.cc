@@ -49,6 +49,7 @@ constexpr std::array<const char*, kStoreSchemaVersion> kMigrations = {
     // 2: sweeps store their plan (resume needs no arguments); marks name their plan entry
     // and phase; runs record the boot id (tells a dead process from a dead host).
     R"(ALTER TABLE runs ADD COLUMN boot_id TEXT NOT NULL DEFAULT '';
+       ALTER TABLE runs ADD COLUMN options TEXT NOT NULL DEFAULT '{}';
        CREATE TABLE plan(run_id INTEGER NOT NULL REFERENCES runs(id), idx INTEGER NOT NULL,
          problem TEXT NOT NULL, algo TEXT NOT NULL, probe_id INTEGER NOT NULL DEFAULT 0,
          PRIMARY KEY(run_id, idx)) WITHOUT ROWID;
@@ -62,7 +63,7 @@ constexpr const char* kProbeColumns =
     "time_ms, max_rel_err, message, reference, worker, worker_pid, signal, exit_status, "
     "stderr_tail, wall_ms, attempt, created";
 constexpr const char* kRunColumns =
-    "id, command, engine, fingerprint, fingerprint_hash, boot_id, started, ended, status";
+    "id, command, engine, fingerprint, fingerprint_hash, boot_id, started, ended, status, options";
 
 int64_t now_ms() {
   using namespace std::chrono;
@@ -124,6 +125,7 @@ Result<RunInfo> read_run(Stmt& s) {
   auto st = column_enum(parse_run_status(s.col_text(8)), "status");
   if (!st.ok()) return st.status();
   r.status = *st;
+  r.options_json = s.col_text(9);
   return r;
 }
 
@@ -140,7 +142,13 @@ Result<std::vector<T>> read_all(Stmt& s, Read read) {
   }
 }
 
-const char* state_name(MarkState s) { return s == MarkState::queued ? "queued" : "running"; }
+constexpr std::array kMarkStateNames = {"group", "queued", "running"};
+const char* state_name(MarkState s) { return kMarkStateNames[static_cast<size_t>(s)]; }
+MarkState parse_state(const std::string& s) {
+  for (size_t i = 0; i < kMarkStateNames.size(); ++i)
+    if (s == kMarkStateNames[i]) return static_cast<MarkState>(i);
+  return MarkState::group;  // the most cautious reading of an unknown state
+}
 
 }  // namespace
 
@@ -277,9 +285,9 @@ int Store::schema_version() const { return impl_->version; }
 Result<int64_t> Store::begin_run(const RunInfo& info) {
   Stmt& s = impl_->prep(
       "INSERT INTO runs(command, engine, fingerprint, fingerprint_hash, boot_id, started, "
-      "ended, status) VALUES(?,?,?,?,?,?,0,'running')");
+      "ended, status, options) VALUES(?,?,?,?,?,?,0,'running',?)");
   s.bind_all(info.command, info.engine, info.fingerprint_json, info.fingerprint_hash,
-             info.boot_id, info.started_ms ? info.started_ms : now_ms());
+             info.boot_id, info.started_ms ? info.started_ms : now_ms(), info.options_json);
   if (auto st = s.run(); !st.ok()) return st;
   return impl_->db.last_insert_id();
 }
@@ -310,15 +318,23 @@ Result<std::vector<RunInfo>> Store::list_runs() {
   return read_all<RunInfo>(s, read_run);
 }
 
-Status Store::store_plan(int64_t run_id, const std::vector<ProbeRequest>& plan) {
+Result<int64_t> Store::append_plan(int64_t run_id, const std::vector<ProbeRequest>& requests) {
   Txn txn(impl_->db);
   if (auto s = txn.begin(); !s.ok()) return s;
+  Stmt& count = impl_->prep("SELECT count(*) FROM plan WHERE run_id=?");
+  count.bind_all(run_id);
+  auto row = count.step();
+  if (!row.ok()) return row.status();
+  const int64_t first = count.col_int(0);
+  if (auto s = count.run(); !s.ok()) return s;
   Stmt& ins = impl_->prep("INSERT INTO plan(run_id, idx, problem, algo) VALUES(?,?,?,?)");
-  for (size_t i = 0; i < plan.size(); ++i) {
-    ins.bind_all(run_id, static_cast<int64_t>(i), to_string(plan[i].problem), plan[i].algo);
+  for (size_t i = 0; i < requests.size(); ++i) {
+    ins.bind_all(run_id, first + static_cast<int64_t>(i), to_string(requests[i].problem),
+                 requests[i].algo);
     if (auto s = ins.run(); !s.ok()) return s;
   }
-  return txn.commit();
+  if (auto s = txn.commit(); !s.ok()) return s;
+  return first;
 }
 
 Result<std::vector<PlanEntry>> Store::load_plan(int64_t run_id) {
@@ -461,11 +477,16 @@ Status Store::mark_inflight(const std::vector<InflightMark>& marks,
   return txn.commit();
 }
 
-Status Store::mark_running(int64_t run_id, int64_t plan_index, std::optional<Phase> phase) {
+Status Store::mark_running(int64_t run_id, int64_t plan_index, std::optional<Phase> phase,
+                           const std::vector<ResultRecord>& pending, const std::string& fp_hash) {
+  Txn txn(impl_->db);
+  if (auto s = txn.begin(); !s.ok()) return s;
+  if (auto s = impl_->record_locked(run_id, fp_hash, pending, nullptr); !s.ok()) return s;
   Stmt& s = impl_->prep(
       "UPDATE inflight SET state='running', phase=? WHERE run_id=? AND plan_index=?");
   s.bind_all(std::string(phase ? to_string(*phase) : ""), run_id, plan_index);
-  return s.run();
+  if (auto st = s.run(); !st.ok()) return st;
+  return txn.commit();
 }
 
 Result<std::vector<InflightMark>> Store::inflight(int64_t run_id) {
@@ -479,7 +500,7 @@ Result<std::vector<InflightMark>> Store::inflight(int64_t run_id) {
     m.group_id = row.col_int(1);
     m.plan_index = row.col_int(2);
     m.request_key = row.col_text(3);
-    m.state = row.col_text(4) == "running" ? MarkState::running : MarkState::queued;
+    m.state = parse_state(row.col_text(4));
     if (auto ph = parse_phase(row.col_text(5)); ph.ok()) m.phase = *ph;
     return m;
   });

@@ -98,7 +98,7 @@ TEST_F(StoreTest, KeepsRunsProbesAndPlansAcrossReopening) {
     run = *store->begin_run(run_info());
     auto p = parse_problem("mb1ic16ih44oc32kh3ph1");
     ASSERT_TRUE(p.ok());
-    ASSERT_TRUE(store->store_plan(run, {{*p, "default"}}).ok());
+    ASSERT_TRUE(store->append_plan(run, {{*p, "default"}}).ok());
     auto ids = store->record(run, "fp", {{0, result(key(*p), "default", Outcome::hang)}});
     ASSERT_TRUE(ids.ok()) << ids.status().to_string();
     probe = ids->at(0);
@@ -159,7 +159,7 @@ TEST_F(StoreTest, MigratesAVersionOneStoreAndKeepsItsRows) {
   ASSERT_TRUE(marks.ok());
   ASSERT_EQ(marks->size(), 1u);
   EXPECT_EQ(marks->at(0).plan_index, -1);
-  EXPECT_TRUE(store->store_plan(1, {}).ok());  // the plan table exists now
+  EXPECT_TRUE(store->append_plan(1, {}).ok());  // the plan table exists now
   EXPECT_TRUE(store->integrity_check().ok());
 }
 
@@ -267,7 +267,8 @@ TEST_F(StoreTest, RemovesAMarkInTheTransactionThatRecordsItsResult) {
   int64_t run = *store->begin_run(run_info());
   std::vector<ProbeRequest> plan;
   for (int i = 0; i < 3; ++i) plan.push_back({*parse_problem("mb1ic4ih8oc4kh3"), "a" + std::to_string(i)});
-  ASSERT_TRUE(store->store_plan(run, plan).ok());
+  ASSERT_TRUE(store->append_plan(run, plan).ok());
+  EXPECT_EQ(*store->append_plan(run, plan), 3);  // appends after the first three
   std::vector<InflightMark> marks;
   for (int64_t i = 0; i < 3; ++i) {
     InflightMark m;
@@ -277,6 +278,7 @@ TEST_F(StoreTest, RemovesAMarkInTheTransactionThatRecordsItsResult) {
     m.request_key = "k" + std::to_string(i);
     marks.push_back(m);
   }
+  marks[2].state = MarkState::queued;
   ASSERT_TRUE(store->mark_inflight(marks).ok());
   ASSERT_TRUE(store->mark_running(run, 2, Phase::prepare).ok());
   ASSERT_TRUE(store->record(run, "fp", {{1, result("P", "a1", Outcome::ok)}}).ok());
@@ -284,7 +286,7 @@ TEST_F(StoreTest, RemovesAMarkInTheTransactionThatRecordsItsResult) {
   ASSERT_TRUE(left.ok());
   ASSERT_EQ(left->size(), 2u);
   EXPECT_EQ(left->at(0).plan_index, 0);
-  EXPECT_EQ(left->at(0).state, MarkState::queued);
+  EXPECT_EQ(left->at(0).state, MarkState::group);
   EXPECT_EQ(left->at(1).state, MarkState::running);
   EXPECT_EQ(left->at(1).phase, Phase::prepare);
   auto loaded = store->load_plan(run);

@@ -45,6 +45,7 @@ struct RunInfo {
   std::string fingerprint_json;  ///< the prober's fingerprint as a JSON object
   std::string fingerprint_hash;  ///< fingerprint_hash(fingerprint)
   std::string boot_id;           ///< host boot id at start; tells a process death from a host death
+  std::string options_json = "{}";  ///< what a resume needs to go on (the CLI's choice of keys)
   int64_t started_ms = 0;        ///< unix time in ms
   int64_t ended_ms = 0;          ///< 0 while running or after the process died
   RunStatus status = RunStatus::running;
@@ -69,7 +70,8 @@ struct PlanEntry {
 /// A durable in-flight mark: request `plan_index` of run `run_id` was handed to a prober
 /// as part of group `group_id` and has no recorded result yet.
 enum class MarkState {
-  queued,   ///< part of a group handed to the prober; not known to have started
+  group,    ///< handed to a prober that does not report starts: it may be running
+  queued,   ///< handed to a prober that reports starts, and not reported started
   running,  ///< the prober reported it dispatched to a worker (NORMAL commit)
 };
 struct InflightMark {
@@ -77,7 +79,7 @@ struct InflightMark {
   int64_t group_id = 0;
   int64_t plan_index = 0;
   std::string request_key;  ///< "<problem key> <algo>", for messages
-  MarkState state = MarkState::queued;
+  MarkState state = MarkState::group;
   std::optional<Phase> phase;  ///< last phase reported, if any
 };
 
@@ -131,9 +133,9 @@ class Store {
   Result<std::vector<RunInfo>> list_runs();
 
   // --- plans (sweeps) ---
-  /// Stores the request list of a run (one transaction). Replaces nothing: fails if the
-  /// run already has a plan.
-  Status store_plan(int64_t run_id, const std::vector<ProbeRequest>& plan);
+  /// Appends requests to the plan of a run (one transaction); returns the index of the
+  /// first one (the plan's previous size).
+  Result<int64_t> append_plan(int64_t run_id, const std::vector<ProbeRequest>& requests);
   /// The plan of a run in index order, with the probe that settled each entry.
   Result<std::vector<PlanEntry>> load_plan(int64_t run_id);
   /// Settles plan entries with already stored probes (reuse), one transaction.
@@ -160,8 +162,11 @@ class Store {
   Status mark_inflight(const std::vector<InflightMark>& marks,
                        const std::vector<ResultRecord>& pending = {}, int64_t run_id = 0,
                        const std::string& fp_hash = "");
-  /// Sets one mark's state to running (and phase), synchronous=NORMAL.
-  Status mark_running(int64_t run_id, int64_t plan_index, std::optional<Phase> phase = {});
+  /// Sets one mark's state to running (and phase), synchronous=NORMAL, recording `pending`
+  /// results in the same transaction.
+  Status mark_running(int64_t run_id, int64_t plan_index, std::optional<Phase> phase = {},
+                      const std::vector<ResultRecord>& pending = {},
+                      const std::string& fp_hash = "");
   /// Marks left by run `run_id` (all runs if 0), by plan index.
   Result<std::vector<InflightMark>> inflight(int64_t run_id = 0);
   /// Removes marks of a run (those of `plan_indices`, or all when empty).
