@@ -73,10 +73,15 @@ std::string to_string(const Problem& p);
 
 /// Parse a benchdnn descriptor ("mb1ic16ih44oc32kh3ph1", "_" delimiters allowed)
 /// with benchdnn's defaults and deductions, applying it on top of `base` for
-/// dir/dt/layout/mb knobs. Rejects 3-D and 1-D by name. The result is validated.
+/// dir/dt/layout/mb knobs (base.mb is the minibatch when the descriptor has no mb).
+/// Rejects 3-D and 1-D by name. The result is validated. Departures from benchdnn:
+/// padding deduced from a given output is symmetric (benchdnn's value or the next one,
+/// whichever gives that output; otherwise an error), a field given twice is an error,
+/// and an explicit sw/pw that contradicts the square promotion from h is an error.
 Result<Problem> parse_descriptor(std::string_view text, const Problem& base = {});
 /// Parse knobs followed by a descriptor, as key()/to_string() print them; also accepts
-/// a bare descriptor. Knobs: --dir= --dt= --stag=/--dtag= (abx|axb) --mb=.
+/// a bare descriptor. Knobs as apply_knob, one value each; --mb= overrides the
+/// descriptor's mb. A leading "benchdnn" path and --conv are accepted.
 Result<Problem> parse_problem(std::string_view text, const Problem& base = {});
 
 /// Options a batch file or a command line sets for the descriptors after it.
@@ -88,9 +93,23 @@ struct Knobs {
   int64_t mb = 0;  ///< 0: keep the descriptor's
 };
 
+/// Applies one benchdnn knob word to `knobs`: --dir=, --dt=, --cfg= (f32|f16|bf16),
+/// --stag=/--dtag= (abx|axb|nchw|nhwc|any), --mb=, --reset (knobs = `defaults`); --conv
+/// and --wtag= are accepted and change nothing. Transposed convolution (--deconv,
+/// --prim=deconv) is rejected as "not supported"; unknown knobs name themselves.
+Status apply_knob(std::string_view word, Knobs& knobs, const Knobs& defaults);
+
+/// Splits `line` into words at white space outside double quotes (the quotes stay in
+/// the word, so n"my layer" is one word). With `hash_comments`, '#' outside quotes ends
+/// the line. An unterminated quote is an error.
+Result<std::vector<std::string>> split_words(std::string_view line, bool hash_comments);
+
 /// Parse a benchdnn batch text: descriptor lines, '#' comments, knob lines
 /// (--dir=, --dt=, --mb=, --stag=, --dtag=, --reset) and nested --batch=FILE resolved
 /// against `base_dir`. Errors carry "FILE:LINE". `origin` names the text in messages.
+/// Knobs and descriptors may share a line ("--dir=BWD_D mb1ic3ih5oc4kh3"). As in
+/// benchdnn, knobs set inside a nested file stay in effect after it; --reset restores
+/// `knobs` as passed here. Each descriptor yields dirs x dts x layouts problems, in that order.
 Result<std::vector<Problem>> parse_batch_text(std::string_view text, const Knobs& knobs,
                                               const std::string& base_dir,
                                               const std::string& origin);
