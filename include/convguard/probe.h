@@ -20,7 +20,11 @@ class Reference {
   Reference(std::unique_ptr<Engine> small, std::unique_ptr<Engine> fast,
             double small_max_flops = 2e9);
   ~Reference();
+  /// Never judge with an engine of this name (the engine under test, or the engine a
+  /// `sim` wraps): the other engine is used whatever the problem's size. Calls add up.
+  void exclude(const std::string& engine_name);
   /// Reference outputs for p with the fills of `seed`; sets `judge` to the engine's name.
+  /// The pointer stays valid until the next call. Error where no allowed engine can judge.
   Result<const ConvTensors*> outputs(const Problem& p, uint64_t seed, std::string* judge);
 
  private:

@@ -1,0 +1,214 @@
+#include "convguard/probe.h"
+
+#include <algorithm>
+#include <cmath>
+#include <exception>
+#include <set>
+
+#include "convguard/fill.h"
+
+namespace convguard {
+namespace {
+
+// Problem::flops() lives with the problem model; this is the same count, kept local
+// so the reference choice does not depend on it.
+double direct_flops(const Problem& p) {
+  return 2.0 * double(p.mb) * double(p.oc) * double(p.oh) * double(p.ow) * double(p.ic / p.g) *
+         double(p.kh) * double(p.kw);
+}
+
+}  // namespace
+
+struct Reference::Impl {
+  std::unique_ptr<Engine> small, fast;
+  double small_max_flops = 0;
+  std::set<std::string> excluded;
+  bool small_ready = false, fast_ready = false;
+  // The last reference computed: "--algo all" asks for the same one per algorithm.
+  std::string cached_key;
+  uint64_t cached_seed = 0;
+  std::string cached_judge;
+  ConvTensors cached;
+
+  bool allowed(const std::unique_ptr<Engine>& e) const {
+    return e && !excluded.count(e->name());
+  }
+
+  // The engine that judges p: the small one up to the threshold, else the fast one;
+  // either when the other is missing or excluded.
+  Result<Engine*> choose(const Problem& p) {
+    const bool want_small = direct_flops(p) <= small_max_flops;
+    Engine* first = want_small ? small.get() : fast.get();
+    Engine* second = want_small ? fast.get() : small.get();
+    const auto& first_ptr = want_small ? small : fast;
+    const auto& second_ptr = want_small ? fast : small;
+    if (allowed(first_ptr)) return first;
+    if (allowed(second_ptr)) return second;
+    return Status::Error("no reference engine may judge this problem (engine under test is "
+                         "the only one available)");
+  }
+
+  Status ready(Engine* e) {
+    bool& flag = e == small.get() ? small_ready : fast_ready;
+    if (flag) return Status::Ok();
+    Status s = e->init();
+    flag = s.ok();
+    return s;
+  }
+};
+
+Reference::Reference(std::unique_ptr<Engine> small, std::unique_ptr<Engine> fast,
+                     double small_max_flops)
+    : impl_(std::make_unique<Impl>()) {
+  impl_->small = std::move(small);
+  impl_->fast = std::move(fast);
+  impl_->small_max_flops = small_max_flops;
+}
+
+Reference::~Reference() = default;
+
+void Reference::exclude(const std::string& engine_name) {
+  impl_->excluded.insert(engine_name);
+  impl_->cached_key.clear();
+}
+
+Result<const ConvTensors*> Reference::outputs(const Problem& p, uint64_t seed,
+                                              std::string* judge) {
+  Impl& m = *impl_;
+  const std::string k = key(p);
+  if (!m.cached_key.empty() && m.cached_key == k && m.cached_seed == seed) {
+    if (judge) *judge = m.cached_judge;
+    return &m.cached;
+  }
+  m.cached_key.clear();
+  auto chosen = m.choose(p);
+  if (!chosen.ok()) return chosen.status();
+  Engine* e = *chosen;
+  const std::string who = "reference " + e->name() + ": ";
+  if (Status s = m.ready(e); !s.ok()) return Status(s.code(), who + s.message());
+  auto prepared = e->prepare(p, kDefaultAlgo);
+  if (!prepared.ok()) return Status(prepared.status().code(), who + prepared.status().message());
+  resize_for(p, m.cached);
+  fill_inputs(p, m.cached, seed);
+  poison_outputs(p, m.cached);
+  auto t = (*prepared)->execute(m.cached, ExecOptions{});
+  if (!t.ok()) return Status(t.status().code(), who + t.status().message());
+  m.cached_key = k;
+  m.cached_seed = seed;
+  m.cached_judge = e->name();
+  if (judge) *judge = m.cached_judge;
+  return &m.cached;
+}
+
+namespace {
+
+struct ProbeRun {
+  ProbeResult r;
+  bool device_lost = false;
+
+  ProbeResult& end(Outcome o, Phase ph, const std::string& msg) {
+    r.outcome = o;
+    r.phase = ph;
+    r.message = msg;
+    return r;
+  }
+
+  // Maps an engine's Status to the outcome DESIGN.md gives it.
+  ProbeResult& fail(const Status& s, Phase ph) {
+    switch (s.code()) {
+      case Code::kUnsupported: return end(Outcome::unsupported, ph, s.message());
+      case Code::kInvalid: return end(Outcome::invalid, ph, s.message());
+      case Code::kDeviceLost:
+        device_lost = true;
+        return end(Outcome::crash, ph, "device lost: " + s.message());
+      default: return end(Outcome::error, ph, s.message());
+    }
+  }
+};
+
+// Output buffers are reused across probes in a thread: probing many small problems
+// is dominated by per-probe costs, and resize keeps the capacity.
+ConvTensors& scratch_tensors() {
+  thread_local ConvTensors t;
+  return t;
+}
+
+bool all_finite(const Problem& p, const ConvTensors& t, std::string* where) {
+  for (Arg a : outputs_of(p.dir)) {
+    const auto& v = tensor(t, a);
+    const auto it = std::find_if(v.begin(), v.end(), [](float x) { return !std::isfinite(x); });
+    if (it != v.end()) {
+      *where = std::string(to_string(a)) + "[" + std::to_string(it - v.begin()) + "] is " +
+               std::to_string(*it);
+      return false;
+    }
+  }
+  return true;
+}
+
+ProbeResult& verify(ProbeRun& run, const Problem& p, const ConvTensors& got, AlgoClass cls,
+                    Reference* reference, uint64_t seed) {
+  std::string where;
+  if (!reference) {
+    if (!all_finite(p, got, &where)) return run.end(Outcome::wrong, Phase::verify, where);
+    return run.end(Outcome::ok, Phase::verify, "not compared: no reference");
+  }
+  auto ref = reference->outputs(p, seed, &run.r.reference);
+  if (!ref.ok()) return run.end(Outcome::error, Phase::verify, ref.status().message());
+  const Comparison c = compare_outputs(p, got, **ref, tolerance_for(p.dt, cls));
+  run.r.max_rel_err = c.max_rel_err;
+  if (c.pass) return run.end(Outcome::ok, Phase::verify, "");
+  return run.end(Outcome::wrong, Phase::verify, c.message);
+}
+
+ProbeResult& probe_phases(ProbeRun& run, Phase& phase, Engine& engine, const Problem& p,
+                          const std::string& algo, Reference* reference, const ProbeOptions& opt,
+                          const PhaseCallback& on_phase) {
+  auto enter = [&](Phase ph) {
+    phase = ph;
+    if (on_phase) on_phase(ph);
+  };
+  enter(Phase::init);
+  if (Status s = engine.init(); !s.ok()) return run.fail(s, Phase::init);
+  enter(Phase::prepare);
+  auto prepared = engine.prepare(p, algo);
+  if (!prepared.ok()) return run.fail(prepared.status(), Phase::prepare);
+  run.r.algo = (*prepared)->algo();
+  ConvTensors& t = scratch_tensors();
+  resize_for(p, t);
+  fill_inputs(p, t, opt.seed);
+  poison_outputs(p, t);
+  enter(Phase::execute);
+  auto ms = (*prepared)->execute(t, opt.exec);
+  if (!ms.ok()) return run.fail(ms.status(), Phase::execute);
+  run.r.time_ms = *ms;
+  if (!opt.verify) return run.end(Outcome::ok, Phase::execute, "not verified");
+  enter(Phase::verify);
+  return verify(run, p, t, (*prepared)->algo_class(), reference, opt.seed);
+}
+
+}  // namespace
+
+ProbeResult run_probe(Engine& engine, const Problem& p, const std::string& algo,
+                      Reference* reference, const ProbeOptions& opt, const PhaseCallback& on_phase,
+                      bool* device_lost) {
+  ProbeRun run;
+  Phase phase = Phase::init;
+  try {
+    run.r.problem = key(p);
+    run.r.name = p.name;
+    run.r.dir = p.dir;
+    run.r.dt = p.dt;
+    run.r.engine = engine.name();
+    run.r.algo = algo;
+    probe_phases(run, phase, engine, p, algo, reference, opt, on_phase);
+  } catch (const std::exception& e) {
+    run.end(Outcome::error, phase, std::string("exception: ") + e.what());
+  } catch (...) {
+    run.end(Outcome::error, phase, "unknown exception");
+  }
+  if (device_lost) *device_lost = run.device_lost;
+  return run.r;
+}
+
+}  // namespace convguard
