@@ -1,0 +1,121 @@
+// The isolated prober: probes run in persistent worker processes, watched from outside
+// with a deadline per phase on the supervisor's own clock. A worker that hangs or dies
+// is killed with its process group and reaped; a fresh worker must pass a canary probe
+// before the next one runs; a device that does not come back stops the run (wedged).
+#pragma once
+
+#include <chrono>
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "convguard/engine.h"
+#include "convguard/probe.h"
+#include "convguard/prober.h"
+
+namespace convguard {
+
+/// Deadlines per phase, in seconds. Zero for execute or verify means `auto`.
+struct PhaseTimeouts {
+  double init_s = 60;      ///< spawn, library load, context and handle creation
+  double prepare_s = 300;  ///< descriptors, find/plan, kernel compilation
+  double execute_s = 0;    ///< 0: auto = max(execute_floor_s, execute_factor x expected)
+  double verify_s = 0;     ///< 0: auto = verify_floor_s + flops / (verify_gflops x 1e9)
+  double execute_floor_s = 1.0;
+  double execute_factor = 10;
+  /// Starting speed of the execute cost model, until probes of this engine measure it;
+  /// low is conservative (longer deadlines).
+  double prior_gflops = 1.0;
+  double verify_floor_s = 10;
+  double verify_gflops = 0.1;  ///< a slow CPU reference's speed, conservatively
+};
+
+/// Expected duration of the execute phase: FLOPs / speed, the speed calibrated by an
+/// exponential moving average of what completed probes measured.
+class ExecCostModel {
+ public:
+  explicit ExecCostModel(double prior_gflops = 1.0) : gflops_(prior_gflops) {}
+  /// Seconds an execute phase of `calls` executions of `flops` should take.
+  double expected_s(double flops, int calls) const;
+  /// Learns from an execute phase that took `seconds`. Phases shorter than a few
+  /// milliseconds are ignored: they measure overheads, which the floor covers. The
+  /// estimate falls faster than it rises, so a slowdown lengthens deadlines at once.
+  void observe(double flops, int calls, double seconds);
+  double gflops() const { return gflops_; }
+
+ private:
+  double gflops_;
+};
+
+/// The deadline of `phase` for a problem of `flops` run `calls` times.
+double phase_deadline_s(const PhaseTimeouts& t, const ExecCostModel& model, Phase phase,
+                        double flops, int calls);
+
+/// Something the supervisor did, for logs and measurements.
+struct SupervisorEvent {
+  enum Kind { spawned, dispatched, phase_change, verdict, canary_started, canary_passed, canary_failed,
+              wedged };
+  Kind kind;
+  int worker = -1;       ///< slot
+  int pid = 0;
+  size_t index = 0;      ///< request index (dispatched, phase, verdict)
+  Phase phase = Phase::init;
+  Outcome outcome = Outcome::ok;  ///< verdict, canary_failed
+  std::chrono::steady_clock::time_point at;
+  std::string message;
+};
+const char* to_string(SupervisorEvent::Kind k);
+
+struct SupervisorOptions {
+  int jobs = 1;  ///< concurrent workers
+  /// Device per worker: worker i gets devices[i % size] as CUDA_VISIBLE_DEVICES and
+  /// HIP_VISIBLE_DEVICES. Empty: the environment is inherited unchanged.
+  std::vector<std::string> devices;
+  /// The worker's command: executable path and arguments. The worker talks the protocol
+  /// on descriptors 3 (requests) and 4 (results), e.g. {"/usr/bin/convguard", "worker"}.
+  std::vector<std::string> worker_argv;
+  EngineSpec engine;
+  PhaseTimeouts timeouts;
+  ProbeOptions probe;  ///< verify, warmup/repeats, fill seed
+  /// Known-good problem run by a fresh worker after a hang or crash. Empty (ic == 0):
+  /// --dir=FWD_D mb1ic4ih8oc4kh3ph1.
+  Problem canary;
+  int canary_tries = 3;       ///< failed canaries (fresh worker each) before `wedged`
+  double canary_budget_s = 180;  ///< total time for recovery before `wedged`
+  double kill_wait_s = 10;    ///< how long a killed worker may take to be reaped
+  DispatchCallback on_dispatch;  ///< before request i goes to a worker
+  std::function<void(const SupervisorEvent&)> on_event;
+};
+
+class Supervisor : public Prober {
+ public:
+  explicit Supervisor(SupervisorOptions opt);
+  /// Stops the workers (stop message, then SIGKILL to the group) and reaps them.
+  ~Supervisor() override;
+
+  /// Runs requests over `jobs` workers, dispatched in request order; results arrive in
+  /// completion order. A hang or crash keeps its own outcome and triggers recovery:
+  /// no new dispatch until a fresh worker passes the canary; probes that also hung or
+  /// crashed while in flight beside it are re-run (attempt 2) rather than blamed. If the
+  /// canary fails canary_tries times or recovery outlasts canary_budget_s, every worker is
+  /// killed and run() returns Code::kDeviceLost saying what happened and what to do.
+  /// Code::kError when the engine cannot start at all (e.g. no device). Workers persist
+  /// across calls; call run() from one long-lived thread (workers die with it).
+  Status run(const std::vector<ProbeRequest>& requests, const ResultCallback& on_result) override;
+  Result<std::vector<std::string>> algorithms(const Problem& p) override;
+  Result<std::map<std::string, std::string>> fingerprint() override;
+  std::string engine_name() const override;
+
+  /// The current execute speed estimate (GFLOP/s).
+  double measured_gflops() const;
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+/// The default canary: --dir=FWD_D mb1ic4ih8oc4kh3ph1.
+Problem default_canary();
+
+}  // namespace convguard

@@ -1,0 +1,42 @@
+// The execute cost model and the per-phase deadlines of include/convguard/supervisor.h.
+#include <algorithm>
+
+#include "convguard/supervisor.h"
+
+namespace convguard {
+namespace {
+
+// Below this an execute phase measures pipe and wake-up latency, not the convolution.
+constexpr double kMinTimedSeconds = 0.005;
+// How fast the speed estimate follows a faster or a slower measurement.
+constexpr double kRiseWeight = 0.2, kFallWeight = 0.5;
+
+}  // namespace
+
+double ExecCostModel::expected_s(double flops, int calls) const {
+  return std::max(1, calls) * flops / (gflops_ * 1e9);
+}
+
+void ExecCostModel::observe(double flops, int calls, double seconds) {
+  if (seconds < kMinTimedSeconds || flops <= 0) return;
+  double measured = std::max(1, calls) * flops / seconds / 1e9;
+  double w = measured > gflops_ ? kRiseWeight : kFallWeight;
+  gflops_ = (1 - w) * gflops_ + w * measured;
+}
+
+double phase_deadline_s(const PhaseTimeouts& t, const ExecCostModel& model, Phase phase,
+                        double flops, int calls) {
+  switch (phase) {
+    case Phase::init: return t.init_s;
+    case Phase::prepare: return t.prepare_s;
+    case Phase::execute:
+      if (t.execute_s > 0) return t.execute_s;
+      return std::max(t.execute_floor_s, t.execute_factor * model.expected_s(flops, calls));
+    case Phase::verify:
+      if (t.verify_s > 0) return t.verify_s;
+      return t.verify_floor_s + flops / (t.verify_gflops * 1e9);
+  }
+  return t.init_s;
+}
+
+}  // namespace convguard
