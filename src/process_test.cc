@@ -166,7 +166,7 @@ TEST_F(ProcessTest, KillsTheWholeGroupAndReapsIt) {
 TEST_F(ProcessTest, DestructorKillsAndReapsARunningChild) {
   pid_t pid;
   {
-    auto c = sh("sleep 100");
+    auto c = sh("exec sleep 100");
     ASSERT_TRUE(c);
     pid = c->pid();
   }
