@@ -312,7 +312,8 @@ class OnednnEngine : public Engine {
 
  private:
   Status unsupported(const Problem& p, const std::string& what) const {
-    return Status::Unsupported(version() + " has no " + what + " " + to_string(p.dt) + " " +
+    return Status::Unsupported(version() + " has no " + (what.empty() ? "" : what + " ") +
+                               to_string(p.dt) + " " +
                                to_string(p.dir) + " convolution for this problem on " +
                                isa_name());
   }
