@@ -182,18 +182,93 @@ std::vector<ProbeResult> latest_per_probe(const std::vector<ProbeResult>& in) {
   return out;
 }
 
-std::string report_markdown(const ReportInput& in) {
+namespace {
+
+// A stored line: the sizes probed for one problem shape, in size order.
+struct SizeLine {
+  Problem shape;  // any member, for channels
+  std::map<int64_t, std::vector<const Row*>> by_size;
+};
+
+BoundaryResult judge_line(const SizeLine& line) {
+  BoundaryResult b;
+  b.axis = "ih";
+  b.tie = {"iw"};
+  b.notes.push_back("derived from stored probes");
+  const Row* first_fail = nullptr;
+  std::optional<int64_t> top_ok;
+  for (const auto& [size, rows] : line.by_size)
+    for (const Row* row : rows) {
+      b.probes++;
+      if (row->r.outcome == Outcome::unsupported) continue;
+      if (row->r.outcome == Outcome::ok) top_ok = size;
+      else if (!first_fail) first_fail = row;
+    }
+  if (!first_fail) return b;
+  b.outcome = first_fail->r.outcome;
+  b.phase = first_fail->r.phase;
+  if (top_ok && *top_ok > first_fail->p.ih) {
+    b.non_monotonic = true;
+    b.notes.push_back(fmt::format("non-monotonic: ok at {}x{} above a failure at {}", *top_ok,
+                                  *top_ok, size(first_fail->p)));
+    return b;
+  }
+  b.first_failing = first_fail->p.ih;
+  b.failing_problem = first_fail->p;
+  for (const auto& [sz, rows] : line.by_size)
+    for (const Row* row : rows)
+      if (sz < first_fail->p.ih && row->r.outcome == Outcome::ok) {
+        b.largest_ok = sz;
+        b.ok_problem = row->p;
+      }
+  return b;
+}
+
+std::vector<Row> rows_of(const std::vector<ProbeResult>& probes) {
   std::vector<Row> rows;
-  for (const ProbeResult& r : latest_per_probe(in.probes)) {
+  for (const ProbeResult& r : latest_per_probe(probes)) {
     auto p = problem_of(r);
     if (p.ok()) rows.push_back({r, *p});
   }
   std::stable_sort(rows.begin(), rows.end(), [](const Row& a, const Row& b) {
     return std::tie(a.p.ic, a.p.oc, a.p.ih, a.p.iw) < std::tie(b.p.ic, b.p.oc, b.p.ih, b.p.iw);
   });
+  return rows;
+}
+
+}  // namespace
+
+std::vector<BoundaryResult> boundaries_from_probes(const std::vector<ProbeResult>& probes) {
+  const std::vector<Row> rows = rows_of(probes);
+  std::map<std::string, SizeLine> lines;
+  std::vector<std::string> order;
+  for (const Row& row : rows) {
+    if (row.p.ih != row.p.iw) continue;
+    Problem shape = row.p;
+    shape.ih = shape.iw = shape.oh = shape.ow = 0;
+    const std::string k = key(shape) + " " + row.r.engine + " " + row.r.algo;
+    auto [it, fresh] = lines.try_emplace(k);
+    if (fresh) {
+      it->second.shape = row.p;
+      order.push_back(k);
+    }
+    it->second.by_size[row.p.ih].push_back(&row);
+  }
+  std::vector<BoundaryResult> out;
+  for (const auto& k : order) {
+    const SizeLine& line = lines[k];
+    if (line.by_size.size() < 2) continue;
+    BoundaryResult b = judge_line(line);
+    if (b.first_failing || b.non_monotonic) out.push_back(std::move(b));
+  }
+  return out;
+}
+
+std::string report_markdown(const ReportInput& in) {
+  const std::vector<Row> rows = rows_of(in.probes);
   const auto other = varying_attributes(rows);
   std::vector<Row> good, bad, unsupported;
-  for (Row& row : rows)
+  for (const Row& row : rows)
     (row.r.outcome == Outcome::ok            ? good
      : row.r.outcome == Outcome::unsupported ? unsupported
                                              : bad)

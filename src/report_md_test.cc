@@ -156,6 +156,33 @@ TEST(ReportMarkdown, FlakyBoundaryIsReportedWithoutAPair) {
   EXPECT_NE(md.find("no boundary — 12 probes, not confirmed; flaky: ih=44"), std::string::npos) << md;
 }
 
+TEST(ReportBoundaries, AreReadOffStoredSizeLines) {
+  auto bs = boundaries_from_probes(seed_report().probes);
+  ASSERT_EQ(bs.size(), 2u);  // 16->32 and 17->33; single sizes make no line
+  EXPECT_EQ(bs[0].largest_ok, 42);
+  EXPECT_EQ(bs[0].first_failing, 44);
+  EXPECT_EQ(bs[0].outcome, Outcome::hang);
+  EXPECT_EQ(bs[0].probes, 6);
+  EXPECT_FALSE(bs[0].confirmed);
+  EXPECT_FALSE(bs[1].largest_ok);
+  EXPECT_EQ(bs[1].first_failing, 48);
+  ReportInput in = seed_report();
+  in.boundaries = bs;
+  const std::string md = report_markdown(in);
+  EXPECT_TRUE(has_line(md, "- 16→32: largest ok: 42x42, first failing: 44x44 (hang, execute) — 6 "
+                           "probes, not confirmed; derived from stored probes"))
+      << md;
+}
+
+TEST(ReportBoundaries, AnOkAboveAFailureIsNonMonotonic) {
+  auto probes = seed_report().probes;
+  probes.push_back(seed_probe(16, 32, 64, Outcome::ok, 200));
+  auto bs = boundaries_from_probes(probes);
+  ASSERT_FALSE(bs.empty());
+  EXPECT_TRUE(bs[0].non_monotonic);
+  EXPECT_FALSE(bs[0].first_failing);
+}
+
 TEST(ReportJson, PrintsOneParsableLinePerProbe) {
   auto in = seed_report();
   const auto latest = latest_per_probe(in.probes);

@@ -2,8 +2,10 @@
 
 #include <algorithm>
 #include <cctype>
+#include <cstdlib>
 
 #include <fmt/format.h>
+#include <nlohmann/json.hpp>
 
 namespace convguard {
 namespace {
@@ -82,6 +84,47 @@ Result<ReproForm> parse_repro_form(std::string_view s) {
   if (l == "torch" || l == "pytorch") return ReproForm::torch;
   if (l == "convguard") return ReproForm::convguard;
   return Status::Invalid(fmt::format("invalid --as={}: expected benchdnn, miopen, torch or convguard", s));
+}
+
+namespace {
+
+void context_from_json(const nlohmann::json& j, ReproContext& c) {
+  if (!j.is_object()) return;
+  auto text = [&](const char* k, std::string& out) {
+    if (j.contains(k) && j[k].is_string()) out = j[k].get<std::string>();
+  };
+  text("base", c.base);
+  text("quirks_path", c.quirks_path);
+  text("quirks", c.quirks_path);
+  if (j.contains("seed") && j["seed"].is_number_unsigned()) c.seed = j["seed"].get<uint64_t>();
+  if (j.contains("engine")) context_from_json(j["engine"], c);
+}
+
+void context_from_words(const std::string& command, ReproContext& c) {
+  std::vector<std::string> w;
+  for (size_t i = 0; i < command.size();) {
+    const size_t e = std::min(command.find(' ', i), command.size());
+    if (e > i) w.push_back(command.substr(i, e - i));
+    i = e + 1;
+  }
+  for (size_t i = 0; i < w.size(); ++i) {
+    for (auto [flag, out] : {std::pair{"--base", &c.base}, std::pair{"--quirks", &c.quirks_path}}) {
+      const std::string f = flag;
+      if (w[i] == f && i + 1 < w.size() && out->empty()) *out = w[i + 1];
+      if (w[i].rfind(f + "=", 0) == 0 && out->empty()) *out = w[i].substr(f.size() + 1);
+    }
+    if (w[i] == "--seed" && i + 1 < w.size() && c.seed == 0)
+      c.seed = std::strtoull(w[i + 1].c_str(), nullptr, 10);
+  }
+}
+
+}  // namespace
+
+ReproContext repro_context_from_run(const std::string& options_json, const std::string& command) {
+  ReproContext c;
+  context_from_json(nlohmann::json::parse(options_json, nullptr, false), c);
+  context_from_words(command, c);
+  return c;
 }
 
 std::string shell_quote(std::string_view s) {

@@ -290,6 +290,18 @@ TEST(Torch, SnippetRunsWherePyTorchIsInstalled) {
   fs::remove(tmp);
 }
 
+TEST(Repro, ContextComesFromRunOptionsOrTheCommandLine) {
+  auto a = repro_context_from_run(R"({"engine": {"name": "sim", "base": "onednn", "quirks": "q.json", "seed": 3}})", "");
+  EXPECT_EQ(a.base, "onednn");
+  EXPECT_EQ(a.quirks_path, "q.json");
+  EXPECT_EQ(a.seed, 3u);
+  auto b = repro_context_from_run("not json", "convguard sweep --engine sim --base cudnn --quirks=x.json --seed 9");
+  EXPECT_EQ(b.base, "cudnn");
+  EXPECT_EQ(b.quirks_path, "x.json");
+  EXPECT_EQ(b.seed, 9u);
+  EXPECT_TRUE(repro_context_from_run("{}", "").base.empty());
+}
+
 TEST(Repro, FormsParseAndDispatch) {
   EXPECT_EQ(*parse_repro_form("pytorch"), ReproForm::torch);
   EXPECT_EQ(*parse_repro_form("MIOpen"), ReproForm::miopen);

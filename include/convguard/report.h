@@ -34,6 +34,13 @@ std::vector<ProbeResult> latest_per_probe(const std::vector<ProbeResult>& in);
 /// characters) and code spans are fenced to fit any backticks inside.
 std::string report_markdown(const ReportInput& in);
 
+/// Boundaries read off stored probes: probes of square problems (ih == iw) that differ only
+/// in size form a line; each line with a failure gets the largest ok size below its first
+/// failing size, or non-monotonic when an ok size lies above a failure. Unsupported is
+/// no failure. Such a boundary is not `confirmed` (nothing was re-probed); its notes say
+/// it was derived.
+std::vector<BoundaryResult> boundaries_from_probes(const std::vector<ProbeResult>& probes);
+
 /// One JSON line per probe (to_json), in the order given.
 std::string report_json_lines(const std::vector<ProbeResult>& probes);
 

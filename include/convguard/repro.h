@@ -29,6 +29,11 @@ struct ReproContext {
   uint64_t seed = 0;
 };
 
+/// The engine facts of a stored run: from its options JSON ("engine": {"base", "quirks",
+/// "seed"}, or those keys at the top, "quirks_path" too), else from --base/--quirks/--seed
+/// words of its command line. Unknown keys and unreadable JSON leave fields empty.
+ReproContext repro_context_from_run(const std::string& options_json, const std::string& command);
+
 /// POSIX shell quoting: `s` bare when it holds only characters no shell treats specially
 /// ([A-Za-z0-9_./=:,+@%^-]), else in single quotes with each ' written as '\''.
 std::string shell_quote(std::string_view s);
