@@ -120,6 +120,8 @@ class Line {
     res_.tie = opt.tie;
   }
   BoundaryResult& result() { return res_; }
+  /// Per request of the last next(): whether it repeats a value already probed.
+  const std::vector<bool>& repeats() const { return repeat_; }
 
   Status check_ends() {
     for (int64_t i : {lo_, hi_})
@@ -152,8 +154,9 @@ class Line {
     if (!ok) ++invalid_count_;
     return ok;
   }
-  void ask(int64_t i, std::vector<ProbeRequest>& out) {
+  void ask(int64_t i, std::vector<ProbeRequest>& out, bool repeat = false) {
     asked_.push_back(i);
+    repeat_.push_back(repeat);
     out.push_back({*problem_at(base_, opt_, value(i)), opt_.algo});
   }
   bool over_budget(size_t more) {
@@ -183,12 +186,14 @@ class Line {
   mutable std::map<int64_t, bool> valid_;
   mutable int invalid_count_ = 0;
   std::vector<int64_t> asked_;
+  std::vector<bool> repeat_;  // per asked_: a confirmation repeat of a value already probed
   bool budget_out_ = false;
 };
 
 std::vector<ProbeRequest> Line::next() {
   std::vector<ProbeRequest> out;
   asked_.clear();
+  repeat_.clear();
   while (out.empty() && stage_ != Stage::done) {
     switch (stage_) {
       case Stage::ends: out = next_ends(); break;
@@ -312,14 +317,16 @@ std::vector<int64_t> Line::spot_picks() const {
 std::vector<ProbeRequest> Line::next_confirm() {
   std::vector<ProbeRequest> out;
   stage_ = Stage::done;
-  std::vector<int64_t> need = spot_picks();
+  const std::vector<int64_t> spots = spot_picks();
+  std::vector<int64_t> again;
   for (const auto& side : {a_, b_}) {
     if (!side || !b_) continue;
     const int have = static_cast<int>(seen_[*side].size());
-    for (int k = have; k < opt_.repeats; ++k) need.push_back(*side);
+    for (int k = have; k < opt_.repeats; ++k) again.push_back(*side);
   }
-  if (need.empty() || over_budget(need.size())) return out;
-  for (int64_t i : need) ask(i, out);
+  if (spots.size() + again.size() == 0 || over_budget(spots.size() + again.size())) return out;
+  for (int64_t i : spots) ask(i, out);
+  for (int64_t i : again) ask(i, out, true);
   return out;
 }
 
@@ -397,22 +404,40 @@ void Line::finish() {
   set_pair();
 }
 
-// Runs the lines in rounds: each round is one batch holding every line's next requests.
-Status run_rounds(Prober& prober, std::vector<Line>& lines) {
+// Runs `batch[which[k]]` through `prober`, storing results at their batch positions.
+Status run_part(Prober& prober, const std::vector<ProbeRequest>& batch,
+                const std::vector<size_t>& which, std::vector<std::optional<ProbeResult>>& got) {
+  if (which.empty()) return Status::Ok();
+  std::vector<ProbeRequest> part;
+  for (size_t i : which) part.push_back(batch[i]);
+  return prober.run(part, [&](size_t k, const ProbeResult& r) {
+    if (k < which.size()) got[which[k]] = r;
+  });
+}
+
+// Runs the lines in rounds: each round is one batch holding every line's next requests
+// (repeats go to `repeater`, which must really run them again).
+Status run_rounds(Prober& prober, Prober& repeater, std::vector<Line>& lines) {
   while (true) {
     std::vector<ProbeRequest> batch;
+    std::vector<size_t> fresh, again;
     std::vector<std::pair<size_t, size_t>> owner;  // (line, count) per line in batch order
     for (size_t l = 0; l < lines.size(); ++l) {
       auto reqs = lines[l].next();
       owner.push_back({l, reqs.size()});
-      for (auto& r : reqs) batch.push_back(std::move(r));
+      for (size_t k = 0; k < reqs.size(); ++k) {
+        (lines[l].repeats()[k] ? again : fresh).push_back(batch.size());
+        batch.push_back(std::move(reqs[k]));
+      }
     }
     if (batch.empty()) return Status::Ok();
     std::vector<std::optional<ProbeResult>> got(batch.size());
-    Status s = prober.run(batch, [&](size_t i, const ProbeResult& r) {
-      if (i < got.size()) got[i] = r;
-    });
-    if (!s.ok()) return s;
+    if (&repeater == &prober) {
+      fresh.insert(fresh.end(), again.begin(), again.end());
+      again.clear();
+    }
+    if (auto s = run_part(prober, batch, fresh, got); !s.ok()) return s;
+    if (auto s = run_part(repeater, batch, again, got); !s.ok()) return s;
     size_t at = 0;
     for (auto [l, count] : owner) {
       std::vector<ProbeResult> mine;
@@ -451,7 +476,8 @@ Result<std::vector<BoundaryResult>> map_frontier(Prober& prober, const Problem& 
     if (!over_field.empty()) lines.back().result().over = {{over_field, over_values[i]}};
     if (auto s = lines.back().check_ends(); !s.ok()) return s;
   }
-  if (auto s = run_rounds(prober, lines); !s.ok()) return s;
+  Prober& repeater = opt.repeat_prober ? *opt.repeat_prober : prober;
+  if (auto s = run_rounds(prober, repeater, lines); !s.ok()) return s;
   std::vector<BoundaryResult> out;
   for (auto& l : lines) {
     l.finish();

@@ -199,6 +199,18 @@ TEST(Boundary, AnAxisWhereEverythingIsUnsupportedHasNoBoundary) {
   EXPECT_FALSE(r.confirmed);
 }
 
+TEST(Boundary, RepeatsGoToTheRepeatProberAndEverythingElseToTheMainOne) {
+  FakeProber main(seed_rule), repeater(seed_rule);
+  BoundaryOptions o = ih_axis(8, 512, 2);
+  o.repeats = 3;
+  o.repeat_prober = &repeater;
+  auto r = search(main, o);
+  EXPECT_TRUE(r.confirmed);
+  EXPECT_EQ(repeater.probes, 4);  // two more of 42 and two more of 44
+  for (const auto& p : repeater.problems) EXPECT_TRUE(p.ih == 42 || p.ih == 44) << p.ih;
+  EXPECT_EQ(main.probes + repeater.probes, r.probes);
+}
+
 TEST(Boundary, OneRepeatIsNeverConfirmed) {
   FakeProber prober(seed_rule);
   BoundaryOptions o = ih_axis(8, 512, 2);

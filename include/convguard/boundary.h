@@ -42,6 +42,9 @@ struct BoundaryOptions {
   /// ok island above it shows up as non-monotonic evidence. 0 turns them off.
   int spot_checks = 2;
   std::string algo = "default";  ///< engine.h's kDefaultAlgo
+  /// Runs the confirmation repeats (null: the main prober). A prober that reuses stored
+  /// results would only give the stored answer again, so pass one that really re-runs.
+  Prober* repeat_prober = nullptr;
   /// Probes one line may use before it gives up (reported in the notes).
   int max_probes = 64;
 };
