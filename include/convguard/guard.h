@@ -1,0 +1,100 @@
+// The run-time guard: routes each convolution to a path a safety profile proves safe,
+// cheapest first, and runs it in the calling process:
+//   native        the problem as is, with an algorithm proven ok for it
+//   other_algo    as native, but some other algorithm is known to fail for it
+//   tiles         spatial tiling (tiling.h) into staging problems proven ok
+//   split_batch   fewer images per call, every chunk's problem proven ok
+//   split_groups  fewer groups per call, every chunk's problem proven ok
+//   cpu           the CPU engine (trusted: it is the reference side of every probe)
+//   refuse        nothing safe is known and no CPU engine is configured
+// Unknown is never safe. With learning on, a problem the profile does not know is probed
+// once through the supplied Prober (an isolated Supervisor in the CLI, never this process)
+// before its first real run, and the result joins the profile (saved when a path is set).
+// Decisions are cached per problem: after the first call, plan() and run() cost a lookup.
+// Thread-safe: any thread may plan and run; executions on one engine are serialised.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "convguard/engine.h"
+#include "convguard/profile.h"
+#include "convguard/prober.h"
+#include "convguard/status.h"
+#include "convguard/tiling.h"
+
+namespace convguard {
+
+enum class RouteKind { native, other_algo, tiles, split_batch, split_groups, cpu, refuse };
+const char* to_string(RouteKind k);
+
+struct Route {
+  RouteKind kind = RouteKind::refuse;
+  std::string engine;  ///< engine that runs it ("" for refuse)
+  std::string algo;    ///< the proven algorithm (cpu: the CPU engine's default)
+  TilePlan tiles;      ///< tiles only
+  TileGeometry geometry;  ///< tiles only: the chosen tile shape
+  SplitPlan split;     ///< split_batch / split_groups only
+  std::string reason;  ///< why, naming the supporting probe ids
+  bool learned = false;  ///< planning this problem added probes to the profile
+  /// "tiles 32x32 on cudnn (native 64x64: hang, probe 17; tile problem ...: ok, probes 9-12)".
+  std::string text() const;
+};
+
+/// Builds an engine from its spec (the CLI passes cli::make_engine).
+using EngineFactory = std::function<Result<std::unique_ptr<Engine>>(const EngineSpec&)>;
+
+struct GuardOptions {
+  std::string device_engine = "cudnn";  ///< the engine whose probes the profile holds
+  std::string cpu_engine = "onednn";    ///< "" : no CPU route (refuse instead)
+  bool learn = false;                   ///< probe unknown problems through `prober` first
+  bool force = false;                   ///< accept a profile of another fingerprint
+  /// Full spec of the device engine (sim base, quirks); an empty name means {device_engine}.
+  EngineSpec device_spec;
+  EngineFactory make_engine;        ///< required
+  std::shared_ptr<Prober> prober;   ///< required when learn; isolated in real use
+  std::string save_path;            ///< where learning saves the profile ("": open's path)
+  int64_t min_tile = 8;             ///< smallest useful output tile side (smaller maps: the map)
+  int max_learn_probes = 4;         ///< tile problems probed per unknown problem at most
+};
+
+class Guard {
+ public:
+  /// Loads the profile at `path`, builds and initialises the device engine, and refuses a
+  /// profile whose fingerprint differs from the engine's (naming the keys) unless forced.
+  static Result<Guard> open(const std::string& path, GuardOptions opt);
+  /// As open, from a profile in memory (learning saves only if opt.save_path is set).
+  static Result<Guard> open(Profile profile, GuardOptions opt);
+  Guard(Guard&&) noexcept;
+  Guard& operator=(Guard&&) noexcept;
+  ~Guard();
+
+  /// The route for p (cached after the first call). Invalid for a problem that fails
+  /// validate(); a non-ok Status from learning only when the prober cannot go on.
+  Result<Route> plan(const Problem& p);
+  /// Plans (if needed), prepares (once per problem) and executes p's route on `t`, sized by
+  /// resize_for(p). A refused problem returns Unsupported with the reason. `taken`, when
+  /// given, receives the route.
+  Status run(const Problem& p, ConvTensors& t, Route* taken = nullptr);
+
+  /// A copy of the profile as it is now (learning may have grown it).
+  Profile profile() const;
+  /// The device engine's name as used in the profile ("cudnn", "sim").
+  std::string device_name() const;
+  struct Stats {
+    int64_t hits = 0, misses = 0, learned_probes = 0;
+  };
+  Stats stats() const;
+
+  struct Impl;
+
+ private:
+  explicit Guard(std::unique_ptr<Impl> impl);
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace convguard
