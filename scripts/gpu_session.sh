@@ -5,6 +5,8 @@
 #                                      device lacks in .carry/ (binaries, ctest files, libs)
 #   scripts/gpu_session.sh validate    device: nvidia-smi facts, ctest -L gpu
 #   scripts/gpu_session.sh full        device: validate, then the measurements
+#   scripts/gpu_session.sh tables      device: only the outcome tables (TABLE_SUBCOMMAND=run
+#                                      runs them in process, TABLE_SECONDS caps each list)
 #
 # On the device call it as: run(command="scripts/gpu_session.sh full", carry=[".carry"]).
 # Logs go to $OUT (or out/ when unset); a short table is printed last.
@@ -20,7 +22,7 @@ stage() {
   cd "$ROOT" || exit 1
   [ -d build-gpu ] || cmake -S . -B build-gpu -DCMAKE_BUILD_TYPE=Release -DCONVGUARD_WERROR=ON
   local targets=(cudnn_engine_test)
-  grep -q "^convguard:" <(cmake --build build-gpu --target help) && targets+=(convguard)
+  grep -q "^\.\.\. convguard$" <(cmake --build build-gpu --target help) && targets+=(convguard)
   cmake --build build-gpu --target "${targets[@]}" -j2 || exit 1
   rm -rf .carry && mkdir -p .carry/build-gpu/bin
   cp build-gpu/CTestTestfile.cmake build-gpu/*_include.cmake .carry/build-gpu/ 2>/dev/null
@@ -61,14 +63,160 @@ validate() {
   echo "ctest rc=$rc"
 }
 
+now() { date +%s.%N; }
+stamp() { python3 -u -c 'import sys,time
+for l in sys.stdin: print(f"{time.time():.3f} {l}", end="", flush=True)'; }
+
+# (b) a real GPU hang through sim over cudnn: ih 44 hangs under the rx5600xt quirk.
+measure_hang() {
+  printf '%s\n' mb1ic16ih40oc16kh3ph1 mb1ic16ih44oc16kh3ph1 mb1ic16ih42oc16kh3ph1 >/tmp/hang.txt
+  local t0 t1
+  t0=$(now)
+  "$CG" probe --engine sim --base cudnn --quirks quirks/rx5600xt-rocm57.json --dir FWD_D \
+    --batch /tmp/hang.txt --timeout-exec 2 --json -v >"$OUT/hang.jsonl" 2> >(stamp >"$OUT/hang.err")
+  t1=$(now)
+  sleep 0.5
+  echo "hang run: $(awk "BEGIN{print $t1 - $t0}") s, rc in jsonl" >>"$OUT/hang.err"
+  nvidia-smi --query-compute-apps=pid,process_name,used_memory --format=csv >"$OUT/apps_after.txt"
+}
+
+# (c) 1,000 small distinct problems, default algorithm: in-process run vs isolated probe.
+measure_throughput() {
+  local ic oc ih t0 t1 t2 t3 t4
+  for ic in 1 2 3 4 5 6 7 8 9 10; do for oc in 1 2 3 4 5 6 7 8 9 10; do
+    for ih in 5 6 7 8 9 10 11 12 13 14; do echo "mb1ic${ic}ih${ih}oc${oc}kh3ph1"; done
+  done; done >/tmp/small1000.txt
+  local common=(--engine cudnn --dir FWD_D --dt f32 --batch /tmp/small1000.txt --json)
+  t0=$(now); "$CG" run "${common[@]}" >"$OUT/tp_run.jsonl" 2>"$OUT/tp_run.err"
+  t1=$(now); "$CG" probe "${common[@]}" >"$OUT/tp_probe.jsonl" 2>"$OUT/tp_probe.err"
+  t2=$(now); "$CG" probe "${common[@]}" --no-verify >"$OUT/tp_probe_nv.jsonl" 2>>"$OUT/tp_probe.err"
+  t3=$(now); "$CG" probe "${common[@]}" -j 4 >"$OUT/tp_probe_j4.jsonl" 2>>"$OUT/tp_probe.err"
+  t4=$(now)
+  printf 'run %s\nprobe %s\nprobe_noverify %s\nprobe_j4 %s\n' "$(awk "BEGIN{print $t1 - $t0}")" \
+    "$(awk "BEGIN{print $t2 - $t1}")" "$(awk "BEGIN{print $t3 - $t2}")" "$(awk "BEGIN{print $t4 - $t3}")" >"$OUT/tp_times.txt"
+}
+
+# (a) every algorithm x direction x data type on the shape lists (capped in time:
+# a partial table is still a table).
+measure_tables() {
+  local list
+  for list in resnet50 awkward; do
+    timeout -s INT "${TABLE_SECONDS:-200}" "$CG" "${TABLE_SUBCOMMAND:-probe}" --engine cudnn --algo all \
+      --dir FWD_D,BWD_D,BWD_W --dt f32,f16,bf16 --batch "shapes/$list.txt" --json \
+      >"$OUT/$list.jsonl" 2>"$OUT/$list.err"
+    echo "$list rc=$? lines=$(wc -l <"$OUT/$list.jsonl")" >>"$OUT/tables.log"
+  done
+  nvidia-smi --query-compute-apps=pid,process_name,used_memory --format=csv >>"$OUT/apps_after.txt"
+}
+
 measure() {
-  echo "measurements: not yet written"
+  cd "$ROOT" || return 1
+  measure_hang
+  measure_throughput
+  measure_tables
+  summarise "$OUT" | tee "$OUT/summary.md" | tail -70
+}
+
+# Markdown tables from the JSON lines under $1.
+summarise() {
+  python3 - "$1" <<'PY'
+import json, os, re, sys, statistics
+out = sys.argv[1]
+ABBR = {"ok": "ok", "unsupported": "u", "wrong": "W", "oob": "OOB", "error": "E", "crash": "C",
+        "hang": "H", "wedged": "WEDGED", "suspect": "S", "invalid": "I"}
+COLS = [(d, t) for d in ("FWD_D", "BWD_D", "BWD_W") for t in ("f32", "f16", "bf16")]
+
+def load(name):
+    rows = []
+    path = os.path.join(out, name)
+    if not os.path.exists(path): return rows
+    for line in open(path):
+        try: j = json.loads(line)
+        except ValueError: continue
+        if "outcome" in j and "problem" in j: rows.append(j)
+    return rows
+
+def row_key(algo):
+    a = re.sub(r"^(fwd|bwd_data|bwd_filter)\.", "", algo)
+    m = re.match(r"engine(\d+)$", a)
+    return (2, int(m.group(1)), a) if m else ((0, 0, a) if a == "default" else (1, 0, a))
+
+def descriptor(problem):
+    return problem.split()[-1]
+
+def repro(j):
+    layout = " --layout nhwc" if "axb" in j["problem"] else ""
+    return (f"convguard probe --engine cudnn --dir {j['dir']} --dt {j['dt']}{layout} "
+            f"--algo {j['algo']} {descriptor(j['problem'])}")
+
+def table(name, rows):
+    print(f"\n## {name}: {len(rows)} probes, {len({r['problem'] for r in rows})} problems\n")
+    total = {}
+    for r in rows: total[r["outcome"]] = total.get(r["outcome"], 0) + 1
+    print("outcomes: " + ", ".join(f"{k} {v}" for k, v in sorted(total.items())) + "\n")
+    cells = {}
+    for r in rows:
+        k = row_key(r["algo"])[2]
+        c = cells.setdefault(k, {}).setdefault((r["dir"], r["dt"]), {})
+        c[r["outcome"]] = c.get(r["outcome"], 0) + 1
+    print("| algorithm | " + " | ".join(f"{d} {t}" for d, t in COLS) + " |")
+    print("|---|" + "---|" * len(COLS))
+    for k in sorted(cells, key=row_key):
+        line = []
+        for col in COLS:
+            c = cells[k].get(col, {})
+            line.append(" ".join(f"{ABBR.get(o, o)}{n}" for o, n in sorted(c.items())) or "-")
+        print(f"| {k} | " + " | ".join(line) + " |")
+    bad = [r for r in rows if r["outcome"] not in ("ok", "unsupported")]
+    print(f"\n### findings on {name}: {len(bad)} probes not ok/unsupported\n")
+    groups = {}
+    for r in bad:
+        groups.setdefault((r["outcome"], row_key(r["algo"])[2], r["dt"]), []).append(r)
+    for (o, a, dt), rs in sorted(groups.items(), key=lambda kv: -len(kv[1])):
+        worst = max(rs, key=lambda r: r.get("max_rel_err", 0))
+        print(f"- **{o}** {a} {dt}: {len(rs)} probes (dirs {','.join(sorted({r['dir'] for r in rs}))}),"
+              f" worst max_rel_err {worst.get('max_rel_err', 0):.3g}: {worst.get('message', '')[:160]}"
+              f"  \n  `{repro(worst)}`")
+
+for name in ("resnet50", "awkward"):
+    rows = load(name + ".jsonl")
+    if rows: table(f"shapes/{name}.txt", rows)
+
+print("\n## injected GPU hang (sim over cudnn, rx5600xt-rocm57 quirk, --timeout-exec 2)\n")
+hang = load("hang.jsonl")
+for r in hang:
+    print(f"- {descriptor(r['problem'])}: {r['outcome']} in {r['phase']}, wall {r.get('wall_ms', 0):.0f} ms, worker pid {r.get('worker_pid')}: {r.get('message', '')[:100]}")
+ev = [l.split(" ", 1) for l in open(os.path.join(out, "hang.err"))] if os.path.exists(os.path.join(out, "hang.err")) else []
+hang_t = next((float(t) for t, l in ev if "verdict hang" in l), None)
+canary_t = next((float(t) for t, l in ev if hang_t and float(t) > hang_t and "canary_passed" in l), None)
+next_t = next((float(t) for t, l in ev if canary_t and float(t) > canary_t and "verdict" in l), None)
+if hang_t and canary_t:
+    print(f"- verdict hang -> canary passed: {1000 * (canary_t - hang_t):.0f} ms")
+if canary_t and next_t:
+    print(f"- canary passed -> next probe's verdict: {1000 * (next_t - canary_t):.0f} ms")
+if os.path.exists(os.path.join(out, "apps_after.txt")):
+    apps = [l.strip() for l in open(os.path.join(out, "apps_after.txt")) if l.strip() and not l.startswith("pid")]
+    print(f"- compute apps on the GPU after the runs: {len(apps)} {apps[:3]}")
+
+print("\n## throughput: 1,000 small distinct FWD_D f32 problems, default algorithm\n")
+times = dict(l.split() for l in open(os.path.join(out, "tp_times.txt"))) if os.path.exists(os.path.join(out, "tp_times.txt")) else {}
+for k in ("run", "probe", "probe_noverify", "probe_j4"):
+    rows = load({"run": "tp_run.jsonl", "probe": "tp_probe.jsonl", "probe_noverify": "tp_probe_nv.jsonl", "probe_j4": "tp_probe_j4.jsonl"}[k])
+    if k in times:
+        t = float(times[k])
+        oks = sum(r["outcome"] == "ok" for r in rows)
+        print(f"- {k}: {t:.2f} s, {len(rows)} results ({oks} ok), {len(rows) / t:.0f} probes/s")
+if "run" in times and "probe" in times:
+    print(f"- ratio isolated probe / in-process run (throughput, verification on): {float(times['run']) / float(times['probe']):.2f}")
+PY
 }
 
 main() {
   case "$MODE" in
     stage) stage; return ;;
     validate|full) setup_device; gpu_facts; validate ;;
+    tables) setup_device; cd "$ROOT" && measure_tables; summarise "$OUT" | tee "$OUT/summary.md" | tail -70
+      return ;;
     *) echo "usage: $0 stage|validate|full" >&2; exit 2 ;;
   esac
   [ "$MODE" = full ] || return 0
