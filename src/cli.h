@@ -75,5 +75,11 @@ std::vector<std::string> engine_names();
 Command run_command();
 Command probe_command();
 Command worker_command();  ///< hidden: the isolated worker's entry point
+Command sweep_command();   ///< cli_sweep.cc (library convguard_cli_sweep)
+Command boundary_command();  ///< cli_boundary.cc (library convguard_cli_search)
+Command shrink_command();    ///< cli_shrink.cc (library convguard_cli_search)
+Command repro_command();     ///< cli_repro.cc (library convguard_cli_search)
+Command report_command();    ///< cli_report.cc (library convguard_cli_search)
+Command profile_command();   ///< cli_profile.cc (library convguard_cli_guard)
 
 }  // namespace convguard::cli

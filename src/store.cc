@@ -47,15 +47,18 @@ constexpr std::array<const char*, kStoreSchemaVersion> kMigrations = {
        CREATE TABLE inflight(run_id INTEGER NOT NULL, group_id INTEGER NOT NULL,
          request_key TEXT NOT NULL, state TEXT NOT NULL, PRIMARY KEY(run_id, request_key));)",
     // 2: sweeps store their plan (resume needs no arguments); marks name their plan entry
-    // and phase; runs record the boot id (tells a dead process from a dead host).
+    // (a request may repeat) and phase; runs record the boot id (tells a dead process from a dead host).
     R"(ALTER TABLE runs ADD COLUMN boot_id TEXT NOT NULL DEFAULT '';
        ALTER TABLE runs ADD COLUMN options TEXT NOT NULL DEFAULT '{}';
        CREATE TABLE plan(run_id INTEGER NOT NULL REFERENCES runs(id), idx INTEGER NOT NULL,
          problem TEXT NOT NULL, algo TEXT NOT NULL, probe_id INTEGER NOT NULL DEFAULT 0,
          PRIMARY KEY(run_id, idx)) WITHOUT ROWID;
-       ALTER TABLE inflight ADD COLUMN plan_index INTEGER NOT NULL DEFAULT -1;
-       ALTER TABLE inflight ADD COLUMN phase TEXT NOT NULL DEFAULT '';
-       CREATE INDEX inflight_by_index ON inflight(run_id, plan_index);)",
+       CREATE TABLE inflight2(run_id INTEGER NOT NULL, group_id INTEGER NOT NULL,
+         request_key TEXT NOT NULL, state TEXT NOT NULL, plan_index INTEGER NOT NULL,
+         phase TEXT NOT NULL DEFAULT '', PRIMARY KEY(run_id, plan_index));
+       INSERT INTO inflight2 SELECT run_id, group_id, request_key, state, -rowid, '' FROM inflight;
+       DROP TABLE inflight;
+       ALTER TABLE inflight2 RENAME TO inflight;)",
 };
 
 constexpr const char* kProbeColumns =
@@ -161,6 +164,7 @@ struct Store::Impl {
   Status insert_probe(int64_t run_id, const std::string& fp_hash, const ResultRecord& rec,
                       int64_t created, int64_t* id);
   Status settle(int64_t run_id, int64_t plan_index, int64_t probe_id);
+  Status insert_plan(int64_t run_id, int64_t first, const std::vector<ProbeRequest>& requests);
   Status record_locked(int64_t run_id, const std::string& fp_hash,
                        const std::vector<ResultRecord>& batch, std::vector<int64_t>* ids);
 };
@@ -282,14 +286,19 @@ Store::~Store() = default;
 const std::string& Store::path() const { return impl_->path; }
 int Store::schema_version() const { return impl_->version; }
 
-Result<int64_t> Store::begin_run(const RunInfo& info) {
+Result<int64_t> Store::begin_run(const RunInfo& info, const std::vector<ProbeRequest>& plan) {
+  Txn txn(impl_->db);
+  if (auto s = txn.begin(); !s.ok()) return s;
   Stmt& s = impl_->prep(
       "INSERT INTO runs(command, engine, fingerprint, fingerprint_hash, boot_id, started, "
       "ended, status, options) VALUES(?,?,?,?,?,?,0,'running',?)");
   s.bind_all(info.command, info.engine, info.fingerprint_json, info.fingerprint_hash,
              info.boot_id, info.started_ms ? info.started_ms : now_ms(), info.options_json);
   if (auto st = s.run(); !st.ok()) return st;
-  return impl_->db.last_insert_id();
+  const int64_t id = impl_->db.last_insert_id();
+  if (auto st = impl_->insert_plan(id, 0, plan); !st.ok()) return st;
+  if (auto st = txn.commit(); !st.ok()) return st;
+  return id;
 }
 
 Status Store::end_run(int64_t run_id, RunStatus status) {
@@ -327,12 +336,7 @@ Result<int64_t> Store::append_plan(int64_t run_id, const std::vector<ProbeReques
   if (!row.ok()) return row.status();
   const int64_t first = count.col_int(0);
   if (auto s = count.run(); !s.ok()) return s;
-  Stmt& ins = impl_->prep("INSERT INTO plan(run_id, idx, problem, algo) VALUES(?,?,?,?)");
-  for (size_t i = 0; i < requests.size(); ++i) {
-    ins.bind_all(run_id, first + static_cast<int64_t>(i), to_string(requests[i].problem),
-                 requests[i].algo);
-    if (auto s = ins.run(); !s.ok()) return s;
-  }
+  if (auto s = impl_->insert_plan(run_id, first, requests); !s.ok()) return s;
   if (auto s = txn.commit(); !s.ok()) return s;
   return first;
 }
@@ -359,6 +363,17 @@ Status Store::settle_plan(int64_t run_id,
   for (const auto& [idx, probe] : index_probe)
     if (auto s = impl_->settle(run_id, idx, probe); !s.ok()) return s;
   return txn.commit();
+}
+
+Status Store::Impl::insert_plan(int64_t run_id, int64_t first,
+                                const std::vector<ProbeRequest>& requests) {
+  Stmt& ins = prep("INSERT INTO plan(run_id, idx, problem, algo) VALUES(?,?,?,?)");
+  for (size_t i = 0; i < requests.size(); ++i) {
+    ins.bind_all(run_id, first + static_cast<int64_t>(i), to_string(requests[i].problem),
+                 requests[i].algo);
+    if (auto s = ins.run(); !s.ok()) return s;
+  }
+  return Status::Ok();
 }
 
 Status Store::Impl::settle(int64_t run_id, int64_t plan_index, int64_t probe_id) {

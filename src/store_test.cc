@@ -158,7 +158,7 @@ TEST_F(StoreTest, MigratesAVersionOneStoreAndKeepsItsRows) {
   auto marks = store->inflight(1);
   ASSERT_TRUE(marks.ok());
   ASSERT_EQ(marks->size(), 1u);
-  EXPECT_EQ(marks->at(0).plan_index, -1);
+  EXPECT_LT(marks->at(0).plan_index, 0);  // a version 1 mark names no plan entry
   EXPECT_TRUE(store->append_plan(1, {}).ok());  // the plan table exists now
   EXPECT_TRUE(store->integrity_check().ok());
 }

@@ -78,7 +78,7 @@ struct InflightMark {
   int64_t run_id = 0;
   int64_t group_id = 0;
   int64_t plan_index = 0;
-  std::string request_key;  ///< "<problem key> <algo>", for messages
+  std::string request_key;  ///< "<problem key> <algo>", for messages (may repeat in a run)
   MarkState state = MarkState::group;
   std::optional<Phase> phase;  ///< last phase reported, if any
 };
@@ -122,8 +122,9 @@ class Store {
   int schema_version() const;
 
   // --- runs ---
-  /// Inserts a run with status running and started_ms = now; returns its id.
-  Result<int64_t> begin_run(const RunInfo& info);
+  /// Inserts a run with status running and started_ms = now (unless set), with its plan
+  /// in the same transaction, so that a run never exists without its plan; returns its id.
+  Result<int64_t> begin_run(const RunInfo& info, const std::vector<ProbeRequest>& plan = {});
   /// Sets the end time and status of a run.
   Status end_run(int64_t run_id, RunStatus status);
   /// Marks a run as running again (resume), recording the current boot id.

@@ -1,0 +1,40 @@
+// How commands that run many probes (sweep, boundary, shrink) build their isolated prober.
+// OWNED BY THE ISOLATION ENGINEER: written by the store engineer as a minimal seam so that
+// `sweep` can be wired; replace or extend freely (cli_probe.cc has the same options).
+#pragma once
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include <CLI/CLI.hpp>
+#include <nlohmann/json_fwd.hpp>
+
+#include "cli.h"
+
+namespace convguard::cli {
+
+/// Options of the isolated workers (--jobs, --devices, --timeout-*, verification).
+struct IsolationArgs {
+  int jobs = 1;
+  std::vector<std::string> devices;
+  double timeout_init = 60, timeout_prepare = 300;
+  std::string timeout_exec = "auto", timeout_verify = "auto";
+  bool no_verify = false;
+  int warmup = 0, repeats = 1;
+  /// Not an option: called before each request goes to a worker (the store journals it).
+  DispatchCallback on_dispatch;
+
+  void add_to(CLI::App& app);
+  /// The options as JSON (for a sweep to store with its run, so --resume needs none).
+  nlohmann::json to_json() const;
+  /// Inverse of to_json; Invalid naming the field.
+  static Result<IsolationArgs> from_json(const nlohmann::json& j);
+};
+
+/// The Supervisor over `engine` with `iso`'s workers and deadlines. Invalid names a bad
+/// option.
+Result<std::unique_ptr<Prober>> make_isolated_prober(const EngineArgs& engine,
+                                                     const IsolationArgs& iso);
+
+}  // namespace convguard::cli
