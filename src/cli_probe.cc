@@ -6,6 +6,8 @@
 #include <climits>
 #include <cstdlib>
 #include <memory>
+#include <thread>
+#include <algorithm>
 
 #include <fmt/format.h>
 
@@ -63,6 +65,10 @@ Result<SupervisorOptions> supervisor_options(const ProbeArgs& a) {
   o.jobs = a.jobs;
   o.devices = a.devices;
   o.worker_argv = {*self, "worker"};
+  // CPU engines thread each probe over every core; `jobs` workers share them instead.
+  unsigned cores = std::max(1u, std::thread::hardware_concurrency());
+  if (a.jobs > 1 && !std::getenv("OMP_NUM_THREADS"))
+    o.worker_env["OMP_NUM_THREADS"] = std::to_string(std::max(1u, cores / unsigned(a.jobs)));
   o.engine = a.engine.spec;
   o.timeouts.init_s = a.timeout_init;
   o.timeouts.prepare_s = a.timeout_prepare;

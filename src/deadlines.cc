@@ -6,8 +6,9 @@
 namespace convguard {
 namespace {
 
-// Below this an execute phase measures pipe and wake-up latency, not the convolution.
-constexpr double kMinTimedSeconds = 0.005;
+// Below this an execute phase measures pipe and wake-up latency (and the supervisor's
+// 1 ms batching of reads), not the convolution.
+constexpr double kMinTimedSeconds = 0.02;
 // How fast the speed estimate follows a faster or a slower measurement.
 constexpr double kRiseWeight = 0.2, kFallWeight = 0.5;
 

@@ -6,7 +6,9 @@
 
 #include <array>
 #include <cerrno>
+#include <cstdio>
 #include <cstring>
+#include <optional>
 
 #include <nlohmann/json.hpp>
 
@@ -141,21 +143,62 @@ ssize_t write_no_sigpipe(int fd, const char* data, size_t n) {
   return w;
 }
 
+const char* type_name(MsgType t) { return kTypeNames[static_cast<size_t>(t)]; }
+
+
+// Phase messages are most of the traffic (three per probe): written and read without
+// building a JSON tree. The text is still ordinary JSON.
+std::string phase_payload(const Message& m) {
+  char buf[96];
+  int n = std::snprintf(buf, sizeof buf, "{\"t\":\"phase\",\"id\":%llu,\"phase\":\"%s\"}",
+                        static_cast<unsigned long long>(m.id), to_string(m.phase));
+  return std::string(buf, static_cast<size_t>(n));
+}
+
+// Recognises exactly what phase_payload writes; anything else takes the general path.
+std::optional<Message> fast_phase(std::string_view payload) {
+  constexpr std::string_view head = "{\"t\":\"phase\",\"id\":";
+  if (payload.substr(0, head.size()) != head) return std::nullopt;
+  size_t i = head.size();
+  uint64_t id = 0;
+  size_t digits = 0;
+  for (; i < payload.size() && payload[i] >= '0' && payload[i] <= '9' && digits < 19; ++i, ++digits)
+    id = id * 10 + static_cast<uint64_t>(payload[i] - '0');
+  constexpr std::string_view mid = ",\"phase\":\"";
+  if (digits == 0 || payload.substr(i, mid.size()) != mid) return std::nullopt;
+  i += mid.size();
+  size_t end = payload.find('"', i);
+  if (end == std::string_view::npos || payload.substr(end) != "\"}") return std::nullopt;
+  auto ph = parse_phase(payload.substr(i, end - i));
+  if (!ph.ok()) return std::nullopt;
+  Message m;
+  m.type = MsgType::phase;
+  m.id = id;
+  m.phase = *ph;
+  return m;
+}
+
 }  // namespace
 
-const char* to_string(MsgType t) { return kTypeNames[static_cast<size_t>(t)]; }
-
 std::string encode(const Message& m) {
-  json j = {{"t", to_string(m.type)}, {"id", m.id}};
-  put_body(m, j);
-  std::string payload = j.dump(-1, ' ', false, json::error_handler_t::replace);
+  std::string payload;
+  if (m.type == MsgType::phase && m.code == Code::kOk) {
+    payload = phase_payload(m);
+  } else {
+    json j = {{"t", type_name(m.type)}, {"id", m.id}};
+    put_body(m, j);
+    payload = j.dump(-1, ' ', false, json::error_handler_t::replace);
+  }
   std::string frame(kFrameMagic, 4);
   uint32_t n = static_cast<uint32_t>(payload.size());
   for (int shift : {24, 16, 8, 0}) frame.push_back(static_cast<char>((n >> shift) & 0xff));
   return frame + payload;
 }
 
+const char* to_string(MsgType t) { return type_name(t); }
+
 Result<Message> decode_payload(std::string_view payload) {
+  if (auto m = fast_phase(payload)) return std::move(*m);
   json j = json::parse(payload, nullptr, /*allow_exceptions=*/false);
   if (j.is_discarded() || !j.is_object()) return Status::Corrupt("payload is not a JSON object");
   try {

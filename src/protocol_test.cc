@@ -132,6 +132,17 @@ TEST(Protocol, GarbageIsCorruptAtOnce) {
   EXPECT_FALSE(feed_and_next(r, encode(stop)).ok());
 }
 
+TEST(Protocol, PhaseMessagesInAnyJsonSpellingAreRead) {
+  std::string payload = "{ \"id\": 3, \"phase\": \"execute\", \"t\": \"phase\" }";
+  auto m = decode_payload(payload);
+  ASSERT_TRUE(m.ok()) << m.status().to_string();
+  EXPECT_EQ(m->type, MsgType::phase);
+  EXPECT_EQ(m->id, 3u);
+  EXPECT_EQ(m->phase, Phase::execute);
+  EXPECT_FALSE(decode_payload("{\"t\":\"phase\",\"id\":3,\"phase\":\"nap\"}").ok());
+  EXPECT_FALSE(decode_payload("{\"t\":\"phase\",\"id\":,\"phase\":\"execute\"}").ok());
+}
+
 TEST(Protocol, OversizedFrameIsCorrupt) {
   FrameReader r;
   std::string header(kFrameMagic, 4);

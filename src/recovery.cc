@@ -61,7 +61,10 @@ void Supervisor::Impl::finish_job(Slot& s, ProbeResult r) {
   if (job.canary) return canary_done(s, r.outcome == Outcome::ok, describe(job, r));
   // A crash outcome from the worker itself is a lost device: the worker exits on its own
   // and the device must prove itself before the next probe.
-  if (r.outcome != Outcome::crash) return deliver(&s, job.index, r);
+  if (r.outcome != Outcome::crash) {
+    promote_queued(s);
+    return deliver(&s, job.index, r);
+  }
   r.stderr_tail = (s.worker->drain_stderr(), s.worker->stderr_tail());
   if (auto e = s.worker->reap_exited(ms(opt.kill_wait_s)); e && e->exited)
     r.exit_status = e->status;
@@ -192,8 +195,7 @@ void Supervisor::Impl::canary_done(Slot& s, bool passed, const std::string& what
         deliver(nullptr, d.index, d.result);  // failed twice, the second time after a canary
         continue;
       }
-      auto pos = std::lower_bound(pending.begin(), pending.end(), std::pair{d.index, 0});
-      pending.insert(pos, {d.index, d.attempt + 1});
+      requeue(d.index, d.attempt + 1);
     }
     deferred.clear();
     return;

@@ -5,6 +5,8 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstdio>
+#include <thread>
 
 #include "convguard/inprocess.h"
 
@@ -13,6 +15,12 @@ namespace {
 
 std::chrono::milliseconds ms(double seconds) {
   return std::chrono::milliseconds(static_cast<int64_t>(std::ceil(seconds * 1000)));
+}
+
+std::string fmt_seconds(const std::string& what, double s) {
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%.3g s", s);
+  return what + buf;
 }
 
 }  // namespace
@@ -47,7 +55,7 @@ Supervisor::Impl::Impl(SupervisorOptions o)
   if (opt.jobs < 1) opt.jobs = 1;
   if (opt.canary.ic == 0) opt.canary = default_canary();
   if (opt.canary_tries < 1) opt.canary_tries = 1;
-  for (int i = 0; i < opt.jobs; ++i) slots.push_back(Slot{i, nullptr, std::nullopt});
+  for (int i = 0; i < opt.jobs; ++i) slots.push_back(Slot{i, nullptr, std::nullopt, {}});
 }
 
 Supervisor::Supervisor(SupervisorOptions opt) : impl_(std::make_unique<Impl>(std::move(opt))) {}
@@ -63,6 +71,52 @@ Supervisor::~Supervisor() {
 
 Status Supervisor::run(const std::vector<ProbeRequest>& requests, const ResultCallback& cb) {
   return impl_->run(requests, cb);
+}
+
+Status Supervisor::start() { return impl_->start_all(); }
+
+Status Supervisor::Impl::start_all() {
+  for (Slot& s : slots)
+    if (!s.job && !ensure_worker(s)) {
+      Status st = stop;
+      stop = Status::Ok();
+      return st;
+    }
+  auto deadline = Clock::now() + ms(opt.timeouts.init_s);
+  for (;;) {
+    std::vector<struct pollfd> fds;
+    for (Slot& s : slots)
+      if (s.worker && !s.worker->ready()) fds.push_back({s.worker->result_fd(), POLLIN, 0});
+    if (fds.empty()) return Status::Ok();
+    auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now());
+    if (left.count() <= 0) break;
+    ::poll(fds.data(), fds.size(), static_cast<int>(left.count()));
+    for (Slot& s : slots) {
+      if (!s.worker || s.worker->ready()) continue;
+      bool ok = s.worker->pump().ok();
+      for (;;) {
+        auto m = s.worker->next();
+        if (!m.ok()) ok = false;
+        if (!m.ok() || !m->has_value()) break;
+        if ((*m)->type == MsgType::ready) s.worker->set_ready(), ever_ready = true;
+        if ((*m)->type == MsgType::fatal) {
+          Status st((*m)->code == Code::kOk ? Code::kError : (*m)->code,
+                    "engine " + opt.engine.name + " could not start in a worker: " + (*m)->message);
+          kill_all();
+          return st;
+        }
+      }
+      if (!ok || s.worker->eof()) {
+        std::string tail = (s.worker->drain_stderr(), s.worker->stderr_tail());
+        drop_worker(s);
+        return Status::Error("a worker died while starting engine " + opt.engine.name +
+                             (tail.empty() ? "" : "; stderr: " + tail));
+      }
+    }
+  }
+  kill_all();
+  return Status::Error(fmt_seconds("workers did not start engine " + opt.engine.name + " within ",
+                                   opt.timeouts.init_s));
 }
 
 std::string Supervisor::engine_name() const { return impl_->opt.engine.name; }
@@ -120,6 +174,29 @@ void Supervisor::Impl::dispatch() {
     pending.pop_front();
     start_probe(s, index, attempt);
   }
+  // Further passes keep request order: every idle worker gets work before any queues,
+  // and queues grow evenly.
+  for (int depth = 0; depth < opt.queue_depth; ++depth)
+    for (Slot& s : slots) {
+      if (!s.job || s.queued.size() != static_cast<size_t>(depth) || !s.worker ||
+          !s.worker->ready() || pending.empty() || !stop.ok())
+        continue;
+      auto [index, attempt] = pending.front();
+      pending.pop_front();
+      queue_probe(s, index, attempt);
+    }
+}
+
+void Supervisor::Impl::requeue(size_t index, int attempt) {
+  auto pos = std::lower_bound(pending.begin(), pending.end(), std::pair{index, 0});
+  pending.insert(pos, {index, attempt});
+}
+
+void Supervisor::Impl::promote_queued(Slot& s) {
+  if (s.queued.empty()) return;
+  s.job = std::move(s.queued.front());
+  s.queued.pop_front();
+  set_phase(*s.job, Phase::init, Clock::now());
 }
 
 bool Supervisor::Impl::ensure_worker(Slot& s) {
@@ -165,10 +242,8 @@ bool Supervisor::Impl::send_job(Slot& s, Job job, const Message& m) {
   return true;
 }
 
-void Supervisor::Impl::start_probe(Slot& s, size_t index, int attempt) {
-  if (!ensure_worker(s)) return;
+Job Supervisor::Impl::make_job(size_t index, int attempt, Message* m) {
   const ProbeRequest& req = (*requests)[index];
-  if (opt.on_dispatch) opt.on_dispatch(index);
   Job job;
   job.index = index;
   job.attempt = attempt;
@@ -176,15 +251,32 @@ void Supervisor::Impl::start_probe(Slot& s, size_t index, int attempt) {
   job.problem = req.problem;
   job.algo = req.algo;
   job.flops = req.problem.flops();
+  m->type = MsgType::probe;
+  m->id = job.id;
+  m->problem = to_string(req.problem);
+  m->algo = req.algo;
+  m->verify = opt.probe.verify;
+  m->exec = opt.probe.exec;
+  m->seed = opt.probe.seed;
+  return job;
+}
+
+void Supervisor::Impl::start_probe(Slot& s, size_t index, int attempt) {
+  if (!ensure_worker(s)) return;
+  if (opt.on_dispatch) opt.on_dispatch(index);
   Message m;
-  m.type = MsgType::probe;
-  m.id = job.id;
-  m.problem = to_string(req.problem);
-  m.algo = req.algo;
-  m.verify = opt.probe.verify;
-  m.exec = opt.probe.exec;
-  m.seed = opt.probe.seed;
+  Job job = make_job(index, attempt, &m);
   if (send_job(s, std::move(job), m)) emit(SupervisorEvent::dispatched, &s, &*s.job);
+}
+
+void Supervisor::Impl::queue_probe(Slot& s, size_t index, int attempt) {
+  if (opt.on_dispatch) opt.on_dispatch(index);
+  Message m;
+  Job job = make_job(index, attempt, &m);
+  job.dispatched = Clock::now();
+  if (!s.worker->send(m).ok()) return requeue(index, attempt);  // the worker's end shows soon
+  s.queued.push_back(std::move(job));
+  emit(SupervisorEvent::dispatched, &s, &s.queued.back());
 }
 
 void Supervisor::Impl::set_phase(Job& job, Phase ph, Clock::time_point now) {
@@ -195,7 +287,27 @@ void Supervisor::Impl::set_phase(Job& job, Phase ph, Clock::time_point now) {
   if (job.canary) job.deadline = std::min(job.deadline, recovery_start + ms(opt.canary_budget_s));
 }
 
+bool Supervisor::Impl::all_fed() const {
+  bool busy = false;
+  for (const Slot& s : slots) {
+    if (!s.job) continue;
+    if (s.queued.empty()) return false;
+    busy = true;
+  }
+  return busy;
+}
+
 void Supervisor::Impl::wait_and_handle() {
+  // Every message would otherwise wake the supervisor, and on a busy machine each
+  // wake-up can cost a worker its CPU. While every worker has requests queued, reading
+  // a millisecond late loses nothing: deadlines are seconds, and phase times are only
+  // learned from phases long enough for that not to matter.
+  if (all_fed()) {
+    auto until = Clock::now() + std::chrono::milliseconds(1);
+    for (const Slot& s : slots)
+      if (s.job) until = std::min(until, s.job->deadline);
+    std::this_thread::sleep_until(until);
+  }
   std::vector<struct pollfd> fds;
   std::vector<Slot*> owners;
   auto now = Clock::now();
@@ -286,6 +398,9 @@ void Supervisor::Impl::check_deadlines() {
 }
 
 void Supervisor::Impl::drop_worker(Slot& s) {
+  // A queued request never started: it is nobody's verdict and runs again later.
+  for (const Job& q : s.queued) requeue(q.index, q.attempt);
+  s.queued.clear();
   if (!s.worker) return;
   if (!s.worker->kill(ms(opt.kill_wait_s))) graveyard.push_back(std::move(s.worker));
   s.worker.reset();
@@ -302,6 +417,7 @@ void Supervisor::Impl::kill_all() {
     s.job.reset();
     drop_worker(s);
   }
+  pending.clear();
 }
 
 Result<Message> Supervisor::Impl::ask(Message req, MsgType want) {

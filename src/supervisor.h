@@ -33,7 +33,10 @@ struct Job {
 struct Slot {
   int index = 0;
   std::unique_ptr<WorkerProc> worker;
-  std::optional<Job> job;
+  std::optional<Job> job;     ///< the request the worker is on
+  /// Sent behind `job` so the worker never waits for a round trip; they have no deadline
+  /// until they become `job`, and go back to the queue if the worker is lost first.
+  std::deque<Job> queued;
 };
 
 /// A probe that failed beside a recovery; judged once the canary says the device is fine.
@@ -70,11 +73,20 @@ struct Supervisor::Impl {
 
   // supervisor.cc
   Status run(const std::vector<ProbeRequest>& reqs, const ResultCallback& cb);
+  Status start_all();
   void dispatch();
   bool ensure_worker(Slot& s);
   bool send_job(Slot& s, Job job, const Message& m);
   void start_probe(Slot& s, size_t index, int attempt);
+  void queue_probe(Slot& s, size_t index, int attempt);
+  Job make_job(size_t index, int attempt, Message* m);
+  /// After a job ends: the first queued request (if any) becomes the worker's job.
+  void promote_queued(Slot& s);
+  void requeue(size_t index, int attempt);
   void wait_and_handle();
+  /// Whether every busy worker has requests queued, so the loop may pause to batch
+  /// wake-ups without starving anyone.
+  bool all_fed() const;
   void handle_readable(Slot& s);
   void on_message(Slot& s, const Message& m);
   void on_phase(Slot& s, const Message& m);

@@ -5,6 +5,7 @@ namespace convguard {
 Result<std::unique_ptr<WorkerProc>> WorkerProc::start(const SupervisorOptions& opt, int slot) {
   SpawnOptions so;
   so.argv = opt.worker_argv;
+  so.env_set = opt.worker_env;
   if (!opt.devices.empty()) {
     const std::string& dev = opt.devices[static_cast<size_t>(slot) % opt.devices.size()];
     so.env_set["CUDA_VISIBLE_DEVICES"] = dev;

@@ -6,6 +6,7 @@
 
 #include <chrono>
 #include <functional>
+#include <map>
 #include <memory>
 #include <string>
 #include <vector>
@@ -75,6 +76,9 @@ struct SupervisorOptions {
   /// The worker's command: executable path and arguments. The worker talks the protocol
   /// on descriptors 3 (requests) and 4 (results), e.g. {"/usr/bin/convguard", "worker"}.
   std::vector<std::string> worker_argv;
+  /// Extra environment for every worker, e.g. OMP_NUM_THREADS so that `jobs` CPU workers
+  /// share the cores instead of each spinning threads on all of them.
+  std::map<std::string, std::string> worker_env;
   EngineSpec engine;
   PhaseTimeouts timeouts;
   ProbeOptions probe;  ///< verify, warmup/repeats, fill seed
@@ -84,7 +88,13 @@ struct SupervisorOptions {
   int canary_tries = 3;       ///< failed canaries (fresh worker each) before `wedged`
   double canary_budget_s = 180;  ///< total time for recovery before `wedged`
   double kill_wait_s = 10;    ///< how long a killed worker may take to be reaped
-  DispatchCallback on_dispatch;  ///< before request i goes to a worker
+  /// Requests sent to a worker ahead of the one it is running (0: one at a time). They
+  /// hide the round trip between probes; one that never started is sent again elsewhere.
+  int queue_depth = 4;
+  /// Before request i goes to a worker. A request sent behind another one (workers get
+  /// the next request early, to save a round trip) that never started because the worker
+  /// was lost is sent again later, so i may be announced twice.
+  DispatchCallback on_dispatch;
   std::function<void(const SupervisorEvent&)> on_event;
 };
 
@@ -103,6 +113,10 @@ class Supervisor : public Prober {
   /// Code::kError when the engine cannot start at all (e.g. no device). Workers persist
   /// across calls; call run() from one long-lived thread (workers die with it).
   Status run(const std::vector<ProbeRequest>& requests, const ResultCallback& on_result) override;
+  /// Optional: starts every worker and waits (up to the init deadline) until each has
+  /// its engine ready, so an engine that cannot start is reported before any probe and
+  /// a later run() measures probes only. Workers that are already up are kept.
+  Status start();
   Result<std::vector<std::string>> algorithms(const Problem& p) override;
   Result<std::map<std::string, std::string>> fingerprint() override;
   std::string engine_name() const override;
