@@ -212,6 +212,7 @@ Status Guard::run(const Problem& p, ConvTensors& t, Route* taken) {
   std::lock_guard lock(e.mu);
   if (!e.prepared)
     if (Status s = impl_->prepare(e, p); !s.ok()) return s;
+  if (taken) taken->algo_class = e.prepared->algo_class();
   std::lock_guard engine_lock(e.route.kind == RouteKind::cpu ? impl_->cpu_mu : impl_->device_mu);
   auto r = e.prepared->execute(t, ExecOptions{});
   return r.ok() ? Status::Ok() : r.status();

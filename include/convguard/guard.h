@@ -36,6 +36,8 @@ struct Route {
   RouteKind kind = RouteKind::refuse;
   std::string engine;  ///< engine that runs it ("" for refuse)
   std::string algo;    ///< the proven algorithm (cpu: the CPU engine's default)
+  /// The algorithm's class once prepared (run() reports it; plan() says exact until then).
+  AlgoClass algo_class = AlgoClass::exact;
   TilePlan tiles;      ///< tiles only
   TileGeometry geometry;  ///< tiles only: the chosen tile shape
   SplitPlan split;     ///< split_batch / split_groups only
