@@ -4,6 +4,7 @@
 // long until the next probe starts (fresh worker and canary included).
 //
 //   isolation_bench [--problems N] [--engines onednn,ref] [--hangs N] [--rounds N]
+//                   [--queue-depth N] [--quirks FILE] [--cpu 1]
 //
 // The binary re-executes itself as the worker (argv[1] == "--as-worker").
 #include <sys/resource.h>
@@ -245,10 +246,13 @@ void header(int argc, char** argv) {
     }
   std::string cmd;
   for (int i = 0; i < argc; ++i) cmd += (i ? " " : "") + std::string(argv[i]);
-  std::printf("# isolation_bench\n\ndate: %s\nmachine: %s, %u CPUs (%s %s), CPU only, no GPU; "
-              "shared with other builds while measuring\ncommand: %s\n",
+  std::string load = "?";
+  std::ifstream("/proc/loadavg") >> load;
+  const char* omp = std::getenv("OMP_NUM_THREADS");
+  std::printf("# isolation_bench\n\ndate: %s\nmachine: %s, %u CPUs (%s %s), CPU-only run (no GPU "
+              "used); 1-minute load average at start: %s\ncommand: %s%s %s\n",
               date, cpu.c_str(), std::thread::hardware_concurrency(), u.sysname, u.release,
-              cmd.c_str());
+              load.c_str(), omp ? "OMP_NUM_THREADS=" : "", omp ? omp : "", cmd.c_str());
 }
 
 }  // namespace
@@ -268,6 +272,7 @@ int main(int argc, char** argv) {
     else if (k == "--rounds") rounds = std::stoi(v);
     else if (k == "--queue-depth") g_queue_depth = std::stoi(v);
     else if (k == "--cpu") g_show_cpu = v == "1";
+    else if (k == "--quirks") quirks = v;
     else if (k == "--engines") {
       engines.clear();
       for (size_t a = 0, b; a <= v.size(); a = b + 1) {

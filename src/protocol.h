@@ -90,10 +90,16 @@ class FrameReader {
   Status corrupt_;
 };
 
-/// Writes m whole, waiting at most `timeout` for room in the pipe. A closed reader is
-/// Io ("peer closed"), without SIGPIPE reaching the process.
+/// What a write to a pipe whose reader is gone does.
+enum class OnClosedPeer {
+  kStatus,  ///< Io ("peer closed"), without SIGPIPE reaching the process (the supervisor)
+  kSignal,  ///< the usual SIGPIPE: a worker whose supervisor is gone just dies (cheaper)
+};
+
+/// Writes m whole, waiting at most `timeout` for room in the pipe.
 Status write_message(int fd, const Message& m,
-                     std::chrono::milliseconds timeout = std::chrono::milliseconds(5000));
+                     std::chrono::milliseconds timeout = std::chrono::milliseconds(5000),
+                     OnClosedPeer closed = OnClosedPeer::kStatus);
 /// Blocks until one message arrives on a blocking fd. Io with message "eof" at a clean
 /// end of stream; Corrupt on garbage.
 Result<Message> read_message(int fd, FrameReader& reader);

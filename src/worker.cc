@@ -21,7 +21,9 @@ class Worker {
   int serve(const EngineFactory& factory);
 
  private:
-  Status send(Message m) { return write_message(out_, m, std::chrono::hours(1)); }
+  Status send(Message m) {
+    return write_message(out_, m, std::chrono::hours(1), OnClosedPeer::kSignal);
+  }
   Status send_phase(uint64_t id, Phase ph);
   int fatal(Code code, const std::string& message);
   int start(const EngineFactory& factory);

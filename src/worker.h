@@ -20,7 +20,8 @@ using EngineFactory = std::function<Result<std::unique_ptr<Engine>>(const Engine
 /// written before the phase starts, so the supervisor's clock always knows the phase.
 /// Canary probes run with the engine in canary mode (set_canary_mode in sim.h).
 /// Asks the kernel to kill this process when its parent dies (a worker stuck in a hang
-/// must not outlive the supervisor). Returns the process exit status: 0 after stop or
+/// must not outlive the supervisor); an idle one sees end of input, a writing one dies
+/// of SIGPIPE. Returns the process exit status: 0 after stop or
 /// end of input, 2 on a protocol or engine start failure, 3 after a probe lost the
 /// device (its result is sent first).
 int worker_main(int in_fd, int out_fd, const EngineFactory& factory);

@@ -90,7 +90,7 @@ struct SupervisorOptions {
   double kill_wait_s = 10;    ///< how long a killed worker may take to be reaped
   /// Requests sent to a worker ahead of the one it is running (0: one at a time). They
   /// hide the round trip between probes; one that never started is sent again elsewhere.
-  int queue_depth = 4;
+  int queue_depth = 16;
   /// Before request i goes to a worker. A request sent behind another one (workers get
   /// the next request early, to save a round trip) that never started because the worker
   /// was lost is sent again later, so i may be announced twice.
