@@ -81,5 +81,6 @@ Command shrink_command();    ///< cli_shrink.cc (library convguard_cli_search)
 Command repro_command();     ///< cli_repro.cc (library convguard_cli_search)
 Command report_command();    ///< cli_report.cc (library convguard_cli_search)
 Command profile_command();   ///< cli_profile.cc (library convguard_cli_guard)
+Command env_command();       ///< cli_env.cc (library convguard_cli_env)
 
 }  // namespace convguard::cli
