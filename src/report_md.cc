@@ -240,13 +240,22 @@ std::vector<Row> rows_of(const std::vector<ProbeResult>& probes) {
 
 std::vector<BoundaryResult> boundaries_from_probes(const std::vector<ProbeResult>& probes) {
   const std::vector<Row> rows = rows_of(probes);
+  auto shape_key = [](const Row& row) {
+    Problem shape = row.p;
+    shape.ih = shape.iw = shape.oh = shape.ow = 0;
+    return key(shape) + " " + row.r.engine;
+  };
+  // A probe of "default" is stored under the algorithm the engine chose when it got that
+  // far, and under "default" when it hung first: one named algorithm per shape is one line.
+  std::map<std::string, std::set<std::string>> named;
+  for (const Row& row : rows)
+    if (row.r.algo != "default") named[shape_key(row)].insert(row.r.algo);
   std::map<std::string, SizeLine> lines;
   std::vector<std::string> order;
   for (const Row& row : rows) {
     if (row.p.ih != row.p.iw) continue;
-    Problem shape = row.p;
-    shape.ih = shape.iw = shape.oh = shape.ow = 0;
-    const std::string k = key(shape) + " " + row.r.engine + " " + row.r.algo;
+    const std::string sk = shape_key(row);
+    const std::string k = sk + (named[sk].size() > 1 ? " " + row.r.algo : "");
     auto [it, fresh] = lines.try_emplace(k);
     if (fresh) {
       it->second.shape = row.p;

@@ -174,6 +174,16 @@ TEST(ReportBoundaries, AreReadOffStoredSizeLines) {
       << md;
 }
 
+TEST(ReportBoundaries, DefaultAndTheAlgorithmItResolvedToShareALine) {
+  auto probes = seed_report().probes;
+  for (auto& p : probes)
+    if (p.outcome == Outcome::ok) p.algo = "direct:x64:gemm:jit";  // hangs stay "default"
+  auto bs = boundaries_from_probes(probes);
+  ASSERT_FALSE(bs.empty());
+  EXPECT_EQ(bs[0].largest_ok, 42);
+  EXPECT_EQ(bs[0].first_failing, 44);
+}
+
 TEST(ReportBoundaries, AnOkAboveAFailureIsNonMonotonic) {
   auto probes = seed_report().probes;
   probes.push_back(seed_probe(16, 32, 64, Outcome::ok, 200));
