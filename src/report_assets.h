@@ -75,7 +75,7 @@ pre{white-space:pre-wrap;max-height:240px;overflow:auto;background:#f7f7f7;paddi
   thead th{position:static}
   figure.map,.repro,tr,details.run{break-inside:avoid}
   h2{break-after:avoid}
-  td.repro-cell,th:last-child{display:none}
+  td.repro-cell,table.probes th:last-child{display:none}
   tr[hidden]{display:table-row}
 }
 )CSS";
