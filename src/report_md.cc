@@ -82,12 +82,13 @@ std::vector<std::string> varying_attributes(const std::vector<Row>& rows) {
   std::vector<std::string> names;
   if (rows.empty()) return names;
   const auto first = attributes(rows.front());
-  for (size_t i = 0; i < first.size(); ++i)
-    for (const Row& row : rows)
-      if (attributes(row)[i].second != first[i].second) {
-        names.push_back(first[i].first);
-        break;
-      }
+  for (size_t i = 0; i < first.size(); ++i) {
+    std::set<std::string> values;
+    for (const Row& row : rows) values.insert(attributes(row)[i].second);
+    // "default" is stored as the algorithm it resolved to once the engine got that far.
+    if (first[i].first == "algo" && values.size() == 2 && values.count("default")) continue;
+    if (values.size() > 1) names.push_back(first[i].first);
+  }
   return names;
 }
 

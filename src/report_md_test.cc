@@ -106,6 +106,7 @@ TEST(ReportMarkdown, RowsAreSortedByChannelsThenSize) {
 TEST(ReportMarkdown, AnOtherColumnNamesWhatElseVaries) {
   ReportInput in = seed_report();
   in.probes[0].algo = "winograd";
+  in.probes[1].algo = "gemm";
   const std::string md = report_markdown(in);
   EXPECT_TRUE(has_line(md, "| Channels | Size | Other | Time | Result |")) << md;
   EXPECT_TRUE(has_line(md, "| 16→32 | 32x32 | algo=winograd | 0.216s | ✅ ok |")) << md;
@@ -182,6 +183,9 @@ TEST(ReportBoundaries, DefaultAndTheAlgorithmItResolvedToShareALine) {
   ASSERT_FALSE(bs.empty());
   EXPECT_EQ(bs[0].largest_ok, 42);
   EXPECT_EQ(bs[0].first_failing, 44);
+  ReportInput in = seed_report();
+  in.probes = probes;
+  EXPECT_EQ(report_markdown(in).find("Other"), std::string::npos);
 }
 
 TEST(ReportBoundaries, AnOkAboveAFailureIsNonMonotonic) {
