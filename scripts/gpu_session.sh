@@ -103,6 +103,7 @@ measure_tables() {
   for list in resnet50 awkward; do
     timeout -s INT "${TABLE_SECONDS:-200}" "$CG" "${TABLE_SUBCOMMAND:-probe}" --engine cudnn --algo all \
       --dir FWD_D,BWD_D,BWD_W --dt f32,f16,bf16 --batch "shapes/$list.txt" --json \
+      $([ "${TABLE_SUBCOMMAND:-probe}" = probe ] && echo "-j ${TABLE_JOBS:-4}") \
       >"$OUT/$list.jsonl" 2>"$OUT/$list.err"
     echo "$list rc=$? lines=$(wc -l <"$OUT/$list.jsonl")" >>"$OUT/tables.log"
   done
@@ -211,6 +212,12 @@ if "run" in times and "probe" in times:
 PY
 }
 
+# Only 8 files come back from the device: pack everything but the summary into one.
+pack_out() {
+  (cd "$OUT" && tar cJf /tmp/cg_logs.tar.xz --exclude=summary.md . && find . -type f ! -name summary.md -delete &&
+    mv /tmp/cg_logs.tar.xz logs.tar.xz)
+}
+
 main() {
   case "$MODE" in
     stage) stage; return ;;
@@ -224,3 +231,4 @@ main() {
 }
 
 main
+[ "$MODE" = stage ] || pack_out
