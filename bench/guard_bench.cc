@@ -13,6 +13,7 @@
 #include <cstring>
 #include <ctime>
 #include <fstream>
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -33,18 +34,28 @@ struct Args {
   int repeats = 20;
 };
 
-template <class F>
-double median_ms(int repeats, const F& f) {
-  for (int i = 0; i < 2; ++i) f();
-  std::vector<double> ms;
-  for (int i = 0; i < repeats; ++i) {
-    const auto start = std::chrono::steady_clock::now();
-    f();
-    ms.push_back(std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count());
-  }
-  std::nth_element(ms.begin(), ms.begin() + ms.size() / 2, ms.end());
-  return ms[ms.size() / 2];
+double median(std::vector<double> v) {
+  std::nth_element(v.begin(), v.begin() + v.size() / 2, v.end());
+  return v[v.size() / 2];
 }
+
+// Medians of the calls in `fs`, measured interleaved (one call of each per round), so that
+// load changes on a shared machine hit every side of a ratio alike.
+std::vector<double> interleaved_ms(int repeats, const std::vector<std::function<void()>>& fs) {
+  for (const auto& f : fs) f(), f();
+  std::vector<std::vector<double>> ms(fs.size());
+  for (int i = 0; i < repeats; ++i)
+    for (size_t k = 0; k < fs.size(); ++k) {
+      const auto start = std::chrono::steady_clock::now();
+      fs[k]();
+      ms[k].push_back(std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count());
+    }
+  std::vector<double> out;
+  for (auto& v : ms) out.push_back(median(v));
+  return out;
+}
+
+std::string name(const cg::Problem& p) { return std::string(cg::to_string(p.dir)) + " " + cg::descriptor(p, false); }
 
 std::vector<cg::Problem> problems(int64_t mb) {
   std::vector<cg::Problem> v;
@@ -114,7 +125,7 @@ int bench(const Args& a, int argc, char** argv) {
   std::strftime(date, sizeof date, "%Y-%m-%d %H:%M", std::localtime(&now));
   std::string cmd;
   for (int i = 0; i < argc; ++i) cmd += (i ? " " : "") + std::string(argv[i]);
-  std::printf("# guard_bench  %s\n# machine: %s\n# command: %s\n# repeats: %d (median of single calls)\n\n",
+  std::printf("# guard_bench  %s\n# machine: %s\n# command: %s\n# repeats: %d (median of single calls, the sides of each ratio interleaved)\n\n",
               date, machine(**engine).c_str(), cmd.c_str(), a.repeats);
 
   cg::GuardOptions o;
@@ -130,19 +141,20 @@ int bench(const Args& a, int argc, char** argv) {
   const double ns = std::chrono::duration<double, std::nano>(std::chrono::steady_clock::now() - start).count() / n;
   std::printf("decision overhead (cached Guard::plan, %d calls): %.0f ns per call\n\n", n, ns);
 
-  std::printf("%-62s %10s %10s %8s  %s\n", "guarded vs native (proven safe)", "native ms", "guarded ms",
+  std::printf("%-66s %10s %10s %8s  %s\n", "guarded vs native (proven safe)", "native ms", "guarded ms",
               "ratio", "route");
   for (const cg::Problem& p : ps) {
     auto native = (*engine)->prepare(p, cg::kDefaultAlgo).value();
     cg::ConvTensors t = tensors_for(p);
-    const double tn = median_ms(a.repeats, [&] { (void)native->execute(t, {}); });
     cg::Route route;
-    const double tg = median_ms(a.repeats, [&] { (void)guard->run(p, t, &route); });
-    std::printf("%-62s %10.3f %10.3f %8.3f  %s\n", cg::descriptor(p, false).c_str(), tn, tg, tn / tg,
+    const auto ms = interleaved_ms(a.repeats, {[&] { (void)native->execute(t, {}); },
+                                               [&] { (void)guard->run(p, t, &route); }});
+    const double tn = ms[0], tg = ms[1];
+    std::printf("%-66s %10.3f %10.3f %8.3f  %s\n", name(p).c_str(), tn, tg, tn / tg,
                 cg::to_string(route.kind));
   }
 
-  std::printf("\n%-62s %10s %10s %8s %10s %8s  %s\n", "tiled (input <= 42x42) vs native, cpu route",
+  std::printf("\n%-66s %10s %10s %8s %10s %8s  %s\n", "tiled (input <= 42x42) vs native, cpu route",
               "native ms", "tiled ms", "ratio", "cpu ms", "cpu/tile", "tiles");
   for (const cg::Problem& p : ps) {
     const cg::TilePlan plan = tile_at_most(p, 42);
@@ -150,12 +162,13 @@ int bench(const Args& a, int argc, char** argv) {
     auto tiled = cg::prepare_tiled(**engine, p, cg::kDefaultAlgo, plan).value();
     auto on_cpu = cpu->prepare(p, cg::kDefaultAlgo).value();
     cg::ConvTensors t = tensors_for(p);
-    const double tn = median_ms(a.repeats, [&] { (void)native->execute(t, {}); });
-    const double tt = median_ms(a.repeats, [&] { (void)tiled->execute(t, {}); });
-    const double tc = median_ms(a.repeats, [&] { (void)on_cpu->execute(t, {}); });
+    const auto ms = interleaved_ms(a.repeats, {[&] { (void)native->execute(t, {}); },
+                                               [&] { (void)tiled->execute(t, {}); },
+                                               [&] { (void)on_cpu->execute(t, {}); }});
+    const double tn = ms[0], tt = ms[1], tc = ms[2];
     const cg::TileGeometry g = cg::tile_geometry(p, plan).value();
-    std::printf("%-62s %10.3f %10.3f %8.3f %10.3f %8.2f  %ldx%ld of %ldx%ld, %ld per image\n",
-                cg::descriptor(p, false).c_str(), tn, tt, tn / tt, tc, tc / tt, long(g.th), long(g.tw),
+    std::printf("%-66s %10.3f %10.3f %8.3f %10.3f %8.2f  %ldx%ld of %ldx%ld, %ld per image\n",
+                name(p).c_str(), tn, tt, tn / tt, tc, tc / tt, long(g.th), long(g.tw),
                 long(g.tin_h), long(g.tin_w), long(g.tiles()));
   }
   std::printf("\nratio = native ms / other ms (1.0: as fast as native); cpu/tile > 1: the tiled "

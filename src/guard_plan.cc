@@ -58,8 +58,11 @@ Result<Route> Planner::plan(const Problem& p) {
   }
   Route r;
   r.reason = why + "; no tiling or split of it is proven ok";
-  if (auto c = tile_candidates(p, opt_.min_tile); !c.empty() && !learn_)
-    r.reason += " (probing " + key(tile_problems(p, c.front()).front()) + " may allow tiles)";
+  // What learning would probe first (the halves), so a user can prove it by hand.
+  const TilePlan half{std::max(ceil_div(p.oh, 2), std::min(opt_.min_tile, p.oh)),
+                      std::max(ceil_div(p.ow, 2), std::min(opt_.min_tile, p.ow)), 0};
+  if (const auto qs = tile_problems(p, half); !qs.empty() && !learn_)
+    r.reason += "; probing " + key(qs.front()) + " may allow tiles";
   if (opt_.cpu_engine.empty()) return r;
   r.kind = RouteKind::cpu;
   r.engine = opt_.cpu_engine;

@@ -360,7 +360,7 @@ Status Profile::check_fingerprint(const std::map<std::string, std::string>& runn
               ", running " + value(running, k);
   if (diff.empty() || force) return Status::Ok();
   return Status::Invalid("the profile was made for another fingerprint (" + diff +
-                         "); use --force to use it anyway");
+                         "); forcing it runs convolutions on evidence from another device or library");
 }
 
 nlohmann::json Profile::to_json() const {
