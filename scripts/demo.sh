@@ -1,9 +1,27 @@
 #!/usr/bin/env bash
-# Installs what is missing, builds, and runs the demo: no GPU needed.
+# Installs what is missing, builds, and reproduces the seed's investigation
+# (shared/seed/FINAL_FINDINGS.md) against quirks/rx5600xt-rocm57.json: no GPU needed.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/install_deps.sh
 scripts/build.sh
 cg=build/convguard
-echo "== convguard run: shapes/small.txt on the CPU reference and on oneDNN, every algorithm"
-"$cg" run --batch shapes/small.txt --dir FWD_D,BWD_D,BWD_W --engine onednn --algo all
+work=$(mktemp -d)
+db="$work/seed.db"
+sim=(--engine sim --base onednn --quirks quirks/rx5600xt-rocm57.json)
+start=$(date +%s.%N)
+
+echo "== 1. the seed's configurations, each in an isolated worker (hangs are killed, not waited out)"
+"$cg" sweep --db "$db" "${sim[@]}" --batch shapes/seed.txt --jobs 2 || true
+
+echo
+echo "== 2. the exact boundary along the feature-map size, 16->32 channels"
+"$cg" boundary --db "$db" "${sim[@]}" --dir FWD_D --axis ih=8:512:2 --tie iw 'mb1ic16oc32kh3ph1' || true
+
+echo
+echo "== 3. the report, in the seed's form"
+"$cg" report --db "$db" --format md
+
+end=$(date +%s.%N)
+awk -v s="$start" -v e="$end" 'BEGIN { printf "\nwhole investigation: %.1f s (the seed spent 15-20 s on each hanging configuration alone)\n", e - s }'
+echo "store: $db   (convguard repro --db $db --probe N --as benchdnn|miopen|torch|convguard)"

@@ -68,16 +68,22 @@ std::string short_message(const ProbeResult& r) {
 
 void ProblemArgs::add_to(CLI::App& app) {
   app.add_option("problems", descriptors, "benchdnn descriptors, e.g. mb1ic16ih44oc32kh3ph1");
-  app.add_option("--batch", batches, "benchdnn batch file (descriptor lines, knob lines, #)");
-  app.add_option("--driver-cmd", driver_cmds, "MIOpenDriver command line, e.g. 'conv -n 1 -c 16 ...'");
+  app.add_option("--batch", batches, "benchdnn batch file (descriptor lines, knob lines, #)")
+      ->allow_extra_args(false);
+  app.add_option("--driver-cmd", driver_cmds, "MIOpenDriver command line, e.g. 'conv -n 1 -c 16 ...'")
+      ->allow_extra_args(false);
   app.add_option("--dir", dirs, "directions: FWD_D,FWD_B,BWD_D,BWD_W,BWD_WB")
       ->delimiter(',')
+      ->allow_extra_args(false)
       ->capture_default_str();
-  app.add_option("--dt", dts, "data types: f32,f16,bf16")->delimiter(',')->capture_default_str();
-  app.add_option("--layout", layouts, "layouts: nchw,nhwc")->delimiter(',')->capture_default_str();
+  app.add_option("--dt", dts, "data types: f32,f16,bf16")->delimiter(',')
+      ->allow_extra_args(false)->capture_default_str();
+  app.add_option("--layout", layouts, "layouts: nchw,nhwc")->delimiter(',')
+      ->allow_extra_args(false)->capture_default_str();
   app.add_option("--mb", mb, "override the minibatch of every problem (0: keep)");
   app.add_option("--algo", algos, "algorithm names, 'default' or 'all'")
       ->delimiter(',')
+      ->allow_extra_args(false)
       ->capture_default_str();
 }
 
@@ -165,7 +171,8 @@ void ResultPrinter::print(const ProbeResult& r) {
     header_done_ = true;
   }
   fmt::print("{:<56} {:<6} {:<4} {:<28} {:<11} {:<7} {:>10.3f} {:>11.3g}{}  {}\n", desc,
-             to_string(r.dir), to_string(r.dt), r.algo, to_string(r.outcome), to_string(r.phase),
+             to_string(r.dir), to_string(r.dt), r.impl.empty() ? r.algo : r.impl,
+             to_string(r.outcome), to_string(r.phase),
              r.time_ms, r.max_rel_err,
              show_worker_ ? fmt::format("  {:>6}", r.worker >= 0 ? std::to_string(r.worker) : "-")
                           : "",

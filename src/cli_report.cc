@@ -1,4 +1,5 @@
-// `convguard report`: the store as markdown in the seed's form, or as JSON lines.
+// `convguard report`: the store as markdown in the seed's form, JSON lines, or one
+// self-contained HTML page with heat maps; --compare puts two runs side by side.
 #include <algorithm>
 #include <cstdio>
 #include <fstream>
@@ -8,7 +9,9 @@
 #include <nlohmann/json.hpp>
 
 #include "cli.h"
+#include "convguard/compare.h"
 #include "convguard/report.h"
+#include "convguard/report_html.h"
 #include "convguard/store.h"
 
 namespace convguard::cli {
@@ -16,6 +19,8 @@ namespace {
 
 struct ReportArgs {
   std::string db, format = "md", engine, title = "convguard report", out;
+  std::string x_axis = "ih", y_axis = "ic";
+  std::vector<std::string> compare;
   int64_t run = 0;
 };
 
@@ -64,11 +69,31 @@ std::string json_lines(const std::vector<StoredProbe>& ps) {
   return s;
 }
 
+int html_report(Store& store, const ReportArgs& a) {
+  HtmlReportOptions o;
+  o.title = a.title;
+  o.engine = a.engine;
+  o.x_axis = a.x_axis;
+  o.y_axis = a.y_axis;
+  if (a.run) o.run_id = a.run;
+  Status s = write_html_report(store, o, a.out.empty() ? "-" : a.out);
+  return s.ok() ? kExitOk : report_error(s);
+}
+
 int report_main(const ReportArgs& a) {
-  if (a.format != "md" && a.format != "json")
-    return report_error(Status::Invalid(fmt::format("invalid --format={}: expected md or json", a.format)));
+  if (a.format != "md" && a.format != "json" && a.format != "html")
+    return report_error(
+        Status::Invalid(fmt::format("invalid --format={}: expected md, json or html", a.format)));
+  if (!a.compare.empty()) {
+    if (a.format == "html")
+      return report_error(Status::Invalid("invalid --format=html with --compare: use md or json"));
+    Status s = write_comparison(a.compare[0], a.compare[1], a.db, a.format == "json", a.out);
+    return s.ok() ? kExitOk : report_error(s);
+  }
+  if (a.db.empty()) return report_error(Status::Invalid("--db FILE is required"));
   auto store = Store::open(a.db, Store::Mode::read_only);
   if (!store.ok()) return report_error(store.status());
+  if (a.format == "html") return html_report(**store, a);
   auto ps = latest_probes(**store, a);
   if (!ps.ok()) return report_error(ps.status());
   std::string text;
@@ -95,11 +120,18 @@ int report_main(const ReportArgs& a) {
 }  // namespace
 
 Command report_command() {
-  return {"report", "The stored probes as markdown tables in the seed's form, or JSON lines",
+  return {"report", "The stored probes as markdown in the seed's form, JSON lines or an HTML page with heat maps; --compare two runs",
           [](CLI::App& sub) -> std::function<int()> {
             auto a = std::make_shared<ReportArgs>();
-            sub.add_option("--db", a->db, "the store (SQLite file)")->required();
-            sub.add_option("--format", a->format, "md or json")->capture_default_str();
+            sub.add_option("--db", a->db, "the store (SQLite file)");
+            sub.add_option("--format", a->format, "md, json or html")->capture_default_str();
+            sub.add_option("--compare", a->compare,
+                           "two runs side by side: ID, latest, FILE or FILE:ID each")
+                ->expected(2);
+            sub.add_option("--x-axis", a->x_axis, "html heat maps: horizontal field")
+                ->capture_default_str();
+            sub.add_option("--y-axis", a->y_axis, "html heat maps: vertical field")
+                ->capture_default_str();
             sub.add_option("--run", a->run, "only the probes of this run");
             sub.add_option("--engine", a->engine, "only the probes of this engine");
             sub.add_option("--title", a->title, "the markdown title")->capture_default_str();

@@ -3,6 +3,7 @@
 #include <memory>
 
 #include "cli.h"
+#include "cli_guard.h"
 #include "convguard/inprocess.h"
 
 namespace convguard::cli {
@@ -11,6 +12,7 @@ namespace {
 struct RunArgs {
   ProblemArgs problems;
   EngineArgs engine;
+  GuardRunArgs guard;
   bool json = false;
   bool no_verify = false;
   int warmup = 0;
@@ -19,6 +21,8 @@ struct RunArgs {
 
 int run_main(const RunArgs& a) {
   if (auto s = a.engine.check(); !s.ok()) return report_error(s);
+  if (!a.guard.profile.empty())
+    return run_guarded(a.problems, a.engine, a.guard, a.json, !a.no_verify);
   auto engine = make_engine(a.engine.spec);
   if (!engine.ok()) return report_error(engine.status());
   ProbeOptions opt;
@@ -43,6 +47,7 @@ Command run_command() {
             auto a = std::make_shared<RunArgs>();
             a->problems.add_to(sub);
             a->engine.add_to(sub);
+            a->guard.add_to(sub);
             sub.add_flag("--json", a->json, "print JSON lines instead of a table");
             sub.add_flag("--no-verify", a->no_verify, "skip the comparison with the reference");
             sub.add_option("--warmup", a->warmup, "untimed executions before the timed ones");

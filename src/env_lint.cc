@@ -319,17 +319,6 @@ bool is_relevant_variable(std::string_view name) {
                      [&](std::string_view p) { return name.starts_with(p); });
 }
 
-std::string shell_quote(std::string_view s) {
-  std::string q = "'";
-  for (char c : s) {
-    if (c == '\'')
-      q += "'\\''";
-    else
-      q += c;
-  }
-  return q + "'";
-}
-
 std::string export_snippet(const EnvMap& env) {
   std::string out = "# convguard env --export: the variables that affect GPU convolutions\n";
   for (const auto& [name, value] : env) {

@@ -49,6 +49,7 @@ nlohmann::json to_json(const ProbeResult& r) {
       {"message", r.message},
   };
   if (!r.name.empty()) j["name"] = r.name;
+  if (!r.impl.empty()) j["impl"] = r.impl;
   if (!r.reference.empty()) j["reference"] = r.reference;
   if (r.worker >= 0) j["worker"] = r.worker;
   if (r.worker_pid > 0) j["worker_pid"] = r.worker_pid;
@@ -92,6 +93,7 @@ Result<ProbeResult> probe_result_from_json(const nlohmann::json& j) {
   r.max_rel_err = j.value("max_rel_err", 0.0);
   r.message = j.value("message", "");
   r.name = j.value("name", "");
+  r.impl = j.value("impl", "");
   r.reference = j.value("reference", "");
   r.worker = j.value("worker", -1);
   r.worker_pid = j.value("worker_pid", 0);

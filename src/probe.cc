@@ -34,18 +34,31 @@ struct Reference::Impl {
     return e && !excluded.count(e->name());
   }
 
-  // The engine that judges p: the small one up to the threshold, else the fast one;
-  // either when the other is missing or excluded.
-  Result<Engine*> choose(const Problem& p) {
+  // The engines that may judge p, preferred first: the small one up to the threshold,
+  // else the fast one. The other follows, for when the first declines the problem
+  // (oneDNN has no f16 convolution on most CPUs).
+  std::vector<Engine*> candidates(const Problem& p) const {
     const bool want_small = direct_flops(p) <= small_max_flops;
-    Engine* first = want_small ? small.get() : fast.get();
-    Engine* second = want_small ? fast.get() : small.get();
-    const auto& first_ptr = want_small ? small : fast;
-    const auto& second_ptr = want_small ? fast : small;
-    if (allowed(first_ptr)) return first;
-    if (allowed(second_ptr)) return second;
-    return Status::Error("no reference engine may judge this problem (engine under test is "
-                         "the only one available)");
+    const auto& first = want_small ? small : fast;
+    const auto& second = want_small ? fast : small;
+    std::vector<Engine*> out;
+    if (allowed(first)) out.push_back(first.get());
+    if (allowed(second)) out.push_back(second.get());
+    return out;
+  }
+
+  // Runs e's default algorithm on p's fills into `cached`.
+  Status compute(Engine* e, const Problem& p, uint64_t seed) {
+    const std::string who = "reference " + e->name() + ": ";
+    if (Status s = ready(e); !s.ok()) return Status(s.code(), who + s.message());
+    auto prepared = e->prepare(p, kDefaultAlgo);
+    if (!prepared.ok()) return Status(prepared.status().code(), who + prepared.status().message());
+    resize_for(p, cached);
+    fill_inputs(p, cached, seed);
+    poison_outputs(p, cached);
+    auto t = (*prepared)->execute(cached, ExecOptions{});
+    if (!t.ok()) return Status(t.status().code(), who + t.status().message());
+    return Status::Ok();
   }
 
   Status ready(Engine* e) {
@@ -81,23 +94,22 @@ Result<const ConvTensors*> Reference::outputs(const Problem& p, uint64_t seed,
     return &m.cached;
   }
   m.cached_key.clear();
-  auto chosen = m.choose(p);
-  if (!chosen.ok()) return chosen.status();
-  Engine* e = *chosen;
-  const std::string who = "reference " + e->name() + ": ";
-  if (Status s = m.ready(e); !s.ok()) return Status(s.code(), who + s.message());
-  auto prepared = e->prepare(p, kDefaultAlgo);
-  if (!prepared.ok()) return Status(prepared.status().code(), who + prepared.status().message());
-  resize_for(p, m.cached);
-  fill_inputs(p, m.cached, seed);
-  poison_outputs(p, m.cached);
-  auto t = (*prepared)->execute(m.cached, ExecOptions{});
-  if (!t.ok()) return Status(t.status().code(), who + t.status().message());
-  m.cached_key = k;
-  m.cached_seed = seed;
-  m.cached_judge = e->name();
-  if (judge) *judge = m.cached_judge;
-  return &m.cached;
+  const auto engines = m.candidates(p);
+  if (engines.empty())
+    return Status::Error("no reference engine may judge this problem (engine under test is "
+                         "the only one available)");
+  Status s;
+  for (Engine* e : engines) {
+    s = m.compute(e, p, seed);
+    if (s.code() == Code::kUnsupported) continue;
+    if (!s.ok()) return s;
+    m.cached_key = k;
+    m.cached_seed = seed;
+    m.cached_judge = e->name();
+    if (judge) *judge = m.cached_judge;
+    return &m.cached;
+  }
+  return s;
 }
 
 namespace {
@@ -121,7 +133,10 @@ struct ProbeRun {
       case Code::kDeviceLost:
         device_lost = true;
         return end(Outcome::crash, ph, "device lost: " + s.message());
-      default: return end(Outcome::error, ph, s.message());
+      default:
+        // Guard-banded engines report writes outside the output buffer this way.
+        if (s.message().starts_with("oob:")) return end(Outcome::oob, ph, s.message());
+        return end(Outcome::error, ph, s.message());
     }
   }
 };
@@ -173,7 +188,9 @@ ProbeResult& probe_phases(ProbeRun& run, Phase& phase, Engine& engine, const Pro
   enter(Phase::prepare);
   auto prepared = engine.prepare(p, algo);
   if (!prepared.ok()) return run.fail(prepared.status(), Phase::prepare);
-  run.r.algo = (*prepared)->algo();
+  // The requested name stays the key (so stored results are found again); the
+  // resolved one says which implementation actually ran.
+  if ((*prepared)->algo() != algo) run.r.impl = (*prepared)->algo();
   ConvTensors& t = scratch_tensors();
   resize_for(p, t);
   fill_inputs(p, t, opt.seed);

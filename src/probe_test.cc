@@ -87,7 +87,8 @@ TEST(RunProbe, ACorrectEngineIsOkAfterAllFourPhasesInOrder) {
   EXPECT_EQ(r.outcome, Outcome::ok) << r.message;
   EXPECT_EQ(r.phase, Phase::verify);
   EXPECT_EQ(phases, (std::vector<Phase>{Phase::init, Phase::prepare, Phase::execute, Phase::verify}));
-  EXPECT_EQ(r.algo, "fake-direct") << "the resolved algorithm is reported";
+  EXPECT_EQ(r.algo, "default") << "the requested algorithm stays the key";
+  EXPECT_EQ(r.impl, "fake-direct") << "the resolved algorithm is reported";
   EXPECT_EQ(r.engine, "fake");
   EXPECT_EQ(r.reference, "ref");
   EXPECT_EQ(r.time_ms, 2.5);

@@ -127,22 +127,6 @@ ReproContext repro_context_from_run(const std::string& options_json, const std::
   return c;
 }
 
-std::string shell_quote(std::string_view s) {
-  const bool safe = !s.empty() && std::all_of(s.begin(), s.end(), [](unsigned char c) {
-    return std::isalnum(c) || std::string_view("_./=:,+@%^-").find(c) != std::string_view::npos;
-  });
-  if (safe) return std::string(s);
-  std::string q = "'";
-  for (char c : s) q += c == '\'' ? std::string("'\\''") : std::string(1, c);
-  return q + "'";
-}
-
-std::string shell_join(const std::vector<std::string>& argv) {
-  std::string out;
-  for (const auto& a : argv) out += (out.empty() ? "" : " ") + shell_quote(a);
-  return out;
-}
-
 std::string python_literal(std::string_view s) {
   std::string out = "'";
   for (size_t i = 0; i < s.size();) {

@@ -59,12 +59,14 @@ constexpr std::array<const char*, kStoreSchemaVersion> kMigrations = {
        INSERT INTO inflight2 SELECT run_id, group_id, request_key, state, -rowid, '' FROM inflight;
        DROP TABLE inflight;
        ALTER TABLE inflight2 RENAME TO inflight;)",
+    // 3: probes keep the implementation an algorithm name resolved to ("default" -> ...).
+    R"(ALTER TABLE probes ADD COLUMN impl TEXT NOT NULL DEFAULT '';)",
 };
 
 constexpr const char* kProbeColumns =
     "id, run_id, problem, name, dir, dt, engine, algo, fingerprint_hash, outcome, phase, "
     "time_ms, max_rel_err, message, reference, worker, worker_pid, signal, exit_status, "
-    "stderr_tail, wall_ms, attempt, created";
+    "stderr_tail, wall_ms, attempt, created, impl";
 constexpr const char* kRunColumns =
     "id, command, engine, fingerprint, fingerprint_hash, boot_id, started, ended, status, options";
 
@@ -112,6 +114,7 @@ Result<StoredProbe> read_probe(Stmt& s) {
   r.wall_ms = s.col_double(20);
   r.attempt = static_cast<int>(s.col_int(21));
   p.created_ms = s.col_int(22);
+  r.impl = s.col_text(23);
   return p;
 }
 
@@ -408,14 +411,14 @@ Status Store::Impl::insert_probe(int64_t run_id, const std::string& fp_hash,
   Stmt& s = prep(
       "INSERT INTO probes(run_id, problem, name, dir, dt, engine, algo, fingerprint_hash, "
       "outcome, phase, time_ms, max_rel_err, message, reference, worker, worker_pid, signal, "
-      "exit_status, stderr_tail, wall_ms, attempt, created) "
-      "VALUES(?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)");
+      "exit_status, stderr_tail, wall_ms, attempt, created, impl) "
+      "VALUES(?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)");
   s.bind_all(run_id, r.problem, r.name, std::string(to_string(r.dir)),
              std::string(to_string(r.dt)), r.engine, r.algo, fp_hash,
              std::string(to_string(r.outcome)), std::string(to_string(r.phase)), r.time_ms,
              r.max_rel_err, r.message, r.reference, int64_t{r.worker}, int64_t{r.worker_pid},
              int64_t{r.signal}, int64_t{r.exit_status}, r.stderr_tail, r.wall_ms,
-             int64_t{r.attempt}, created);
+             int64_t{r.attempt}, created, r.impl);
   if (auto st = s.run(); !st.ok()) return st;
   *id = db.last_insert_id();
   return Status::Ok();

@@ -60,7 +60,8 @@ class Prepared {
   virtual AlgoClass algo_class() const = 0;
   /// Phase execute: reads the direction's inputs from `t`, writes its outputs.
   /// Returns the median time of one execution in milliseconds. A Status with
-  /// Code::kDeviceLost means the process must stop using the device.
+  /// Code::kDeviceLost means the process must stop using the device; an Error whose
+  /// message starts with "oob:" means the engine saw a write outside an output buffer.
   virtual Result<double> execute(ConvTensors& t, const ExecOptions& opt) = 0;
 };
 

@@ -17,6 +17,8 @@
 #include <string_view>
 #include <vector>
 
+#include "convguard/shell.h"
+
 namespace convguard {
 
 /// Variable name -> value. A variable set to "" is present with an empty value.
@@ -89,11 +91,8 @@ std::vector<LibraryFact> scan_gpu_libraries(const std::string& ld_library_path,
 /// CUDNN_*, ONEDNN_*, DNNL_*, NVIDIA_TF32_OVERRIDE, LD_LIBRARY_PATH, OMP_NUM_THREADS.
 bool is_relevant_variable(std::string_view name);
 
-/// `s` as one single-quoted sh word ('it'\''s'), safe for any bytes but NUL.
-std::string shell_quote(std::string_view s);
-
 /// A POSIX sh snippet that recreates the relevant variables of `env`: a comment line,
-/// `export NAME='value'` per relevant variable (sorted; names that are not shell
+/// `export NAME=value` (value quoted by shell_quote) per relevant variable (sorted; names that are not shell
 /// identifiers are skipped), then one `unset` line for the variables the lint rules read
 /// that `env` does not set, so the snippet also clears them where it is sourced.
 std::string export_snippet(const EnvMap& env);

@@ -28,7 +28,8 @@ struct ProbeResult {
   Dir dir = Dir::FWD_D;
   DataType dt = DataType::f32;
   std::string engine;
-  std::string algo;
+  std::string algo;  ///< the algorithm asked for ("default", "all" expanded): part of the key
+  std::string impl;  ///< what the engine resolved `algo` to, where it differs (e.g. default -> gemm)
   Outcome outcome = Outcome::ok;
   Phase phase = Phase::init;  ///< the phase the probe ended in
   double time_ms = 0;         ///< median execution time (0 if it never executed)

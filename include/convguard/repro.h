@@ -12,6 +12,7 @@
 
 #include "convguard/outcome.h"
 #include "convguard/problem.h"
+#include "convguard/shell.h"
 #include "convguard/status.h"
 
 namespace convguard {
@@ -34,11 +35,6 @@ struct ReproContext {
 /// words of its command line. Unknown keys and unreadable JSON leave fields empty.
 ReproContext repro_context_from_run(const std::string& options_json, const std::string& command);
 
-/// POSIX shell quoting: `s` bare when it holds only characters no shell treats specially
-/// ([A-Za-z0-9_./=:,+@%^-]), else in single quotes with each ' written as '\''.
-std::string shell_quote(std::string_view s);
-/// argv joined by spaces, each word quoted by shell_quote.
-std::string shell_join(const std::vector<std::string>& argv);
 /// A Python 3 string literal for `s` ('...'): ASCII only, with \\, \', \n, \t, \xNN for
 /// other control characters, \uXXXX/\UXXXXXXXX for non-ASCII UTF-8 and U+FFFD for bytes
 /// that are not UTF-8.
