@@ -148,10 +148,7 @@ Status Supervisor::Impl::run(const std::vector<ProbeRequest>& reqs, const Result
     canary_failures = 0;
     recovery_start = next_canary_at = Clock::now();
   }
-  auto busy = [&] {
-    return std::any_of(slots.begin(), slots.end(), [](const Slot& s) { return s.job; });
-  };
-  while (stop.ok() && (busy() || !pending.empty())) {
+  while (stop.ok() && work_left()) {
     dispatch();
     if (!stop.ok()) break;
     wait_and_handle();
@@ -161,6 +158,13 @@ Status Supervisor::Impl::run(const std::vector<ProbeRequest>& reqs, const Result
   requests = nullptr;
   on_result = nullptr;
   return stop;
+}
+
+bool Supervisor::Impl::work_left() const {
+  // Held probes count: they wait for the canary (deferred is only filled while
+  // recovering), and ending the run before it speaks would lose their verdicts.
+  return !pending.empty() || !deferred.empty() ||
+         std::any_of(slots.begin(), slots.end(), [](const Slot& s) { return s.job; });
 }
 
 void Supervisor::Impl::dispatch() {

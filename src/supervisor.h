@@ -74,6 +74,9 @@ struct Supervisor::Impl {
   // supervisor.cc
   Status run(const std::vector<ProbeRequest>& reqs, const ResultCallback& cb);
   Status start_all();
+  /// Some request of this run has no verdict yet: pending, running, queued on a
+  /// worker, or held beside a recovery.
+  bool work_left() const;
   void dispatch();
   bool ensure_worker(Slot& s);
   bool send_job(Slot& s, Job job, const Message& m);

@@ -8,6 +8,7 @@
 #include <cerrno>
 #include <cstdio>
 #include <filesystem>
+#include <map>
 #include <set>
 
 #include <gtest/gtest.h>
@@ -79,9 +80,18 @@ class SupervisorTest : public ::testing::Test {
     for (const auto& d : descs) reqs.push_back({prob(d), kDefaultAlgo});
     std::vector<ProbeResult> out(reqs.size());
     for (auto& r : out) r.outcome = Outcome::suspect;
+    reported_.assign(reqs.size(), 0);
     {
       Supervisor sup(std::move(o));
-      Status s = sup.run(reqs, [&](size_t i, const ProbeResult& r) { out[i] = r; });
+      // Ready workers get requests queued ahead at the first dispatch.
+      if (start_first_) {
+        EXPECT_TRUE(sup.start().ok());
+      }
+      Status s = sup.run(reqs, [&](size_t i, const ProbeResult& r) {
+        ASSERT_LT(i, out.size());
+        out[i] = r;
+        ++reported_[i];
+      });
       if (st) *st = s;
       else EXPECT_TRUE(s.ok()) << s.to_string();
     }
@@ -90,7 +100,22 @@ class SupervisorTest : public ::testing::Test {
 
   int count(SupervisorEvent::Kind k) const { return std::count(events_.begin(), events_.end(), k); }
 
+  // Every request of the last run() got exactly one result callback.
+  void expect_each_reported_once() const {
+    for (size_t i = 0; i < reported_.size(); ++i)
+      EXPECT_EQ(reported_[i], 1) << "request " << i << " reported " << reported_[i] << " times";
+  }
+
+  // Requests sent more than once (queued on a worker that was lost, then sent again).
+  int resent() const {
+    std::map<size_t, int> n;
+    for (size_t i : dispatched_) ++n[i];
+    return static_cast<int>(std::count_if(n.begin(), n.end(), [](auto& kv) { return kv.second > 1; }));
+  }
+
+  bool start_first_ = false;  ///< run() calls Supervisor::start before the run
   int fds_ = 0;
+  std::vector<int> reported_;  ///< result callbacks per request index
   std::set<pid_t> pids_;
   std::vector<size_t> dispatched_;
   std::vector<SupervisorEvent::Kind> events_;
@@ -249,6 +274,94 @@ TEST_F(SupervisorTest, TwoWorkersRunInRequestOrderAndEveryOutcomeIsRight) {
   for (size_t i : dispatched_)
     if (std::find(firsts.begin(), firsts.end(), i) == firsts.end()) firsts.push_back(i);
   EXPECT_TRUE(std::is_sorted(firsts.begin(), firsts.end()));
+}
+
+// A probe that hangs in execute (caught at the 0.3 s floor of options()).
+constexpr const char* kHang = "mb1ic2ih6oc9kh3";
+
+// r[i] is a hang where descs[i] is kHang and ok elsewhere.
+void expect_hang_exactly_where_marked(const std::vector<std::string>& descs,
+                                      const std::vector<ProbeResult>& r) {
+  ASSERT_EQ(r.size(), descs.size());
+  for (size_t i = 0; i < r.size(); ++i) {
+    Outcome want = descs[i] == kHang ? Outcome::hang : Outcome::ok;
+    EXPECT_EQ(r[i].outcome, want) << "request " << i << ": " << r[i].message;
+  }
+}
+
+TEST_F(SupervisorTest, LastProbesHangingTogetherOnTwoWorkersAreEachReported) {
+  // The reported loss: the last probes hang at once, each queued behind an ok one, so
+  // nothing is pending when the first verdict starts a recovery and the other is held.
+  std::vector<std::string> descs = {kOk1, kOk2, kHang, kHang};
+  start_first_ = true;
+  auto t0 = std::chrono::steady_clock::now();
+  auto r = run(descs, options("", 2));
+  expect_each_reported_once();
+  expect_hang_exactly_where_marked(descs, r);
+  EXPECT_EQ(count(SupervisorEvent::canary_passed), 1) << "the held probe waits for the canary";
+  EXPECT_LT(std::chrono::steady_clock::now() - t0, milliseconds(15000));
+}
+
+TEST_F(SupervisorTest, LastProbesHangingTogetherOnThreeWorkersAreEachReported) {
+  std::vector<std::string> descs = {kOk1, kOk2, kOk1, kHang, kHang, kHang};
+  start_first_ = true;
+  auto t0 = std::chrono::steady_clock::now();
+  auto r = run(descs, options("", 3));
+  expect_each_reported_once();
+  expect_hang_exactly_where_marked(descs, r);
+  EXPECT_LT(std::chrono::steady_clock::now() - t0, milliseconds(15000));
+}
+
+TEST_F(SupervisorTest, HangsOnBothOfTwoWorkersWithQueuedProbesLoseNothing) {
+  // Both workers hang at once with probes queued behind each: the queued ones go back
+  // to the queue, the second hang is held for the canary and re-run; two more hangs
+  // follow near the end.
+  std::vector<std::string> descs = {kHang, kHang, kOk1, kOk2, kOk1, kOk2, kHang, kHang};
+  auto o = options("", 2);
+  o.queue_depth = 4;
+  start_first_ = true;
+  auto t0 = std::chrono::steady_clock::now();
+  auto r = run(descs, o);
+  expect_each_reported_once();
+  expect_hang_exactly_where_marked(descs, r);
+  EXPECT_GE(resent(), 6) << "requests 2-7 were queued on the two workers that hung";
+  for (size_t i : {size_t{0}, size_t{1}, size_t{6}, size_t{7}})
+    EXPECT_NE(r[i].message.find("no progress in execute"), std::string::npos) << r[i].message;
+  EXPECT_LT(std::chrono::steady_clock::now() - t0, milliseconds(15000));
+}
+
+TEST_F(SupervisorTest, ThreeSimultaneousHangsWithQueuedWorkGetThreeVerdicts) {
+  std::vector<std::string> descs = {kHang, kHang, kHang};
+  for (int i = 0; i < 9; ++i) descs.push_back(i % 2 ? kOk1 : kOk2);
+  start_first_ = true;
+  auto t0 = std::chrono::steady_clock::now();
+  auto r = run(descs, options("", 3));
+  expect_each_reported_once();
+  expect_hang_exactly_where_marked(descs, r);
+  // Held beside a recovery, re-run after the canary, and then judged on their own.
+  int rerun = 0;
+  for (size_t i = 0; i < 3; ++i) rerun += r[i].attempt == 2;
+  EXPECT_EQ(rerun, 2);
+  EXPECT_GE(count(SupervisorEvent::canary_passed), 2);
+  EXPECT_LT(std::chrono::steady_clock::now() - t0, milliseconds(20000));
+}
+
+TEST_F(SupervisorTest, AProbeHeldBesideARecoveryIsReRunAndReportedOnceWithItsOwnVerdict) {
+  // Request 1 hangs in prepare (0.5 s) the first time only; request 0's execute hang
+  // (0.3 s) is judged first, so request 1 is caught beside a recovery: held, re-run
+  // after the canary, and then reported once, as ok.
+  TempPath once;
+  auto o = options("hang-once:" + once.path, 2);
+  std::vector<std::string> descs = {kHang, "mb1ic2ih6oc23kh3", kOk1, kOk2};
+  start_first_ = true;
+  auto r = run(descs, o);
+  expect_each_reported_once();
+  EXPECT_EQ(r[0].outcome, Outcome::hang);
+  EXPECT_EQ(r[0].attempt, 1);
+  EXPECT_EQ(r[1].outcome, Outcome::ok) << r[1].message;
+  EXPECT_EQ(r[1].attempt, 2);
+  EXPECT_EQ(r[2].outcome, Outcome::ok);
+  EXPECT_EQ(r[3].outcome, Outcome::ok);
 }
 
 TEST_F(SupervisorTest, ListsAlgorithmsAndTheFingerprintThroughAWorker) {

@@ -10,9 +10,11 @@
 //   oc 17 hang in execute once the worker has executed 3 times
 //   oc 19 wedge: creates the marker file, then hangs; while it exists, init() hangs
 //   oc 21 device lost in execute
+//   oc 23 with "hang-once:FILE": hangs in prepare if FILE is missing (creating it)
 // EngineSpec::quirks_path selects start-up faults: "init-hang-once:FILE" (hangs in the
 // first init, the one that creates FILE), "init-fail" (init returns an error),
-// "wedge:FILE" (the marker of oc 19). Canary mode bypasses the problem's faults.
+// "wedge:FILE" (the marker of oc 19), "hang-once:FILE" (the marker of oc 23). Canary
+// mode bypasses the problem's faults.
 // Hangs sleep rather than spin: the effect on the supervisor is the same and the tests
 // leave the CPU to others.
 #pragma once
@@ -103,6 +105,7 @@ class FaultEngine : public SimEngine {
  public:
   explicit FaultEngine(std::string mode) : base_(make_ref_engine()), mode_(std::move(mode)) {
     if (mode_.rfind("wedge:", 0) == 0) wedge_file_ = mode_.substr(6);
+    if (mode_.rfind("hang-once:", 0) == 0) once_file_ = mode_.substr(10);
   }
   std::string name() const override { return "fault"; }
   std::string version() const override { return "fault over " + base_->version(); }
@@ -124,6 +127,10 @@ class FaultEngine : public SimEngine {
   Result<std::unique_ptr<Prepared>> prepare(const Problem& p, const std::string& algo) override {
     if (!canary_ && p.oc == 7) hang_forever("prepare");
     if (!canary_ && p.ic == 7) std::_Exit(0);
+    if (!canary_ && p.oc == 23 && !once_file_.empty() && !file_exists(once_file_)) {
+      touch(once_file_);
+      hang_forever("prepare (once)");
+    }
     auto b = base_->prepare(p, algo);
     if (!b.ok()) return b.status();
     return std::unique_ptr<Prepared>(
@@ -142,7 +149,7 @@ class FaultEngine : public SimEngine {
 
  private:
   std::unique_ptr<Engine> base_;
-  std::string mode_, wedge_file_;
+  std::string mode_, wedge_file_, once_file_;
   bool canary_ = false;
   int64_t execs_ = 0;
   Quirks quirks_;
