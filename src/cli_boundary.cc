@@ -161,8 +161,11 @@ Command boundary_command() {
             // Here --repeats confirms the boundary pair; timed repetitions do not matter.
             sub.remove_option(sub.get_option("--repeats"));
             sub.add_option("--axis", a->axis, "FIELD=LO:HI[:STEP], e.g. ih=8:512:2")->required();
-            sub.add_option("--tie", a->tie, "fields that follow the axis, e.g. iw")->delimiter(',');
-            sub.add_option("--over", a->over, "one boundary per value, e.g. ic=8,16,32,64");
+            sub.add_option("--tie", a->tie, "fields that follow the axis, e.g. iw")
+                ->delimiter(',')
+                ->allow_extra_args(false);
+            sub.add_option("--over", a->over, "one boundary per value, e.g. ic=8,16,32,64")
+                ->allow_extra_args(false);
             sub.add_option("--repeats", a->repeats,
                            "times each side of the boundary is probed in all (2+ confirms)")
                 ->capture_default_str();

@@ -37,7 +37,9 @@ Result<std::string> self_path() {
 
 void IsolationArgs::add_to(CLI::App& app) {
   app.add_option("-j,--jobs", jobs, "concurrent workers")->capture_default_str();
-  app.add_option("--devices", devices, "device per worker, round robin, e.g. 0,1")->delimiter(',');
+  app.add_option("--devices", devices, "device per worker, round robin, e.g. 0,1")
+      ->delimiter(',')
+      ->allow_extra_args(false);
   app.add_option("--timeout-init", timeout_init, "seconds for library load and context creation")
       ->capture_default_str();
   app.add_option("--timeout-prepare", timeout_prepare, "seconds for find/plan/compilation")

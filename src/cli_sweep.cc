@@ -252,7 +252,8 @@ Command sweep_command() {
             sub.add_option("--db", a->db, "the store (SQLite file), created if missing")
                 ->required();
             a->problems.add_to(sub);
-            sub.add_option("--grid", a->grids, "grid of problems, e.g. 'mb=1 ic=16,32 ih=8:64:8 kh=3'");
+            sub.add_option("--grid", a->grids, "grid of problems, e.g. 'mb=1 ic=16,32 ih=8:64:8 kh=3'")
+                ->allow_extra_args(false);
             a->engine.add_to(sub);
             a->iso.add_to(sub);
             sub.add_flag("--resume", a->resume, "go on with the latest unfinished sweep in --db");
