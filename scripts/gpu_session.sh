@@ -5,6 +5,8 @@
 #                                      device lacks in .carry/ (binaries, ctest files, libs)
 #   scripts/gpu_session.sh validate    device: nvidia-smi facts, ctest -L gpu
 #   scripts/gpu_session.sh full        device: validate, then the measurements
+#   scripts/gpu_session.sh guard       device: guard benchmark, guarded ResNet-18 and the
+#                                      seed demo over cudnn (issue 6; real GPU hangs)
 #   scripts/gpu_session.sh tables      device: only the outcome tables (TABLE_SUBCOMMAND=run
 #                                      runs them in process, TABLE_SECONDS caps each list)
 #
@@ -21,7 +23,7 @@ BUILD_PATH=/work/main/build-gpu
 stage() {
   cd "$ROOT" || exit 1
   [ -d build-gpu ] || cmake -S . -B build-gpu -DCMAKE_BUILD_TYPE=Release -DCONVGUARD_WERROR=ON
-  local targets=(cudnn_engine_test)
+  local targets=(cudnn_engine_test guard_bench resnet18_guarded)
   grep -q "^\.\.\. convguard$" <(cmake --build build-gpu --target help) && targets+=(convguard)
   cmake --build build-gpu --target "${targets[@]}" -j2 || exit 1
   rm -rf .carry && mkdir -p .carry/build-gpu/bin
@@ -213,6 +215,30 @@ PY
 }
 
 # Only 8 files come back from the device: pack everything but the summary into one.
+# Issue 6 on the GPU: the guard's ratios, the guarded ResNet-18 stack, and the seed's
+# investigation with real never-ending kernels instead of CPU spins.
+measure_guard() {
+  cd "$ROOT" || return 1
+  local d=$BUILD_PATH
+  "$d/guard_bench" --engine cudnn --cpu-engine onednn --mb 8 --repeats 50 \
+    >"$OUT/guard_bench.txt" 2>"$OUT/guard_bench.err"
+  echo "guard_bench rc=$?" >>"$OUT/guard_bench.txt"
+  "$d/resnet18_guarded" --base cudnn --profile /tmp/r18-gpu.profile.json \
+    >"$OUT/resnet18.txt" 2>"$OUT/resnet18.err"
+  echo "resnet18_guarded rc=$?" >>"$OUT/resnet18.txt"
+  local db=/tmp/seed-gpu.db t0 t1
+  local sim=(--engine sim --base cudnn --quirks quirks/rx5600xt-rocm57.json)
+  t0=$(now)
+  "$CG" sweep --db "$db" "${sim[@]}" --batch shapes/seed.txt --jobs 2 >"$OUT/seed.txt" 2>&1
+  "$CG" boundary --db "$db" "${sim[@]}" --dir FWD_D --axis ih=8:512:2 --tie iw \
+    mb1ic16oc32kh3ph1 >>"$OUT/seed.txt" 2>&1
+  t1=$(now)
+  "$CG" report --db "$db" --format md >>"$OUT/seed.txt" 2>&1
+  echo "seed investigation on the GPU: $(awk "BEGIN{print $t1 - $t0}") s" >>"$OUT/seed.txt"
+  nvidia-smi --query-compute-apps=pid,process_name --format=csv >>"$OUT/seed.txt"
+  cat "$OUT/guard_bench.txt"; tail -25 "$OUT/resnet18.txt"; grep -E "probes|largest|GPU|pid" "$OUT/seed.txt"
+}
+
 pack_out() {
   (cd "$OUT" && tar cJf /tmp/cg_logs.tar.xz --exclude=summary.md . && find . -type f ! -name summary.md -delete &&
     mv /tmp/cg_logs.tar.xz logs.tar.xz)
@@ -222,6 +248,7 @@ main() {
   case "$MODE" in
     stage) stage; return ;;
     validate|full) setup_device; gpu_facts; validate ;;
+    guard) setup_device; gpu_facts; measure_guard; return ;;
     tables) setup_device; cd "$ROOT" && measure_tables; summarise "$OUT" | tee "$OUT/summary.md" | tail -70
       return ;;
     *) echo "usage: $0 stage|validate|full" >&2; exit 2 ;;
