@@ -62,6 +62,21 @@ class ResultPrinter {
   std::vector<Outcome> outcomes_;
 };
 
+/// A Prober that prints every result as it arrives (so a long search shows its
+/// evidence), then passes it on; everything else goes to `inner`.
+class PrintingProber : public Prober {
+ public:
+  PrintingProber(Prober& inner, ResultPrinter& printer) : inner_(inner), printer_(printer) {}
+  Status run(const std::vector<ProbeRequest>& requests, const ResultCallback& on_result) override;
+  Result<std::vector<std::string>> algorithms(const Problem& p) override;
+  Result<std::map<std::string, std::string>> fingerprint() override;
+  std::string engine_name() const override;
+
+ private:
+  Prober& inner_;
+  ResultPrinter& printer_;
+};
+
 /// Prints `s` as "convguard: <message>" on stderr and returns the exit code for it
 /// (2 for invalid input, 3 otherwise).
 int report_error(const Status& s);

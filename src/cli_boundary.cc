@@ -25,27 +25,6 @@ struct BoundaryArgs {
   bool rerun = false, json = false;
 };
 
-// Prints every result as it arrives, so that a long search shows its evidence.
-class Tee : public Prober {
- public:
-  Tee(Prober& inner, ResultPrinter& printer) : inner_(inner), printer_(printer) {}
-  Status run(const std::vector<ProbeRequest>& rq, const ResultCallback& cb) override {
-    return inner_.run(rq, [&](size_t i, const ProbeResult& r) {
-      printer_.print(r);
-      cb(i, r);
-    });
-  }
-  Result<std::vector<std::string>> algorithms(const Problem& p) override {
-    return inner_.algorithms(p);
-  }
-  Result<std::map<std::string, std::string>> fingerprint() override { return inner_.fingerprint(); }
-  std::string engine_name() const override { return inner_.engine_name(); }
-
- private:
-  Prober& inner_;
-  ResultPrinter& printer_;
-};
-
 // The base problem; a descriptor may leave out the axis (and --over) field, which the
 // search sets anyway: it is filled with the range's low end.
 Result<Problem> base_problem(const BoundaryArgs& a, const Axis& axis, const std::string& over_field) {
@@ -132,7 +111,7 @@ int boundary_main(BoundaryArgs& a) {
   auto repeat = StoreProber::create(**store, **inner, describe(a) + " (confirmations)", options, again);
   if (!repeat.ok()) return report_error(repeat.status());
   ResultPrinter printer(a.json, false);
-  Tee shown(**main, printer), shown_again(**repeat, printer);
+  PrintingProber shown(**main, printer), shown_again(**repeat, printer);
   opt->repeat_prober = &shown_again;
   auto rs = over.first.empty() ? map_frontier(shown, *base, *opt, "", {})
                                : map_frontier(shown, *base, *opt, over.first, over.second);

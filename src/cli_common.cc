@@ -189,6 +189,21 @@ void ResultPrinter::finish() {
   fmt::print("{}\n", line);
 }
 
+Status PrintingProber::run(const std::vector<ProbeRequest>& requests,
+                           const ResultCallback& on_result) {
+  return inner_.run(requests, [&](size_t i, const ProbeResult& r) {
+    printer_.print(r);
+    on_result(i, r);
+  });
+}
+Result<std::vector<std::string>> PrintingProber::algorithms(const Problem& p) {
+  return inner_.algorithms(p);
+}
+Result<std::map<std::string, std::string>> PrintingProber::fingerprint() {
+  return inner_.fingerprint();
+}
+std::string PrintingProber::engine_name() const { return inner_.engine_name(); }
+
 int report_error(const Status& s) {
   fmt::print(stderr, "convguard: {}\n", s.message());
   return s.code() == Code::kInvalid ? kExitUsage : kExitHarness;

@@ -24,27 +24,6 @@ struct ShrinkArgs {
   bool any_phase = false, rerun = false, json = false;
 };
 
-// Prints every result as it arrives, so that a long shrink shows its progress.
-class Tee : public Prober {
- public:
-  Tee(Prober& inner, ResultPrinter& printer) : inner_(inner), printer_(printer) {}
-  Status run(const std::vector<ProbeRequest>& rq, const ResultCallback& cb) override {
-    return inner_.run(rq, [&](size_t i, const ProbeResult& r) {
-      printer_.print(r);
-      cb(i, r);
-    });
-  }
-  Result<std::vector<std::string>> algorithms(const Problem& p) override {
-    return inner_.algorithms(p);
-  }
-  Result<std::map<std::string, std::string>> fingerprint() override { return inner_.fingerprint(); }
-  std::string engine_name() const override { return inner_.engine_name(); }
-
- private:
-  Prober& inner_;
-  ResultPrinter& printer_;
-};
-
 Result<ProbeRequest> the_request(const ShrinkArgs& a) {
   auto ps = a.problems.problems();
   if (!ps.ok()) return ps.status();
@@ -95,7 +74,7 @@ int shrink_main(ShrinkArgs& a) {
   auto sp = StoreProber::create(**store, **inner, command, stored_options(a, *rq).dump(), so);
   if (!sp.ok()) return report_error(sp.status());
   ResultPrinter printer(a.json, false);
-  Tee shown(**sp, printer);
+  PrintingProber shown(**sp, printer);
   ShrinkOptions opt;
   opt.max_probes = a.max_probes;
   opt.algo = rq->algo;
