@@ -55,7 +55,8 @@ Supervisor::Impl::Impl(SupervisorOptions o)
   if (opt.jobs < 1) opt.jobs = 1;
   if (opt.canary.ic == 0) opt.canary = default_canary();
   if (opt.canary_tries < 1) opt.canary_tries = 1;
-  for (int i = 0; i < opt.jobs; ++i) slots.push_back(Slot{i, nullptr, std::nullopt, {}});
+  slots.resize(static_cast<size_t>(opt.jobs));
+  for (int i = 0; i < opt.jobs; ++i) slots[static_cast<size_t>(i)].index = i;
 }
 
 Supervisor::Supervisor(SupervisorOptions opt) : impl_(std::make_unique<Impl>(std::move(opt))) {}
@@ -182,13 +183,35 @@ void Supervisor::Impl::dispatch() {
   // and queues grow evenly.
   for (int depth = 0; depth < opt.queue_depth; ++depth)
     for (Slot& s : slots) {
-      if (!s.job || s.queued.size() != static_cast<size_t>(depth) || !s.worker ||
-          !s.worker->ready() || pending.empty() || !stop.ok())
+      if (!s.job || s.queued.size() != static_cast<size_t>(depth) ||
+          s.queued.size() >= queue_target(s) || !s.worker || !s.worker->ready() ||
+          pending.empty() || !stop.ok())
         continue;
       auto [index, attempt] = pending.front();
       pending.pop_front();
       queue_probe(s, index, attempt);
     }
+}
+
+void Supervisor::Impl::observe_pace(Slot& s, Clock::time_point now) {
+  // Only busy time counts: a slot that runs dry between runs or while the supervisor
+  // is late would otherwise look slow and keep a short queue, which keeps it running dry.
+  ++s.pace_done;
+  double busy = s.pace_busy_s + std::chrono::duration<double>(now - s.busy_since).count();
+  s.busy_since = now;
+  s.pace_busy_s = busy;
+  if (busy < 0.01) return;
+  double each = busy / s.pace_done;
+  s.probe_s = s.probe_s > 0 ? 0.7 * s.probe_s + 0.3 * each : each;
+  s.pace_busy_s = 0;
+  s.pace_done = 0;
+}
+
+size_t Supervisor::Impl::queue_target(const Slot& s) const {
+  if (opt.queue_depth <= 0) return 0;
+  const double cap = opt.queue_depth;
+  if (s.probe_s <= 0) return static_cast<size_t>(std::min(2.0, cap));
+  return static_cast<size_t>(std::clamp(std::ceil(opt.queue_ahead_s / s.probe_s), 1.0, cap));
 }
 
 void Supervisor::Impl::requeue(size_t index, int attempt) {
@@ -236,6 +259,7 @@ bool Supervisor::Impl::send_job(Slot& s, Job job, const Message& m) {
   job.dispatched = now;
   set_phase(job, Phase::init, now);
   s.job = std::move(job);
+  s.busy_since = now;  // the slot was idle
   // A worker that cannot take the request gets a second chance with a fresh process;
   // a failure after that is the probe's (it shows up as the worker's death).
   if (!s.worker->send(m).ok()) {
@@ -387,11 +411,12 @@ void Supervisor::Impl::on_result_msg(Slot& s, const Message& m) {
     return on_protocol_error(s, Status::Corrupt("result for unknown request " +
                                                 std::to_string(m.id)));
   Job& job = *s.job;
+  auto now = Clock::now();
   if (job.phase == Phase::execute && m.result.outcome == Outcome::ok && !job.canary) {
     const int calls = opt.probe.exec.warmup + opt.probe.exec.repeats;
-    model.observe(job.flops, calls,
-                  std::chrono::duration<double>(Clock::now() - job.exec_start).count());
+    model.observe(job.flops, calls, std::chrono::duration<double>(now - job.exec_start).count());
   }
+  if (!job.canary) observe_pace(s, now);
   finish_job(s, m.result);
 }
 

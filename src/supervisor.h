@@ -37,6 +37,13 @@ struct Slot {
   /// Sent behind `job` so the worker never waits for a round trip; they have no deadline
   /// until they become `job`, and go back to the queue if the worker is lost first.
   std::deque<Job> queued;
+  /// Recent seconds per probe while busy (moving average over at least 10 ms of busy
+  /// time each, so results read in batches still average right); 0 until measured.
+  /// Sizes the queue ahead.
+  double probe_s = 0;
+  Clock::time_point busy_since;  ///< start of the current job, or of the last result
+  double pace_busy_s = 0;        ///< busy seconds not yet in probe_s
+  int pace_done = 0;             ///< results not yet in probe_s
 };
 
 /// A probe that failed beside a recovery; judged once the canary says the device is fine.
@@ -85,6 +92,10 @@ struct Supervisor::Impl {
   Job make_job(size_t index, int attempt, Message* m);
   /// After a job ends: the first queued request (if any) becomes the worker's job.
   void promote_queued(Slot& s);
+  /// How many requests s should have queued ahead (see queue_ahead_s).
+  size_t queue_target(const Slot& s) const;
+  /// A result came from s at `now`: updates its pace (probe_s).
+  void observe_pace(Slot& s, Clock::time_point now);
   void requeue(size_t index, int attempt);
   void wait_and_handle();
   /// Whether every busy worker has requests queued, so the loop may pause to batch

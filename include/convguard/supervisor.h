@@ -88,9 +88,15 @@ struct SupervisorOptions {
   int canary_tries = 3;       ///< failed canaries (fresh worker each) before `wedged`
   double canary_budget_s = 180;  ///< total time for recovery before `wedged`
   double kill_wait_s = 10;    ///< how long a killed worker may take to be reaped
-  /// Requests sent to a worker ahead of the one it is running (0: one at a time). They
-  /// hide the round trip between probes; one that never started is sent again elsewhere.
-  int queue_depth = 16;
+  /// At most this many requests are sent to a worker ahead of the one it is running
+  /// (0: one at a time). They hide the round trip between probes, and the supervisor's
+  /// late wake-ups on a loaded machine; one that never started is sent again elsewhere.
+  int queue_depth = 64;
+  /// Within queue_depth, a worker gets about this many seconds of work queued ahead,
+  /// judged by how long its recent probes took (2 requests until it has finished one).
+  /// Large probes are not queued deep: those queued on healthy workers still run
+  /// while a recovery waits for them.
+  double queue_ahead_s = 0.05;
   /// Before request i goes to a worker. A request sent behind another one (workers get
   /// the next request early, to save a round trip) that never started because the worker
   /// was lost is sent again later, so i may be announced twice.
