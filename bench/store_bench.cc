@@ -6,10 +6,12 @@
 // store's overhead) and probes of 1.3 ms (the GPU machine's measured ~750 probes/s
 // through cuDNN). Modes:
 //   no store      the fake prober alone
-//   group marks   StoreProber, adaptive groups, one fsynced mark commit per group,
-//                 results batched (a prober that does not report starts)
-//   start reports StoreProber with a DispatchRelay: also one NORMAL commit per dispatch
-//                 that carries the previous results (exact suspects after a process death)
+//   group marks   StoreProber, adaptive groups, one fsynced mark commit per group (made
+//                 while the previous group runs), results journaled and batched (a
+//                 prober that does not report starts)
+//   start reports StoreProber with a DispatchRelay, as `convguard sweep` runs the
+//                 isolated Supervisor: also one journal line per dispatch (exact suspects
+//                 after a process death)
 //   fixed N=1     every probe its own fsynced group: the cost the grouping avoids
 // The store file lives in DIR (default: the current directory), which should be on the
 // disk the sweeps use: the fsync cost is the point.
@@ -91,7 +93,7 @@ const char* name(Mode m) {
   switch (m) {
     case Mode::none: return "no store";
     case Mode::groups: return "group marks";
-    case Mode::starts: return "start reports";
+    case Mode::starts: return "start reports";  // the CLI's mode
     case Mode::single: return "fixed N=1";
   }
   return "";

@@ -148,7 +148,7 @@ Result<std::vector<T>> read_all(Stmt& s, Read read) {
   }
 }
 
-constexpr std::array kMarkStateNames = {"group", "queued", "running"};
+constexpr std::array kMarkStateNames = {"group", "queued", "running", "journaled"};
 const char* state_name(MarkState s) { return kMarkStateNames[static_cast<size_t>(s)]; }
 MarkState parse_state(const std::string& s) {
   for (size_t i = 0; i < kMarkStateNames.size(); ++i)

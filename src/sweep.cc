@@ -8,10 +8,15 @@
 #include <cerrno>
 #include <cstring>
 #include <chrono>
+#include <future>
+#include <mutex>
+#include <optional>
 #include <set>
 #include <utility>
 
 #include <fmt/format.h>
+
+#include "sweep_journal.h"
 
 namespace convguard {
 namespace {
@@ -109,6 +114,9 @@ struct StoreProber::Impl {
   int64_t next_group = 0;
   double per_probe_ms = -1, fsync_ms = -1;
   size_t last_group = 0;
+  SweepJournal journal;
+  // The store is shared with the thread that commits the next group's marks.
+  std::mutex store_mu;
 
   Impl(Store& s, Prober& p, SweepOptions o) : store(s), inner(p), opt(std::move(o)) {
     boot = opt.boot_id.empty() ? current_boot_id() : opt.boot_id;
@@ -124,13 +132,28 @@ struct StoreProber::Impl {
     int attempt = 1;
   };
   using Emit = std::function<void(const Item&, const ProbeResult&)>;
+  struct Group {
+    int64_t id = 0;
+    std::vector<Item> items;
+  };
+  // A mark commit: its status and how long it took (the fsync, mostly).
+  struct Marked {
+    Status status;
+    double ms = 0;
+  };
 
   Status execute(std::vector<Item> items, bool one_at_a_time, const Emit& emit);
   Status reuse(std::vector<Item>* items, const Emit& emit);
-  Status run_group(const std::vector<Item>& group, const Emit& emit);
+  Group take_group(const std::vector<Item>& items, size_t* pos, bool one_at_a_time);
+  Marked commit_marks(const std::vector<InflightMark>& marks);
+  std::vector<InflightMark> marks_for(const Group& g) const;
+  Status unmark(const Group& g);
+  Status run_group(const Group& g, const Emit& emit);
+  Status check_reported(const Group& g, const std::vector<bool>& got, Status st);
   size_t group_size(bool one_at_a_time);
   void settle(const Item& item, const ProbeResult& r, bool reused, const Emit& emit);
   Status turn_marks_into_suspects();
+  Status open_journal();
   Status load_progress(std::vector<Item>* open, std::vector<Item>* suspects);
 };
 
@@ -184,42 +207,73 @@ Status StoreProber::Impl::reuse(std::vector<Item>* items, const Emit& emit) {
   return Status::Ok();
 }
 
-Status StoreProber::Impl::run_group(const std::vector<Item>& group, const Emit& emit) {
+std::vector<InflightMark> StoreProber::Impl::marks_for(const Group& g) const {
+  std::vector<InflightMark> marks;
+  for (const auto& it : g.items) {
+    InflightMark m;
+    m.run_id = run.id;
+    m.group_id = g.id;
+    m.plan_index = it.index;
+    m.request_key = key(it.request.problem) + " " + it.request.algo;
+    // Whether the group was handed over, and which requests started, is in the journal.
+    m.state = MarkState::journaled;
+    marks.push_back(std::move(m));
+  }
+  return marks;
+}
+
+StoreProber::Impl::Marked StoreProber::Impl::commit_marks(const std::vector<InflightMark>& marks) {
+  auto t0 = Clock::now();
+  std::lock_guard lock(store_mu);
+  Marked done{store.mark_inflight(marks), 0};
+  done.ms = ms_since(t0);
+  return done;
+}
+
+Status StoreProber::Impl::unmark(const Group& g) {
+  std::vector<int64_t> indices;
+  for (const auto& it : g.items) indices.push_back(it.index);
+  std::lock_guard lock(store_mu);
+  return store.clear_inflight(run.id, indices);
+}
+
+StoreProber::Impl::Group StoreProber::Impl::take_group(const std::vector<Item>& items, size_t* pos,
+                                                       bool one_at_a_time) {
+  const size_t n = std::min(group_size(one_at_a_time), items.size() - *pos);
+  Group g;
+  g.id = next_group++;
+  g.items.assign(items.begin() + static_cast<ptrdiff_t>(*pos),
+                 items.begin() + static_cast<ptrdiff_t>(*pos + n));
+  *pos += n;
+  return g;
+}
+
+Status StoreProber::Impl::run_group(const Group& g, const Emit& emit) {
+  const std::vector<Item>& group = g.items;
   std::vector<ResultRecord> pending;
   Status store_error;
   const bool reports = opt.relay != nullptr;
-  std::vector<InflightMark> marks;
+  if (auto s = journal.handed(g.id, reports); !s.ok()) return s;
   std::vector<ProbeRequest> requests;
-  const int64_t gid = next_group++;
-  for (const auto& it : group) {
-    InflightMark m;
-    m.run_id = run.id;
-    m.group_id = gid;
-    m.plan_index = it.index;
-    m.request_key = key(it.request.problem) + " " + it.request.algo;
-    m.state = reports ? MarkState::queued : MarkState::group;
-    marks.push_back(std::move(m));
-    requests.push_back(it.request);
-  }
-  auto t0 = Clock::now();
-  if (auto s = store.mark_inflight(marks); !s.ok()) return s;
-  const double mark_ms = ms_since(t0);
-  fsync_ms = fsync_ms < 0 ? mark_ms : 0.5 * fsync_ms + 0.5 * mark_ms;
+  for (const auto& it : group) requests.push_back(it.request);
 
-  auto flush = [&] {
+  // Results are in the journal before they wait here, so a flush may be put off: it is
+  // skipped while the next group's marks hold the store (their fsync), never waited for.
+  auto flush = [&](bool wait) {
     if (pending.empty() || !store_error.ok()) return;
+    std::unique_lock lock(store_mu, std::defer_lock);
+    if (wait) lock.lock();
+    else if (!lock.try_lock()) return;
     if (auto r = store.record(run.id, run.fingerprint_hash, pending); !r.ok())
       store_error = r.status();
     pending.clear();
   };
-  // Results wait in memory at most until the next dispatch (which commits them with the
-  // running mark), batch_max results or batch_ms.
+  auto note = [&](Status s) {
+    if (!s.ok() && store_error.ok()) store_error = std::move(s);
+  };
   if (reports)
     opt.relay->set_target([&](size_t i) {
-      if (i >= group.size() || !store_error.ok()) return;
-      store_error = store.mark_running(run.id, group[i].index, std::nullopt, pending,
-                                       run.fingerprint_hash);
-      pending.clear();
+      if (i < group.size()) note(journal.started(g.id, group[i].index));
     });
   std::vector<bool> got(group.size(), false);
   Clock::time_point first_pending;
@@ -229,18 +283,24 @@ Status StoreProber::Impl::run_group(const std::vector<Item>& group, const Emit& 
     got[i] = true;
     ProbeResult r = r0;
     r.attempt = std::max(r.attempt, group[i].attempt);
+    note(journal.result(g.id, group[i].index, r));
     if (pending.empty()) first_pending = Clock::now();
     pending.push_back({group[i].index, r});
-    if (pending.size() >= opt.batch_max || ms_since(first_pending) >= opt.batch_ms) flush();
+    if (pending.size() >= opt.batch_max || ms_since(first_pending) >= opt.batch_ms) flush(false);
     settle(group[i], r, false, emit);
   });
   if (reports) opt.relay->set_target({});
-  flush();
+  flush(true);
   const double group_ms = ms_since(t1);
   const double each = group_ms / static_cast<double>(group.size());
   per_probe_ms = per_probe_ms < 0 ? each : 0.5 * per_probe_ms + 0.5 * each;
   last_group = group.size();
   if (!store_error.ok()) return store_error;
+  return check_reported(g, got, st);
+}
+
+Status StoreProber::Impl::check_reported(const Group& g, const std::vector<bool>& got, Status st) {
+  const std::vector<Item>& group = g.items;
   // Requests the prober never reported (it stopped) are not suspects: drop their marks,
   // they stay open in the plan.
   std::vector<int64_t> unreported;
@@ -250,8 +310,10 @@ Status StoreProber::Impl::run_group(const std::vector<Item>& group, const Emit& 
       unreported.push_back(group[i].index);
       first_missing = std::min(first_missing, i);
     }
-  if (!unreported.empty())
+  if (!unreported.empty()) {
+    std::lock_guard lock(store_mu);
     if (auto s = store.clear_inflight(run.id, unreported); !s.ok()) return s;
+  }
   // The Prober contract: an Ok return reports every request. Going on would end the run
   // "done" with open entries.
   if (st.ok() && !unreported.empty())
@@ -263,43 +325,116 @@ Status StoreProber::Impl::run_group(const std::vector<Item>& group, const Emit& 
   return st;
 }
 
+// Pipelined marks: while group k runs, a second thread commits (with its fsync) the marks
+// of group k+1, so the prober waits on an fsync only when a group is shorter than one.
+// Group k+1 is handed over only after its marks are durable. Groups of one (suspect
+// retries) are not pipelined: a freeze must leave exactly one suspect.
 Status StoreProber::Impl::execute(std::vector<Item> items, bool one_at_a_time, const Emit& emit) {
   if (auto s = reuse(&items, emit); !s.ok()) return s;
   size_t pos = 0;
-  while (pos < items.size()) {
+  std::optional<Group> next;
+  std::future<Marked> next_marked;
+  Status st;
+  while (next || pos < items.size()) {
     if (opt.stop && opt.stop->load()) {
       stopped = true;
-      return Status::Ok();
+      break;
     }
-    const size_t n = std::min(group_size(one_at_a_time), items.size() - pos);
-    std::vector<Item> group(items.begin() + static_cast<ptrdiff_t>(pos),
-                            items.begin() + static_cast<ptrdiff_t>(pos + n));
-    if (auto s = run_group(group, emit); !s.ok()) return s;
-    pos += n;
+    Group g;
+    Marked marked;
+    if (next) {
+      g = std::move(*next);
+      next.reset();
+      marked = next_marked.get();
+    } else {
+      g = take_group(items, &pos, one_at_a_time);
+      marked = commit_marks(marks_for(g));
+    }
+    if (!marked.status.ok()) {
+      st = marked.status;
+      break;
+    }
+    fsync_ms = fsync_ms < 0 ? marked.ms : 0.5 * fsync_ms + 0.5 * marked.ms;
+    if (!one_at_a_time && pos < items.size()) {
+      next = take_group(items, &pos, false);
+      next_marked = std::async(std::launch::async,
+                               [this, m = marks_for(*next)] { return commit_marks(m); });
+    }
+    st = run_group(g, emit);
+    if (!st.ok()) break;
   }
-  return Status::Ok();
+  // A group marked ahead that will not run now never started: its marks go.
+  if (next) {
+    Marked m = next_marked.get();
+    if (m.status.ok()) {
+      if (auto s = unmark(*next); !s.ok() && st.ok()) st = s;
+    }
+  }
+  return st;
+}
+
+// Whether the probe of a mark left by a dead process of this boot may have started. The
+// journal (page cache) outlived the process; marks from before it (group, queued, running)
+// keep their old reading, and a journaled mark with no journal is read cautiously.
+static bool may_have_started(const InflightMark& m, const SweepJournal::Contents& j) {
+  switch (m.state) {
+    case MarkState::group:
+    case MarkState::running: return true;
+    case MarkState::queued: return false;
+    case MarkState::journaled: break;
+  }
+  if (!j.present || j.started.count({m.group_id, m.plan_index})) return true;
+  auto handed = j.handed.find(m.group_id);
+  return handed != j.handed.end() && !handed->second;
 }
 
 Status StoreProber::Impl::turn_marks_into_suspects() {
   auto marks = store.inflight(run.id);
   if (!marks.ok()) return marks.status();
-  if (marks->empty()) return Status::Ok();
+  if (marks->empty()) return open_journal();
   auto plan = store.load_plan(run.id);
   if (!plan.ok()) return plan.status();
-  // Same boot: every commit of the dead process reached the page cache, so a mark still
-  // `queued` never started. New boot: NORMAL commits may be lost; trust only the fsync.
+  // Same boot: the dead process's page cache survived, journal included. New boot: only
+  // the fsynced marks can be trusted; every one is suspect.
   const bool same_boot = !boot.empty() && boot == run.boot_id;
-  std::vector<ResultRecord> suspects;
-  for (const auto& m : *marks) {
-    const bool in_plan = m.plan_index >= 0 && m.plan_index < static_cast<int64_t>(plan->size());
-    if (!in_plan || (same_boot && m.state == MarkState::queued)) continue;
-    const auto& req = (*plan)[static_cast<size_t>(m.plan_index)].request;
-    suspects.push_back({m.plan_index, suspect_result(req, run.engine, m, same_boot, run.id)});
+  SweepJournal::Contents journal_left;
+  if (same_boot) {
+    auto j = SweepJournal::read(SweepJournal::path_for(store.path(), run.id));
+    if (!j.ok()) return j.status();
+    journal_left = std::move(*j);
   }
-  if (auto r = store.record(run.id, run.fingerprint_hash, suspects); !r.ok()) return r.status();
-  progress.suspects = suspects.size();
-  // Recording removed the suspects' marks; what is left never started and runs again.
-  return store.clear_inflight(run.id);
+  std::vector<ResultRecord> settled;
+  size_t suspects = 0;
+  for (auto m : *marks) {
+    const bool in_plan = m.plan_index >= 0 && m.plan_index < static_cast<int64_t>(plan->size());
+    if (!in_plan) continue;
+    if (same_boot) {
+      // Finished, but the process died before its batch reached the store.
+      auto done = journal_left.results.find({m.group_id, m.plan_index});
+      if (done != journal_left.results.end()) {
+        settled.push_back({m.plan_index, done->second});
+        continue;
+      }
+      if (!may_have_started(m, journal_left)) continue;
+      if (journal_left.started.count({m.group_id, m.plan_index})) m.state = MarkState::running;
+    }
+    const auto& req = (*plan)[static_cast<size_t>(m.plan_index)].request;
+    settled.push_back({m.plan_index, suspect_result(req, run.engine, m, same_boot, run.id)});
+    ++suspects;
+  }
+  if (auto r = store.record(run.id, run.fingerprint_hash, settled); !r.ok()) return r.status();
+  progress.suspects = suspects;
+  // Recording removed the settled marks; what is left never started and runs again.
+  if (auto s = store.clear_inflight(run.id); !s.ok()) return s;
+  // Only now: a resume killed before this point reads the same journal again.
+  return open_journal();
+}
+
+Status StoreProber::Impl::open_journal() {
+  auto j = SweepJournal::open_empty(SweepJournal::path_for(store.path(), run.id));
+  if (!j.ok()) return j.status();
+  journal = std::move(*j);
+  return Status::Ok();
 }
 
 Status StoreProber::Impl::load_progress(std::vector<Item>* open, std::vector<Item>* suspects) {
@@ -350,6 +485,7 @@ Result<std::unique_ptr<StoreProber>> StoreProber::create(Store& store, Prober& i
   auto lock = RunLock::take(store.path(), r.id);
   if (!lock.ok()) return lock.status();
   impl->lock = std::move(*lock);
+  if (auto s = impl->open_journal(); !s.ok()) return s;
   return std::unique_ptr<StoreProber>(new StoreProber(std::move(impl)));
 }
 
@@ -440,7 +576,12 @@ Status StoreProber::run_plan(const ResultCallback& on_result) {
 
 Status StoreProber::finish(RunStatus status) {
   impl_->finished = true;
-  return impl_->store.end_run(impl_->run.id, status);
+  if (auto s = impl_->store.end_run(impl_->run.id, status); !s.ok()) return s;
+  // A journal is kept while marks are left (a store error stopped the run): a resume
+  // reads the results that did not reach the store from it.
+  auto left = impl_->store.inflight(impl_->run.id);
+  if (!left.ok()) return left.status();
+  return left->empty() ? impl_->journal.remove() : Status::Ok();
 }
 
 Result<std::vector<std::string>> StoreProber::algorithms(const Problem& p) {

@@ -12,6 +12,7 @@
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <limits>
 #include <map>
 #include <random>
 #include <set>
@@ -19,6 +20,8 @@
 #include <thread>
 
 #include <gtest/gtest.h>
+
+#include "sweep_journal.h"
 
 extern char** environ;
 
@@ -50,7 +53,7 @@ class FakeProber : public Prober {
       const Problem& p = requests[i].problem;
       if (on_dispatch_) on_dispatch_(i);
       note("S " + key(p));
-      ++executions;
+      if (++executions == kill_at) raise(SIGKILL);
       while (hang_ && hangs(p)) std::this_thread::sleep_for(std::chrono::seconds(1));
       std::this_thread::sleep_for(std::chrono::microseconds(delay_us_ + 500 * (p.ih % 4)));
       ProbeResult r;
@@ -77,6 +80,7 @@ class FakeProber : public Prober {
 
   int executions = 0;
   int delay_us_ = 1000;
+  int kill_at = 0;  ///< the process kills itself when this execution starts (0: never)
 
  private:
   void note(const std::string& line) {
@@ -126,7 +130,13 @@ TEST(SweepChild, RunsOneSweepWhenAskedByTheParent) {
     opt.relay = std::make_shared<DispatchRelay>();
     dispatch = opt.relay->callback();
   }
+  if (!env("CG_SWEEP_GROUP").empty()) opt.group_size = std::stoul(env("CG_SWEEP_GROUP"));
+  if (!env("CG_SWEEP_BATCH_MS").empty()) {
+    opt.batch_ms = std::stod(env("CG_SWEEP_BATCH_MS"));
+    opt.batch_max = 1000;
+  }
   FakeProber fake(env("CG_SWEEP_SIDE"), env("CG_SWEEP_HANG") == "1", dispatch);
+  if (!env("CG_SWEEP_KILL_AT").empty()) fake.kill_at = std::stoi(env("CG_SWEEP_KILL_AT"));
   // As a script would: start the sweep unless one was started (it may have been killed
   // before its run was committed), else resume it unless it finished (the kill may have
   // landed after that).
@@ -327,6 +337,53 @@ TEST_F(SweepKill, ResumesAfterRandomSigkillsWithGroupMarksOnly) {
   kill_and_resume(/*relay=*/false, 12, 7);
 }
 
+// The process kills itself as execution `kill_at` starts, in groups of 8 whose results
+// wait in memory (and the journal) until the group ends: at execution 9 the marks of
+// group 3 are being committed by the other thread, at 12 three results of group 2 exist
+// only in the journal, at 17 group 3 has just been handed over.
+TEST_F(SweepKill, AKillWhileTheNextGroupIsMarkedLosesNoResultAndNamesTheRunningProbe) {
+  for (bool relay : {true, false})
+    for (int kill_at : {9, 12, 17}) {
+      SCOPED_TRACE(::testing::Message() << "relay " << relay << ", kill at " << kill_at);
+      TearDown();
+      SetUp();
+      const std::map<std::string, std::string> vars = {
+          {"CG_SWEEP_RELAY", relay ? "1" : "0"}, {"CG_SWEEP_BOOT", "boot-1"},
+          {"CG_SWEEP_GROUP", "8"}, {"CG_SWEEP_BATCH_MS", "100000"}};
+      auto with = [&](std::map<std::string, std::string> v) {
+        v.insert(vars.begin(), vars.end());
+        return v;
+      };
+      int st = 0;
+      waitpid(spawn(with({{"CG_SWEEP_KILL_AT", std::to_string(kill_at)}})), &st, 0);
+      ASSERT_TRUE(WIFSIGNALED(st) && WTERMSIG(st) == SIGKILL) << st << ": " << child_log();
+      ASSERT_TRUE(wait_or_kill(spawn(with({{"CG_SWEEP_MODE", "resume"}})), 30000));
+      auto store = Store::open(db_);
+      ASSERT_TRUE(store.ok());
+      EXPECT_TRUE((*store)->integrity_check().ok());
+      EXPECT_TRUE((*store)->inflight()->empty());
+      std::map<std::string, int> starts;
+      for (const auto& l : side_lines())
+        if (l.rfind("S ", 0) == 0) starts[l.substr(2)]++;
+      for (const auto& [k, n] : starts) {
+        EXPECT_EQ(n, 1) << k << " started " << n << " times";
+      }
+      // Suspects: the probe running at the kill, and without start reports the rest of
+      // its group (handed over, so possibly started); never the group marked ahead.
+      const auto plan = plan_sweep(requests());
+      const size_t running = static_cast<size_t>(kill_at - 1);
+      const size_t group_end = (running / 8 + 1) * 8;
+      std::set<std::string> want;
+      for (size_t i = running; i < (relay ? running + 1 : group_end); ++i)
+        want.insert(key(plan[i].problem));
+      std::set<std::string> suspects;
+      for (const auto& [k, p] : final_table(db_))
+        if (p.result.outcome == Outcome::suspect) suspects.insert(k);
+      EXPECT_EQ(suspects, want);
+      EXPECT_EQ(final_table(db_).size(), plan.size());
+    }
+}
+
 // --- in-process tests of the journal's reading -------------------------------
 
 class SweepStore : public SweepKill {
@@ -385,6 +442,53 @@ TEST_F(SweepStore, AfterAHostDeathTheWholeGroupIsSuspect) {
 TEST_F(SweepStore, WithoutStartReportsTheWholeGroupIsSuspect) {
   died_with_marks(MarkState::group);
   EXPECT_EQ(suspects_after_resume("boot-1"), (std::vector<int64_t>{0, 1, 2, 3, 4}));
+}
+
+TEST_F(SweepStore, JournaledMarksAreSuspectOnlyWhereTheJournalSaysTheyStarted) {
+  const int64_t run = died_with_marks(MarkState::journaled);
+  {
+    // Group 9 handed over to a prober that reports starts; entry 3 reported, entry 4
+    // finished (its batch never reached the store); group 10 was only marked ahead.
+    auto j = SweepJournal::open_empty(SweepJournal::path_for(db_, run));
+    ASSERT_TRUE(j.ok());
+    ProbeResult r;
+    r.problem = key(plan_sweep(requests())[4].problem);
+    r.engine = "fake";
+    r.algo = "default";
+    r.max_rel_err = std::numeric_limits<double>::infinity();
+    r.outcome = Outcome::wrong;
+    ASSERT_TRUE(j->handed(9, true).ok());
+    ASSERT_TRUE(j->started(9, 3).ok());
+    ASSERT_TRUE(j->started(9, 4).ok());
+    ASSERT_TRUE(j->result(9, 4, r).ok());
+    ASSERT_TRUE(j->started(10, 0).ok());  // another group: not these marks
+  }
+  std::ofstream(SweepJournal::path_for(db_, run), std::ios::app) << "R 9 2 {\"r\":{\"pro";
+  // Entry 1 was reported running in the store itself (an older sweep's way).
+  EXPECT_EQ(suspects_after_resume("boot-1"), (std::vector<int64_t>{1, 3}));
+  auto store = Store::open(db_);
+  auto p = (*store)->get_probe((*store)->load_plan(run)->at(4).probe_id);
+  ASSERT_TRUE(p.ok());
+  EXPECT_EQ(p->result.outcome, Outcome::wrong);
+  EXPECT_EQ(p->result.max_rel_err, std::numeric_limits<double>::infinity());
+}
+
+TEST_F(SweepStore, JournaledMarksAreAllSuspectWithoutAJournal) {
+  const int64_t run = died_with_marks(MarkState::journaled);
+  std::filesystem::remove(SweepJournal::path_for(db_, run));
+  EXPECT_EQ(suspects_after_resume("boot-1"), (std::vector<int64_t>{0, 1, 2, 3, 4}));
+}
+
+TEST_F(SweepStore, AFinishedRunLeavesNoJournal) {
+  auto store = Store::open(db_);
+  FakeProber fake("", false);
+  fake.delay_us_ = 0;
+  auto sp = StoreProber::create(**store, fake, "sweep", "{}", {});
+  ASSERT_TRUE((*sp)->run(requests(), {}).ok());
+  const std::string journal = SweepJournal::path_for(db_, (*sp)->run_id());
+  EXPECT_TRUE(fs::exists(journal));
+  ASSERT_TRUE((*sp)->finish(RunStatus::done).ok());
+  EXPECT_FALSE(fs::exists(journal));
 }
 
 TEST_F(SweepStore, SuspectsKeepThePhaseFromTheJournal) {

@@ -7,7 +7,7 @@
 //  - In-flight marks written by mark_inflight() are committed with synchronous=FULL: the
 //    WAL is fsynced before the call returns, so a mark survives a frozen or rebooted host.
 //    Because the WAL is a log replayed as a prefix, that fsync also makes every earlier
-//    NORMAL commit durable (the results of all previous groups).
+//    NORMAL commit durable (every result recorded before it).
 //  - After a host crash the file holds a prefix of the commits, at least up to the last
 //    FULL one; after a process crash it holds every commit. Either way it is consistent.
 // Only one process writes a run at a time (the sweep takes a lock file per run); readers
@@ -73,6 +73,9 @@ enum class MarkState {
   group,    ///< handed to a prober that does not report starts: it may be running
   queued,   ///< handed to a prober that reports starts, and not reported started
   running,  ///< the prober reported it dispatched to a worker (NORMAL commit)
+  /// committed before its group was handed over (possibly while the previous group ran);
+  /// the sweep's journal file says whether the group was handed over and what started
+  journaled,
 };
 struct InflightMark {
   int64_t run_id = 0;

@@ -4,18 +4,37 @@
 //
 // Groups. Requests go to the inner prober in groups. Before a group is handed over, its
 // marks are committed with an fsync (Store::mark_inflight); that one fsync per group is
-// the whole cost of host-crash durability, so the group size is what buys throughput.
-// The size is bounded (SweepOptions::max_group), which is what keeps suspects meaningful:
-//  - a dead process or host leaves marks for at most one group, so resume turns at most
-//    max_group probes into suspects, all from one stretch of the cheap-first plan;
-//  - when the prober reports starts (a DispatchRelay) and the host is still the same
-//    (same boot id), the page cache kept every NORMAL commit, so only the probes that had
-//    started without a recorded result become suspects; the others simply run again;
-//  - after a host death (boot id changed) the whole group is suspect, and
-//    --retry-suspects re-runs them one at a time, each in a group of one with its own
-//    fsynced mark, so a second freeze leaves exactly one suspect: the culprit.
-// Without a bound, a freeze early in a long sweep would make thousands of suspects and
-// retrying them one at a time would cost an fsync and a supervisor round trip each.
+// the whole cost of host-crash durability. It is made off the critical path: while group
+// k runs, a second thread commits the marks of group k+1 (MarkState::journaled), and
+// group k+1 is handed over only once that commit returned. The prober waits on an fsync
+// only where a group takes less time than one.
+//
+// The journal. What only has to survive the death of the process, not of the host, goes
+// to a small append-only file beside the store ("<db>.run<id>.journal", one write() per
+// line, no fsync, no SQLite transaction): "group k handed over", "request i dispatched"
+// (the DispatchRelay's reports) and every result before its batch reaches SQLite. A dead
+// process's writes are in the page cache, so a resume on the same boot reads all of them;
+// after a host death (boot id changed) the journal is not read at all, because the
+// fsynced marks are then the only evidence and the whole group is suspect anyway. Results
+// reach SQLite in batches (SweepOptions::batch_max / batch_ms, NORMAL commits that never
+// wait on the mark thread's fsync: a batch that would is put off, it is in the journal).
+//
+// Which marks a resume turns into suspects (the size bound below keeps them few):
+//  - same boot: a mark with a journaled result is recorded with that result (it finished;
+//    it is neither re-run nor suspect); a mark whose request the journal shows dispatched,
+//    or whose group was handed to a prober that does not report starts, is suspect; the
+//    rest (a group marked ahead and never handed over, requests never dispatched) simply
+//    run again. Without a journal file every journaled mark is suspect.
+//  - new boot: every mark is suspect. With marks made ahead that is at most two groups
+//    (the one running and the one marked ahead), all from one stretch of the cheap-first
+//    plan, and --retry-suspects re-runs them one at a time, each in a group of one with
+//    its own fsynced mark and no mark ahead, so a second freeze leaves exactly one
+//    suspect: the culprit.
+// The size is bounded (SweepOptions::max_group): without a bound, a freeze early in a
+// long sweep would make thousands of suspects and retrying them one at a time would cost
+// an fsync and a supervisor round trip each.
+// Stores written by an older convguard hold marks in the states group (suspect after a
+// death), queued (not started) and running (suspect); they are read as before.
 #pragma once
 
 #include <atomic>
@@ -68,10 +87,11 @@ struct SweepOptions {
   size_t min_group = 4;
   size_t max_group = 128;
   /// Adaptive size: the group is grown until the mark's fsync costs at most this share
-  /// of the group's time.
+  /// of the group's time (the fsync overlaps the previous group; this keeps it shorter).
   double fsync_share = 0.02;
   size_t batch_max = 64;   ///< most results in one transaction
-  double batch_ms = 50;    ///< longest a result waits in memory (no dispatch reports)
+  /// A result (already in the journal) waits about this long for its batch's commit.
+  double batch_ms = 50;
   /// Set when the inner prober reports dispatches through it (queued/running marks).
   std::shared_ptr<DispatchRelay> relay;
   /// Identity of this boot; empty: current_boot_id(). Tests set it to act out a reboot.
@@ -94,6 +114,8 @@ Result<int64_t> latest_open_run(Store& store, bool retry_suspects);
 /// runs stored plans (sweeps), including the rest of a plan after the process died.
 /// One StoreProber owns its run: it holds a lock on it (an OFD lock on "<db>.lock"),
 /// so a second process resuming the same run is refused.
+/// While run() or run_plan() is in progress a second thread of the StoreProber writes to
+/// the Store (the marks of the next group): callbacks must not use the same Store object.
 class StoreProber : public Prober {
  public:
   /// Begins a new run for `inner` (asks its fingerprint) with `plan` (a sweep's ordered
