@@ -1,5 +1,3 @@
-// OWNED BY THE ISOLATION ENGINEER (see cli_isolation.h): a minimal make_isolated_prober
-// over the Supervisor, so that `sweep` runs isolated; it mirrors cli_probe.cc's options.
 #include "cli_isolation.h"
 
 #include <unistd.h>
@@ -7,11 +5,10 @@
 #include <cerrno>
 #include <climits>
 #include <cstdlib>
+#include <thread>
 
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
-
-#include "convguard/supervisor.h"
 
 namespace convguard::cli {
 namespace {
@@ -33,24 +30,38 @@ Result<std::string> self_path() {
   return std::string(buf, static_cast<size_t>(n));
 }
 
+void log_events(SupervisorOptions& o) {
+  o.on_event = [](const SupervisorEvent& e) {
+    if (e.kind == SupervisorEvent::dispatched || e.kind == SupervisorEvent::phase_change) return;
+    fmt::print(stderr, "convguard: worker {} (pid {}): {}{}{}\n", e.worker, e.pid,
+               to_string(e.kind), e.kind == SupervisorEvent::verdict ? " " : "",
+               e.kind == SupervisorEvent::verdict ? to_string(e.outcome) : "");
+  };
+}
+
 }  // namespace
 
 void IsolationArgs::add_to(CLI::App& app) {
   app.add_option("-j,--jobs", jobs, "concurrent workers")->capture_default_str();
-  app.add_option("--devices", devices, "device per worker, round robin, e.g. 0,1")
+  app.add_option("--devices", devices,
+                 "device per worker, round robin (sets CUDA_VISIBLE_DEVICES and "
+                 "HIP_VISIBLE_DEVICES), e.g. 0,1")
       ->delimiter(',')
       ->allow_extra_args(false);
   app.add_option("--timeout-init", timeout_init, "seconds for library load and context creation")
       ->capture_default_str();
-  app.add_option("--timeout-prepare", timeout_prepare, "seconds for find/plan/compilation")
+  app.add_option("--timeout-prepare", timeout_prepare, "seconds for find/plan/kernel compilation")
       ->capture_default_str();
-  app.add_option("--timeout-exec", timeout_exec, "seconds per execution, or auto")
+  app.add_option("--timeout-exec", timeout_exec,
+                 "seconds per execution phase, or auto (cost model with a 1 s floor)")
       ->capture_default_str();
-  app.add_option("--timeout-verify", timeout_verify, "seconds for the comparison, or auto")
+  app.add_option("--timeout-verify", timeout_verify,
+                 "seconds for the reference and comparison, or auto (scaled by size)")
       ->capture_default_str();
   app.add_flag("--no-verify", no_verify, "skip the comparison with the reference");
   app.add_option("--warmup", warmup, "untimed executions before the timed ones");
   app.add_option("--repeats", repeats, "timed executions; the median is reported");
+  app.add_flag("-v,--verbose", verbose, "log worker starts, verdicts and canaries");
 }
 
 nlohmann::json IsolationArgs::to_json() const {
@@ -83,14 +94,15 @@ Result<IsolationArgs> IsolationArgs::from_json(const nlohmann::json& j) {
   return a;
 }
 
-Result<std::unique_ptr<Prober>> make_isolated_prober(const EngineArgs& engine,
-                                                     const IsolationArgs& a) {
+Result<SupervisorOptions> supervisor_options(const EngineArgs& engine, const IsolationArgs& a) {
   if (auto s = engine.check(); !s.ok()) return s;
   if (a.jobs < 1) return Status::Invalid(fmt::format("invalid --jobs={}: at least 1", a.jobs));
   if (a.repeats < 1) return Status::Invalid(fmt::format("invalid --repeats={}: at least 1", a.repeats));
   if (a.warmup < 0) return Status::Invalid(fmt::format("invalid --warmup={}: 0 or more", a.warmup));
-  if (!(a.timeout_init > 0) || !(a.timeout_prepare > 0))
-    return Status::Invalid("invalid --timeout-init/--timeout-prepare: seconds > 0");
+  if (!(a.timeout_init > 0))
+    return Status::Invalid(fmt::format("invalid --timeout-init={}: seconds > 0", a.timeout_init));
+  if (!(a.timeout_prepare > 0))
+    return Status::Invalid(fmt::format("invalid --timeout-prepare={}: seconds > 0", a.timeout_prepare));
   auto exec = parse_timeout(a.timeout_exec, "--timeout-exec");
   if (!exec.ok()) return exec.status();
   auto verify = parse_timeout(a.timeout_verify, "--timeout-verify");
@@ -101,6 +113,10 @@ Result<std::unique_ptr<Prober>> make_isolated_prober(const EngineArgs& engine,
   o.jobs = a.jobs;
   o.devices = a.devices;
   o.worker_argv = {*self, "worker"};
+  // CPU engines thread each probe over every core; `jobs` workers share them instead.
+  const unsigned cores = std::max(1u, std::thread::hardware_concurrency());
+  if (a.jobs > 1 && !std::getenv("OMP_NUM_THREADS"))
+    o.worker_env["OMP_NUM_THREADS"] = std::to_string(std::max(1u, cores / unsigned(a.jobs)));
   o.engine = engine.spec;
   o.timeouts.init_s = a.timeout_init;
   o.timeouts.prepare_s = a.timeout_prepare;
@@ -110,7 +126,15 @@ Result<std::unique_ptr<Prober>> make_isolated_prober(const EngineArgs& engine,
   o.probe.exec.warmup = a.warmup;
   o.probe.exec.repeats = a.repeats;
   o.on_dispatch = a.on_dispatch;
-  return std::unique_ptr<Prober>(std::make_unique<Supervisor>(std::move(o)));
+  if (a.verbose) log_events(o);
+  return o;
+}
+
+Result<std::unique_ptr<Prober>> make_isolated_prober(const EngineArgs& engine,
+                                                     const IsolationArgs& a) {
+  auto o = supervisor_options(engine, a);
+  if (!o.ok()) return o.status();
+  return std::unique_ptr<Prober>(std::make_unique<Supervisor>(std::move(*o)));
 }
 
 }  // namespace convguard::cli

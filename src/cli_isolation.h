@@ -1,6 +1,5 @@
-// How commands that run many probes (sweep, boundary, shrink) build their isolated prober.
-// OWNED BY THE ISOLATION ENGINEER: written by the store engineer as a minimal seam so that
-// `sweep` can be wired; replace or extend freely (cli_probe.cc has the same options).
+// The isolated workers' options, shared by every command that probes through the
+// supervisor (probe, sweep, boundary, shrink), and the prober they build.
 #pragma once
 
 #include <memory>
@@ -11,6 +10,7 @@
 #include <nlohmann/json_fwd.hpp>
 
 #include "cli.h"
+#include "convguard/supervisor.h"
 
 namespace convguard::cli {
 
@@ -22,6 +22,7 @@ struct IsolationArgs {
   std::string timeout_exec = "auto", timeout_verify = "auto";
   bool no_verify = false;
   int warmup = 0, repeats = 1;
+  bool verbose = false;  ///< log worker starts, verdicts and canaries on stderr
   /// Not an option: called before each request goes to a worker (the store journals it).
   DispatchCallback on_dispatch;
 
@@ -31,6 +32,10 @@ struct IsolationArgs {
   /// Inverse of to_json; Invalid naming the field.
   static Result<IsolationArgs> from_json(const nlohmann::json& j);
 };
+
+/// The supervisor's options for `engine` with `iso`'s workers and deadlines; with several
+/// jobs and no OMP_NUM_THREADS set, CPU workers share the cores. Invalid names a bad option.
+Result<SupervisorOptions> supervisor_options(const EngineArgs& engine, const IsolationArgs& iso);
 
 /// The Supervisor over `engine` with `iso`'s workers and deadlines. Invalid names a bad
 /// option.

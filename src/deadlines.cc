@@ -19,9 +19,13 @@ double ExecCostModel::expected_s(double flops, int calls) const {
 }
 
 void ExecCostModel::observe(double flops, int calls, double seconds) {
-  if (seconds < kMinTimedSeconds || flops <= 0) return;
-  double measured = std::max(1, calls) * flops / seconds / 1e9;
-  double w = measured > gflops_ ? kRiseWeight : kFallWeight;
+  if (flops <= 0 || seconds <= 0) return;
+  const double measured = std::max(1, calls) * flops / seconds / 1e9;
+  // A short phase is mostly overhead, so its rate is only a lower bound on the engine's
+  // speed: it may raise the estimate (a GPU runs every small probe in well under
+  // kMinTimedSeconds and would otherwise keep the prior forever) but never lower it.
+  if (seconds < kMinTimedSeconds && measured <= gflops_) return;
+  const double w = measured > gflops_ ? kRiseWeight : kFallWeight;
   gflops_ = (1 - w) * gflops_ + w * measured;
 }
 

@@ -64,7 +64,8 @@ float fill_value(const FillParams& f, uint64_t seed, Arg a, int64_t i) {
 template <class F>
 void parallel_chunks(int64_t n, const F& body) {
   constexpr int64_t kMinChunk = 1 << 16;
-  const int64_t hw = std::max(1u, std::thread::hardware_concurrency());
+  // hardware_concurrency() reads sysfs on every call; it showed in probe profiles.
+  static const int64_t hw = std::max(1u, std::thread::hardware_concurrency());
   const int64_t threads = std::clamp<int64_t>(n / kMinChunk, 1, hw);
   if (threads == 1) return body(int64_t{0}, n);
   std::vector<std::thread> pool;

@@ -16,7 +16,8 @@ namespace {
 template <class F>
 void parallel_for(int64_t n, double work_per_item, const F& body) {
   constexpr double kMinWorkPerThread = 2e5;
-  const int64_t hw = std::max(1u, std::thread::hardware_concurrency());
+  // hardware_concurrency() reads sysfs on every call; it showed in probe profiles.
+  static const int64_t hw = std::max(1u, std::thread::hardware_concurrency());
   const double total = double(n) * std::max(1.0, work_per_item);
   const int64_t threads = std::clamp<int64_t>(int64_t(total / kMinWorkPerThread), 1, std::min(hw, n));
   auto range = [&](int64_t b, int64_t e) {

@@ -426,10 +426,16 @@ TEST_F(SupervisorTest, RecoveryCarriesOverToTheNextRun) {
   EXPECT_EQ(got[1].outcome, Outcome::ok);
 }
 
-TEST(ExecCostModel, LearnsSpeedFromTimedPhasesOnly) {
+TEST(ExecCostModel, ShortPhasesCanOnlyRaiseTheSpeedEstimate) {
   ExecCostModel m(1.0);
-  m.observe(1e6, 1, 0.01);  // 10 ms: overhead, ignored
+  m.observe(1e6, 1, 0.01);  // 10 ms for 0.1 GFLOP/s: mostly overhead, ignored
   EXPECT_DOUBLE_EQ(m.gflops(), 1.0);
+  m.observe(1e8, 1, 0.001);  // 1 ms for 100 GFLOP/s: at least that fast
+  EXPECT_NEAR(m.gflops(), 0.8 * 1 + 0.2 * 100, 1e-9);
+}
+
+TEST(ExecCostModel, LearnsSpeedFromTimedPhases) {
+  ExecCostModel m(1.0);
   m.observe(1e9, 1, 0.1);  // 10 GFLOP/s: rises slowly
   EXPECT_NEAR(m.gflops(), 0.8 * 1 + 0.2 * 10, 1e-9);
   double before = m.gflops();

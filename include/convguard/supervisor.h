@@ -39,9 +39,10 @@ class ExecCostModel {
   explicit ExecCostModel(double prior_gflops = 1.0) : gflops_(prior_gflops) {}
   /// Seconds an execute phase of `calls` executions of `flops` should take.
   double expected_s(double flops, int calls) const;
-  /// Learns from an execute phase that took `seconds`. Phases shorter than a few
-  /// milliseconds are ignored: they measure overheads, which the floor covers. The
-  /// estimate falls faster than it rises, so a slowdown lengthens deadlines at once.
+  /// Learns from an execute phase that took `seconds`. A phase shorter than 20 ms
+  /// measures mostly overhead, so its rate is a lower bound: it may raise the estimate
+  /// but never lowers it. The estimate falls faster than it rises, so a slowdown
+  /// lengthens deadlines at once.
   void observe(double flops, int calls, double seconds);
   double gflops() const { return gflops_; }
 
