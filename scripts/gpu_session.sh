@@ -7,6 +7,8 @@
 #   scripts/gpu_session.sh full        device: validate, then the measurements
 #   scripts/gpu_session.sh guard       device: guard benchmark, guarded ResNet-18 and the
 #                                      seed demo over cudnn (issue 6; real GPU hangs)
+#   scripts/gpu_session.sh benches     device: validate, then the CPU benchmarks on its 16 quiet
+#                                      cores (engine, isolation, store on NVMe) and guard mode
 #   scripts/gpu_session.sh tables      device: only the outcome tables (TABLE_SUBCOMMAND=run
 #                                      runs them in process, TABLE_SECONDS caps each list)
 #
@@ -23,7 +25,8 @@ BUILD_PATH=/work/main/build-gpu
 stage() {
   cd "$ROOT" || exit 1
   [ -d build-gpu ] || cmake -S . -B build-gpu -DCMAKE_BUILD_TYPE=Release -DCONVGUARD_WERROR=ON
-  local targets=(cudnn_engine_test guard_bench resnet18_guarded)
+  local targets=(cudnn_engine_test guard_bench resnet18_guarded engine_bench isolation_bench
+                 store_bench)
   grep -q "^\.\.\. convguard$" <(cmake --build build-gpu --target help) && targets+=(convguard)
   cmake --build build-gpu --target "${targets[@]}" -j2 || exit 1
   rm -rf .carry && mkdir -p .carry/build-gpu/bin
@@ -239,6 +242,17 @@ measure_guard() {
   cat "$OUT/guard_bench.txt"; tail -25 "$OUT/resnet18.txt"; grep -E "probes|largest|GPU|pid" "$OUT/seed.txt"
 }
 
+# The CPU-side benchmarks, where the cores are not shared with compilers.
+measure_benches() {
+  cd "$ROOT" || return 1
+  local d=$BUILD_PATH
+  "$d/engine_bench" --benchmark_min_time=0.5 >"$OUT/engine_bench.txt" 2>&1
+  OMP_NUM_THREADS=1 "$d/isolation_bench" --problems 1000 --rounds 5 --min-seconds 2 --hangs 5 --quirks quirks/rx5600xt-rocm57.json \
+    >"$OUT/isolation_bench.txt" 2>&1
+  (cd /tmp && "$d/store_bench") >"$OUT/store_bench.txt" 2>&1
+  tail -22 "$OUT/engine_bench.txt"; tail -25 "$OUT/isolation_bench.txt"; tail -20 "$OUT/store_bench.txt"
+}
+
 pack_out() {
   (cd "$OUT" && tar cJf /tmp/cg_logs.tar.xz --exclude=summary.md . && find . -type f ! -name summary.md -delete &&
     mv /tmp/cg_logs.tar.xz logs.tar.xz)
@@ -249,6 +263,7 @@ main() {
     stage) stage; return ;;
     validate|full) setup_device; gpu_facts; validate ;;
     guard) setup_device; gpu_facts; measure_guard; return ;;
+    benches) setup_device; gpu_facts; validate; measure_benches; measure_guard; return ;;
     tables) setup_device; cd "$ROOT" && measure_tables; summarise "$OUT" | tee "$OUT/summary.md" | tail -70
       return ;;
     *) echo "usage: $0 stage|validate|full" >&2; exit 2 ;;
