@@ -35,7 +35,7 @@ stage() {
   for t in "${targets[@]}"; do
     cp build-gpu/"$t" .carry/build-gpu/ && strip .carry/build-gpu/"$t"
   done
-  local libs=(libdnnl.so.2 libfmt.so.9 libsqlite3.so.0 libOpenCL.so.1 libgomp.so.1)
+  local libs=(libdnnl.so.2 libfmt.so.9 libsqlite3.so.0 libOpenCL.so.1 libgomp.so.1 libbenchmark.so.1debian)
   (cd /lib/x86_64-linux-gnu && tar chJf "$ROOT/.carry/libs.tar.xz" "${libs[@]}")
   du -sh .carry
 }
