@@ -4,7 +4,8 @@
 #include <cmath>
 #include <cstring>
 #include <limits>
-#include <thread>
+
+#include "parallel.h"
 
 namespace convguard {
 namespace {
@@ -59,21 +60,6 @@ float fill_value(const FillParams& f, uint64_t seed, Arg a, int64_t i) {
   return static_cast<float>(static_cast<int64_t>((h >> 7) % span) - f.magnitude);
 }
 
-// Splits [0, n) into contiguous chunks over hardware threads. Chunk boundaries never
-// affect values: each element's value depends only on its index.
-template <class F>
-void parallel_chunks(int64_t n, const F& body) {
-  constexpr int64_t kMinChunk = 1 << 16;
-  // hardware_concurrency() reads sysfs on every call; it showed in probe profiles.
-  static const int64_t hw = std::max(1u, std::thread::hardware_concurrency());
-  const int64_t threads = std::clamp<int64_t>(n / kMinChunk, 1, hw);
-  if (threads == 1) return body(int64_t{0}, n);
-  std::vector<std::thread> pool;
-  const int64_t step = (n + threads - 1) / threads;
-  for (int64_t b = 0; b < n; b += step) pool.emplace_back(body, b, std::min(n, b + step));
-  for (auto& t : pool) t.join();
-}
-
 }  // namespace
 
 float round_to(DataType dt, float v) {
@@ -101,7 +87,7 @@ void fill_range(const Problem& p, Arg a, uint64_t seed, int64_t begin, int64_t e
 void fill_inputs(const Problem& p, ConvTensors& t, uint64_t seed) {
   for (Arg a : inputs_of(p.dir)) {
     std::vector<float>& v = tensor(t, a);
-    parallel_chunks(static_cast<int64_t>(v.size()), [&](int64_t b, int64_t e) {
+    parallel_ranges(static_cast<int64_t>(v.size()), int64_t{1} << 16, [&](int64_t b, int64_t e) {
       fill_range(p, a, seed, b, e, v.data() + b);
     });
   }

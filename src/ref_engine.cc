@@ -2,33 +2,13 @@
 // accumulated in double, so results never depend on thread count or scheduling.
 #include <algorithm>
 #include <chrono>
-#include <thread>
 
 #include "convguard/cpu_engines.h"
 #include "convguard/fill.h"
+#include "parallel.h"
 
 namespace convguard {
 namespace {
-
-// Runs body(i) for i in [0, n) over up to hardware_concurrency threads; each i is
-// independent, so the split only changes speed. `work_per_item` (multiply-adds)
-// keeps small problems on the calling thread, where thread start-up would dominate.
-template <class F>
-void parallel_for(int64_t n, double work_per_item, const F& body) {
-  constexpr double kMinWorkPerThread = 2e5;
-  // hardware_concurrency() reads sysfs on every call; it showed in probe profiles.
-  static const int64_t hw = std::max(1u, std::thread::hardware_concurrency());
-  const double total = double(n) * std::max(1.0, work_per_item);
-  const int64_t threads = std::clamp<int64_t>(int64_t(total / kMinWorkPerThread), 1, std::min(hw, n));
-  auto range = [&](int64_t b, int64_t e) {
-    for (int64_t i = b; i < e; ++i) body(i);
-  };
-  if (threads <= 1) return range(0, n);
-  std::vector<std::thread> pool;
-  const int64_t step = (n + threads - 1) / threads;
-  for (int64_t b = 0; b < n; b += step) pool.emplace_back(range, b, std::min(n, b + step));
-  for (auto& t : pool) t.join();
-}
 
 int64_t out_size(int64_t i, int64_t k, int64_t s, int64_t p, int64_t d) {
   return (i - ((k - 1) * (d + 1) + 1) + 2 * p) / s + 1;
@@ -241,7 +221,7 @@ class RefEngine : public Engine {
 
   std::map<std::string, std::string> fingerprint() override {
     return {{"engine", "ref"}, {"version", version()},
-            {"threads", std::to_string(std::max(1u, std::thread::hardware_concurrency()))}};
+            {"threads", std::to_string(hardware_threads())}};
   }
 };
 

@@ -5,6 +5,8 @@
 #include <cstring>
 #include <utility>
 
+#include "parallel.h"
+
 namespace convguard {
 namespace {
 
@@ -135,14 +137,17 @@ class Tiled : public Composite {
                   w = src_side ? g_.tin_w : g_.tw;
     float* real = tensor(t, a).data();
     float* stage = tensor(stage_, a).data();
-    for (int64_t b = b0; b < b1; ++b) {
-      const int64_t n = b / g_.tiles(), ty = b % g_.tiles() / g_.ntx, tx = b % g_.ntx;
-      const int64_t y = src_side ? ty * g_.th * p.sh - p.ph : ty * g_.th;
-      const int64_t x = src_side ? tx * g_.tw * p.sw - p.pw : tx * g_.tw;
-      for (int64_t c = 0; c < C; ++c)
+    // Threads take whole channels: tiles of one channel may overlap in the real tensor
+    // (halos, where Move::add accumulates), planes of different channels never do.
+    parallel_for(C, double((b1 - b0) * h * w), [&](int64_t c) {
+      for (int64_t b = b0; b < b1; ++b) {
+        const int64_t n = b / g_.tiles(), ty = b % g_.tiles() / g_.ntx, tx = b % g_.ntx;
+        const int64_t y = src_side ? ty * g_.th * p.sh - p.ph : ty * g_.th;
+        const int64_t x = src_side ? tx * g_.tw * p.sw - p.pw : tx * g_.tw;
         move_rect(m, real + (n * C + c) * H * W, H, W, y, x,
                   stage + ((b - b0) * C + c) * h * w, h, w);
-    }
+      }
+    });
   }
 
   Status run_chunk(Prepared& inner, ConvTensors& t, int64_t b0, int64_t b1) {
