@@ -94,8 +94,9 @@ std::vector<std::string> varying_attributes(const std::vector<Row>& rows) {
 
 std::string other_text(const Row& row, const std::vector<std::string>& names) {
   std::string s;
+  // An attribute this row lacks (an unnamed problem among named ones) says nothing.
   for (const auto& [k, v] : attributes(row))
-    if (std::find(names.begin(), names.end(), k) != names.end())
+    if (!v.empty() && std::find(names.begin(), names.end(), k) != names.end())
       s += (s.empty() ? "" : " ") + k + "=" + v;
   return cell(s);
 }
