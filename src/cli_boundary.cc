@@ -6,7 +6,7 @@
 #include <nlohmann/json.hpp>
 
 #include "cli.h"
-#include "cli_isolation.h"
+#include "cli_sweep.h"
 #include "convguard/boundary.h"
 #include "convguard/store.h"
 #include "convguard/sweep.h"
@@ -98,9 +98,7 @@ int boundary_main(BoundaryArgs& a) {
   if (!store.ok()) return report_error(store.status());
   SweepOptions so;
   so.rerun = a.rerun;
-  so.relay = std::make_shared<DispatchRelay>();
-  a.iso.on_dispatch = so.relay->callback();
-  auto inner = make_isolated_prober(a.engine, a.iso);
+  auto inner = make_journaled_prober(a.engine, a.iso, so);
   if (!inner.ok()) return report_error(inner.status());
   const std::string options = stored_options(a, *base).dump();
   auto main = StoreProber::create(**store, **inner, describe(a), options, so);

@@ -6,7 +6,7 @@
 #include <nlohmann/json.hpp>
 
 #include "cli.h"
-#include "cli_isolation.h"
+#include "cli_sweep.h"
 #include "convguard/repro.h"
 #include "convguard/shrink.h"
 #include "convguard/store.h"
@@ -65,9 +65,7 @@ int shrink_main(ShrinkArgs& a) {
   if (!store.ok()) return report_error(store.status());
   SweepOptions so;
   so.rerun = a.rerun;
-  so.relay = std::make_shared<DispatchRelay>();
-  a.iso.on_dispatch = so.relay->callback();
-  auto inner = make_isolated_prober(a.engine, a.iso);
+  auto inner = make_journaled_prober(a.engine, a.iso, so);
   if (!inner.ok()) return report_error(inner.status());
   const std::string command = fmt::format("convguard shrink --db {} --engine {} '{}'", a.db,
                                           a.engine.spec.name, key(rq->problem));

@@ -12,7 +12,7 @@
 #include <nlohmann/json.hpp>
 
 #include "cli.h"
-#include "cli_isolation.h"
+#include "cli_sweep.h"
 #include "convguard/grid.h"
 #include "convguard/store.h"
 #include "convguard/sweep.h"
@@ -168,6 +168,17 @@ std::string describe_command(const SweepArgs& a) {
   return c;
 }
 
+}  // namespace
+
+Result<std::unique_ptr<Prober>> make_journaled_prober(const EngineArgs& engine,
+                                                      IsolationArgs& iso, SweepOptions& opt) {
+  opt.relay = std::make_shared<DispatchRelay>();
+  iso.on_dispatch = opt.relay->callback();
+  return make_isolated_prober(engine, iso);
+}
+
+namespace {
+
 // Builds the prober, creates or resumes the run, runs its plan and reports.
 int sweep_run(SweepArgs& a, std::unique_ptr<Store> store, int64_t resume_run) {
   SweepOptions opt;
@@ -175,9 +186,7 @@ int sweep_run(SweepArgs& a, std::unique_ptr<Store> store, int64_t resume_run) {
   opt.retry_suspects = a.retry_suspects;
   opt.group_size = a.group;
   opt.stop = &g_stop;
-  opt.relay = std::make_shared<DispatchRelay>();
-  a.iso.on_dispatch = opt.relay->callback();
-  auto inner = make_isolated_prober(a.engine, a.iso);
+  auto inner = make_journaled_prober(a.engine, a.iso, opt);
   if (!inner.ok()) return report_error(inner.status());
   ProgressView view(a.json);
   opt.on_progress = [&view](const SweepProgress& p) { view.update(p); };

@@ -458,10 +458,4 @@ TEST(ExecCostModel, DeadlinesHaveAFloorAndScaleWithWork) {
 }  // namespace
 }  // namespace convguard
 
-int main(int argc, char** argv) {
-  if (argc > 1 && std::string(argv[1]) == "--as-worker")
-    return convguard::worker_main(convguard::kChildInFd, convguard::kChildOutFd,
-                                  convguard::testing::make_test_engine);
-  ::testing::InitGoogleTest(&argc, argv);
-  return RUN_ALL_TESTS();
-}
+int main(int argc, char** argv) { return convguard::testing::test_or_worker_main(argc, argv); }

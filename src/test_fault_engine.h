@@ -27,9 +27,12 @@
 #include <cstdlib>
 #include <string>
 
+#include <gtest/gtest.h>
+
 #include "convguard/cpu_engines.h"
 #include "convguard/sim.h"
 #include "process.h"
+#include "worker.h"
 
 namespace convguard::testing {
 
@@ -161,6 +164,15 @@ inline Result<std::unique_ptr<Engine>> make_test_engine(const EngineSpec& spec) 
   if (spec.name == "ref") return make_ref_engine();
   if (spec.name == "onednn") return make_onednn_engine();
   return Status::Invalid("invalid engine " + spec.name + " in the test worker");
+}
+
+/// main() of a test binary that re-executes itself as the supervisor's worker: with
+/// "--as-worker" it serves probes on the child fds, otherwise it runs the tests.
+inline int test_or_worker_main(int argc, char** argv) {
+  if (argc > 1 && std::string(argv[1]) == "--as-worker")
+    return worker_main(kChildInFd, kChildOutFd, make_test_engine);
+  ::testing::InitGoogleTest(&argc, argv);
+  return RUN_ALL_TESTS();
 }
 
 }  // namespace convguard::testing
