@@ -3,9 +3,14 @@
 # (shared/seed/FINAL_FINDINGS.md) against quirks/rx5600xt-rocm57.json: no GPU needed.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+t0=$(date +%s.%N)
 scripts/install_deps.sh
-scripts/build.sh
-cg=build/convguard
+t1=$(date +%s.%N)
+# The demo needs the command alone, not the tests and benchmarks.
+scripts/build.sh --target convguard
+t2=$(date +%s.%N)
+awk -v a="$t0" -v b="$t1" -v c="$t2" 'BEGIN { printf "install_deps: %.1f s, build (convguard only): %.1f s\n", b - a, c - b }' >&2
+cg=${BUILD_DIR:-build}/convguard
 work=$(mktemp -d)
 db="$work/seed.db"
 sim=(--engine sim --base onednn --quirks quirks/rx5600xt-rocm57.json)
