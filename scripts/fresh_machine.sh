@@ -18,6 +18,10 @@
 #  - /proc, /dev, /dev/pts and /dev/shm are mounted in, and unmounted when the command ends.
 # It prints the command's wall time and exits with its status. The copy stays for a look inside
 # (chroot $FRESH_RUN bash) until the next run, or `scripts/fresh_machine.sh --clean`.
+#
+#   scripts/fresh_machine.sh --again COMMAND...   runs in the copy the last run left, its clone
+#                                                 moved to HEAD (not fresh: what that run
+#                                                 installed and built is still there)
 set -euo pipefail
 repo=$(cd "$(dirname "$0")/.." && pwd)
 base=${FRESH_ROOT:-/work/fresh-root}
@@ -40,6 +44,12 @@ if [ "${1:-}" = --clean ]; then
   rm -rf --one-file-system "$run"
   exit 0
 fi
+again=0
+if [ "${1:-}" = --again ]; then
+  again=1
+  shift
+  [ -d "$run/work/main" ] || { echo "fresh_machine.sh: no earlier run in $run" >&2; exit 2; }
+fi
 [ $# -gt 0 ] || set -- scripts/demo.sh
 
 # The Debian mirror this machine's apt uses (deb822 .sources files, then one-line lists).
@@ -58,7 +68,7 @@ mirror() {
   echo http://deb.debian.org/debian
 }
 
-if [ ! -f "$base/.fresh-machine-ready" ]; then
+if [ "$again" -eq 0 ] && [ ! -f "$base/.fresh-machine-ready" ]; then
   command -v debootstrap >/dev/null || DEBIAN_FRONTEND=noninteractive apt-get install -y -q debootstrap >&2
   m=$(mirror)
   echo "fresh_machine: debootstrap --variant=minbase $suite $base $m" >&2
@@ -67,34 +77,45 @@ if [ ! -f "$base/.fresh-machine-ready" ]; then
   touch "$base/.fresh-machine-ready"
 fi
 
-unmount_all
-rm -rf --one-file-system "$run"
-cp -a "$base" "$run"
-trap unmount_all EXIT
+# A fresh copy of the pristine root, with what the machine image provides and the repository.
+prepare_copy() {
+  rm -rf --one-file-system "$run"
+  cp -a "$base" "$run"
 
-# What the machine image provides: apt sources for Debian (not third-party ones), DNS, local CAs.
-if compgen -G "/etc/apt/sources.list.d/*.sources" >/dev/null; then
-  for f in /etc/apt/sources.list.d/*.sources; do
-    if grep -q '^URIs:.*/debian\(-security\)\?/\?$' "$f"; then
-      cp "$f" "$run/etc/apt/sources.list.d/"
-      : >"$run/etc/apt/sources.list"
-    fi
+  # What the machine image provides: apt sources for Debian (not third-party ones), DNS, local CAs.
+  if compgen -G "/etc/apt/sources.list.d/*.sources" >/dev/null; then
+    for f in /etc/apt/sources.list.d/*.sources; do
+      if grep -q '^URIs:.*/debian\(-security\)\?/\?$' "$f"; then
+        cp "$f" "$run/etc/apt/sources.list.d/"
+        : >"$run/etc/apt/sources.list"
+      fi
+    done
+  fi
+  for f in /etc/apt/apt.conf.d/*; do
+    # This machine's apt Acquire:: settings (proxy, validity of a snapshot), if any.
+    if grep -qiE '^\s*Acquire::' "$f" 2>/dev/null; then cp "$f" "$run/etc/apt/apt.conf.d/"; fi
   done
-fi
-for f in /etc/apt/apt.conf.d/*; do
-  # Proxy and validity settings of this machine's apt, if any (not the docker-* image tweaks).
-  if grep -qiE '^\s*Acquire::' "$f" 2>/dev/null; then cp "$f" "$run/etc/apt/apt.conf.d/"; fi
-done
-cp -L /etc/resolv.conf "$run/etc/resolv.conf"
-if compgen -G "/usr/local/share/ca-certificates/*" >/dev/null; then
-  mkdir -p "$run/usr/local/share/ca-certificates"
-  cp -a /usr/local/share/ca-certificates/. "$run/usr/local/share/ca-certificates/"
-fi
+  cp -L /etc/resolv.conf "$run/etc/resolv.conf"
+  if compgen -G "/usr/local/share/ca-certificates/*" >/dev/null; then
+    mkdir -p "$run/usr/local/share/ca-certificates"
+    cp -a /usr/local/share/ca-certificates/. "$run/usr/local/share/ca-certificates/"
+  fi
 
-# The repository as committed, and shared/ beside it.
-mkdir -p "$run/work"
-git clone -q --no-hardlinks "$repo" "$run/work/main"
-if [ -d "$repo/../shared" ]; then cp -a "$repo/../shared" "$run/work/shared"; fi
+  # The repository as committed, and shared/ beside it.
+  mkdir -p "$run/work"
+  git clone -q --no-hardlinks "$repo" "$run/work/main"
+  if [ -d "$repo/../shared" ]; then cp -a "$repo/../shared" "$run/work/shared"; fi
+}
+
+unmount_all
+trap unmount_all EXIT
+if [ "$again" -eq 1 ]; then
+  # The same root, its clone moved to this repository's HEAD (installed packages and build/ stay).
+  git -C "$run/work/main" fetch -q "$repo" HEAD
+  git -C "$run/work/main" reset -q --hard FETCH_HEAD
+else
+  prepare_copy
+fi
 echo "fresh_machine: $(git -C "$run/work/main" log -1 --format='%h %s' | cut -c1-100)" >&2
 
 mount -t proc proc "$run/proc"

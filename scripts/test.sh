@@ -12,26 +12,8 @@ BUILD_DIR=$build scripts/build.sh -DCONVGUARD_WERROR=ON
 # scripts/packages.txt installs (its base: what scripts/demo.sh installs), or every Debian machine has.
 python3 scripts/check_deps.py --build-dir "$build"
 
-# The check's own tests, with a pinned pytest from PyPI where none is installed (into the build
-# directory with --target: no system site-packages are touched).
-pytest_version=8.4.2
-pytest_env=()
-if ! python3 -c 'import pytest' 2>/dev/null; then
-  dir="$build/_pytest-$pytest_version"
-  if [ ! -f "$dir/.complete" ]; then
-    rm -rf "$dir"
-    python3 -m pip install -q --disable-pip-version-check --target "$dir" "pytest==$pytest_version" >&2
-    touch "$dir/.complete"
-  fi
-  pytest_env=(env "PYTHONPATH=$dir${PYTHONPATH:+:$PYTHONPATH}")
-fi
-rc=0
-CONVGUARD_BUILD_DIR=$build "${pytest_env[@]}" python3 -m pytest -q -p no:cacheprovider scripts/check_deps_test.py || rc=$?
-# 5 is pytest's "no tests collected": the file always has tests that need no build, so it is a failure too.
-if [ "$rc" -eq 5 ]; then
-  echo "test.sh: pytest collected no tests from scripts/check_deps_test.py (exit 5)" >&2
-  exit 1
-fi
-[ "$rc" -eq 0 ] || exit "$rc"
+# The check's own tests (a pinned pytest from PyPI where none is installed; exit 5, no tests
+# collected, fails: the file always has tests that need no build).
+BUILD_DIR=$build scripts/run_pytest.sh -q -rs scripts/check_deps_test.py
 
 ctest --test-dir "$build" -LE soak --output-on-failure -j "$(nproc)"
