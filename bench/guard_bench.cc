@@ -7,6 +7,8 @@
 // way for both sides of a ratio.
 //
 //   guard_bench [--engine onednn|cudnn|ref] [--cpu-engine onednn] [--mb N] [--repeats N]
+#include <unistd.h>
+
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
@@ -17,9 +19,7 @@
 #include <string>
 #include <vector>
 
-#include <unistd.h>
-
-#include "cli.h"
+#include "convguard/engine_registry.h"
 #include "convguard/fill.h"
 #include "convguard/guard.h"
 #include "convguard/inprocess.h"
@@ -99,7 +99,7 @@ std::string machine(cg::Engine& e) {
 
 // A profile proving every problem natively, from in-process probes (these are safe).
 cg::Profile prove(const cg::EngineSpec& spec, const std::vector<cg::Problem>& ps) {
-  cg::InProcessProber prober(cg::cli::make_engine(spec).value());
+  cg::InProcessProber prober(cg::make_engine(spec).value());
   std::vector<cg::ProfileProbe> evidence;
   for (const cg::Problem& p : ps) {
     std::vector<cg::ProbeResult> r;
@@ -114,10 +114,10 @@ cg::Profile prove(const cg::EngineSpec& spec, const std::vector<cg::Problem>& ps
 
 int bench(const Args& a, int argc, char** argv) {
   const cg::EngineSpec spec{a.engine, "", "", 0};
-  auto engine = cg::cli::make_engine(spec);
+  auto engine = cg::make_engine(spec);
   if (!engine.ok() || !(*engine)->init().ok())
     return std::fprintf(stderr, "cannot start engine %s\n", a.engine.c_str()), 3;
-  auto cpu = cg::cli::make_engine(cg::EngineSpec{a.cpu_engine, "", "", 0}).value();
+  auto cpu = cg::make_engine(cg::EngineSpec{a.cpu_engine, "", "", 0}).value();
   (void)cpu->init();
   const std::vector<cg::Problem> ps = problems(a.mb);
   char date[32];
@@ -129,7 +129,7 @@ int bench(const Args& a, int argc, char** argv) {
               date, machine(**engine).c_str(), cmd.c_str(), a.repeats);
 
   cg::GuardOptions o;
-  o.device_engine = a.engine, o.cpu_engine = a.cpu_engine, o.make_engine = cg::cli::make_engine;
+  o.device_engine = a.engine, o.cpu_engine = a.cpu_engine, o.make_engine = cg::make_engine;
   auto guard = cg::Guard::open(prove(spec, ps), o);
   if (!guard.ok()) return std::fprintf(stderr, "guard: %s\n", guard.status().to_string().c_str()), 3;
 

@@ -11,14 +11,13 @@
 // The binary re-executes itself as the worker (argv[1] == "--as-worker").
 #include <sys/resource.h>
 #include <sys/utsname.h>
-
 #include <unistd.h>
 
 #include <algorithm>
 #include <chrono>
 #include <cmath>
-#include <cstdlib>
 #include <cstdio>
+#include <cstdlib>
 #include <ctime>
 #include <filesystem>
 #include <fstream>
@@ -33,9 +32,8 @@
 #include "convguard/inprocess.h"
 #include "convguard/sim.h"
 #include "convguard/supervisor.h"
-#include "process.h"
+#include "convguard/worker.h"
 #include "protocol.h"
-#include "worker.h"
 
 namespace convguard {
 namespace {
@@ -417,7 +415,7 @@ void header(int argc, char** argv) {
 int main(int argc, char** argv) {
   using namespace convguard;
   if (argc > 1 && std::string(argv[1]) == "--as-worker")
-    return worker_main(kChildInFd, kChildOutFd, make_bench_engine);
+    return worker_main(kWorkerRequestFd, kWorkerResultFd, make_bench_engine);
   int n = 1000, hangs = 5, rounds = 5;
   double min_seconds = 3;
   std::vector<std::string> engines{"onednn", "ref"};

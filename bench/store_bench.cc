@@ -9,7 +9,7 @@
 //   group marks   StoreProber, adaptive groups, one fsynced mark commit per group (made
 //                 while the previous group runs), results journaled and batched (a
 //                 prober that does not report starts)
-//   start reports StoreProber with a DispatchRelay, as `convguard sweep` runs the
+//   start reports StoreProber over a prober that reports dispatches, as `convguard sweep` runs the
 //                 isolated Supervisor: also one journal line per dispatch (exact suspects
 //                 after a process death)
 //   fixed N=1     every probe its own fsynced group: the cost the grouping avoids
@@ -36,14 +36,15 @@ namespace {
 
 class FakeProber : public cg::Prober {
  public:
-  explicit FakeProber(double cost_ms, cg::DispatchCallback on_dispatch = {})
+  FakeProber(double cost_ms, bool reports)
       : cost_(std::chrono::duration_cast<Clock::duration>(
             std::chrono::duration<double, std::milli>(cost_ms))),
-        on_dispatch_(std::move(on_dispatch)) {}
-  cg::Status run(const std::vector<cg::ProbeRequest>& reqs,
-                 const cg::ResultCallback& on_result) override {
+        reports_(reports) {}
+  bool reports_dispatch() const override { return reports_; }
+  cg::Status do_run(const std::vector<cg::ProbeRequest>& reqs, const cg::ResultCallback& on_result,
+                    const cg::DispatchCallback& on_dispatch) override {
     for (size_t i = 0; i < reqs.size(); ++i) {
-      if (on_dispatch_) on_dispatch_(i);
+      if (reports_ && on_dispatch) on_dispatch(i);
       // Sleeping, not spinning: a supervisor waits on its workers' pipes.
       if (cost_.count() > 0) std::this_thread::sleep_until(Clock::now() + cost_);
       cg::ProbeResult r;
@@ -67,7 +68,7 @@ class FakeProber : public cg::Prober {
 
  private:
   Clock::duration cost_;
-  cg::DispatchCallback on_dispatch_;
+  bool reports_;
 };
 
 std::vector<cg::ProbeRequest> plan(size_t n) {
@@ -103,13 +104,8 @@ const char* name(Mode m) {
 double measure(Mode mode, double cost_ms, size_t n, const std::string& dir) {
   const auto requests = plan(n);
   cg::SweepOptions opt;
-  cg::DispatchCallback dispatch;
-  if (mode == Mode::starts) {
-    opt.relay = std::make_shared<cg::DispatchRelay>();
-    dispatch = opt.relay->callback();
-  }
   if (mode == Mode::single) opt.group_size = 1;
-  FakeProber fake(cost_ms, dispatch);
+  FakeProber fake(cost_ms, mode == Mode::starts);
   size_t calls = 0;
   auto t0 = Clock::now();
   if (mode == Mode::none) {

@@ -15,13 +15,12 @@
 #include <string>
 #include <vector>
 
-#include "cli.h"
+#include "convguard/engine_registry.h"
 #include "convguard/fill.h"
 #include "convguard/guard.h"
 #include "convguard/inprocess.h"
 #include "convguard/supervisor.h"
-#include "process.h"
-#include "worker.h"
+#include "convguard/worker.h"
 
 namespace cg = convguard;
 
@@ -65,7 +64,7 @@ std::vector<Layer> resnet18(int64_t mb, int64_t div) {
 }
 
 std::string pick_base() {
-  auto e = cg::cli::make_engine(cg::EngineSpec{"cudnn", "", "", 0});
+  auto e = cg::make_engine(cg::EngineSpec{"cudnn", "", "", 0});
   return e.ok() && (*e)->init().ok() ? "cudnn" : "onednn";
 }
 
@@ -136,7 +135,7 @@ int guarded_main(const Args& a) {
   cg::GuardOptions o;
   o.device_engine = "sim", o.device_spec = spec, o.cpu_engine = "onednn";
   o.learn = true, o.prober = prober, o.save_path = a.profile;
-  o.make_engine = cg::cli::make_engine;
+  o.make_engine = cg::make_engine;
   auto guard = cg::Guard::open(std::move(prof.value()), o);
   if (!guard.ok()) return std::fprintf(stderr, "guard: %s\n", guard.status().to_string().c_str()), 3;
   auto ref = cg::make_cpu_reference("sim");
@@ -157,7 +156,7 @@ int guarded_main(const Args& a) {
 
 int main(int argc, char** argv) {
   if (argc > 1 && std::strcmp(argv[1], "--as-worker") == 0)
-    return cg::worker_main(cg::kChildInFd, cg::kChildOutFd, cg::cli::make_engine);
+    return cg::worker_main(cg::kWorkerRequestFd, cg::kWorkerResultFd, cg::make_engine);
   Args a;
   for (int i = 1; i + 1 < argc; i += 2) {
     const std::string k = argv[i], v = argv[i + 1];

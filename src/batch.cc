@@ -180,7 +180,7 @@ Status add_problems(std::string_view desc, BatchState& st) {
         if (!p.ok()) return p.status();
         if (st.knobs.mb > 0) {
           p->mb = st.knobs.mb;
-          if (Status s = validate(*p); !s.ok()) return s;
+          CG_RETURN_IF_ERROR(validate(*p));
         }
         st.out.push_back(std::move(*p));
       }
@@ -206,7 +206,7 @@ Status parse_text(std::string_view text, const std::string& base_dir, const std:
     if (!words.ok()) return invalid(fmt::format("{}: {}", where, words.status().message()));
     for (const std::string& w : *words) {
       if (w.starts_with("--batch=")) {
-        if (Status s = include_file(w.substr(8), base_dir, where, st); !s.ok()) return s;
+        CG_RETURN_IF_ERROR(include_file(w.substr(8), base_dir, where, st));
       } else if (Status s = parse_word(w, st); !s.ok()) {
         return {s.code(), fmt::format("{}: {}", where, s.message())};
       }
@@ -221,7 +221,7 @@ Result<std::vector<Problem>> parse_batch_text(std::string_view text, const Knobs
                                               const std::string& base_dir,
                                               const std::string& origin) {
   BatchState st{knobs, knobs, 0, {}};
-  if (Status s = parse_text(text, base_dir, origin, st); !s.ok()) return s;
+  CG_RETURN_IF_ERROR(parse_text(text, base_dir, origin, st));
   return std::move(st.out);
 }
 

@@ -436,8 +436,8 @@ Status run_rounds(Prober& prober, Prober& repeater, std::vector<Line>& lines) {
       fresh.insert(fresh.end(), again.begin(), again.end());
       again.clear();
     }
-    if (auto s = run_part(prober, batch, fresh, got); !s.ok()) return s;
-    if (auto s = run_part(repeater, batch, again, got); !s.ok()) return s;
+    CG_RETURN_IF_ERROR(run_part(prober, batch, fresh, got));
+    CG_RETURN_IF_ERROR(run_part(repeater, batch, again, got));
     size_t at = 0;
     for (auto [l, count] : owner) {
       std::vector<ProbeResult> mine;
@@ -458,7 +458,7 @@ Result<std::vector<BoundaryResult>> map_frontier(Prober& prober, const Problem& 
                                                  const BoundaryOptions& opt,
                                                  const std::string& over_field,
                                                  const std::vector<int64_t>& over_values) {
-  if (auto s = check_options(opt); !s.ok()) return s;
+  CG_RETURN_IF_ERROR(check_options(opt));
   if (!over_field.empty() && (!is_input_field(over_field) || over_field == opt.axis.field))
     return bad(fmt::format("invalid --over field '{}': expected an input field other than {}",
                            over_field, opt.axis.field));
@@ -474,10 +474,10 @@ Result<std::vector<BoundaryResult>> map_frontier(Prober& prober, const Problem& 
   for (size_t i = 0; i < bases.size(); ++i) {
     lines.emplace_back(bases[i], opt);
     if (!over_field.empty()) lines.back().result().over = {{over_field, over_values[i]}};
-    if (auto s = lines.back().check_ends(); !s.ok()) return s;
+    CG_RETURN_IF_ERROR(lines.back().check_ends());
   }
   Prober& repeater = opt.repeat_prober ? *opt.repeat_prober : prober;
-  if (auto s = run_rounds(prober, repeater, lines); !s.ok()) return s;
+  CG_RETURN_IF_ERROR(run_rounds(prober, repeater, lines));
   std::vector<BoundaryResult> out;
   for (auto& l : lines) {
     l.finish();

@@ -15,7 +15,7 @@
 
 namespace convguard::cli {
 
-/// Exit codes from DESIGN.md.
+/// Exit codes (docs/DESIGN.md).
 inline constexpr int kExitOk = 0, kExitNotOk = 1, kExitUsage = 2, kExitHarness = 3;
 
 /// One subcommand: `setup` adds its options to `sub` and returns the action to run
@@ -31,11 +31,13 @@ struct ProblemArgs {
   std::vector<std::string> descriptors;  ///< positional benchdnn descriptors
   std::vector<std::string> batches;      ///< --batch FILE
   std::vector<std::string> driver_cmds;  ///< --driver-cmd 'conv -n ...'
+  std::vector<std::string> grids;        ///< --grid 'ic=16,32 ih=8:64:8 ...' (grid.h)
   std::vector<std::string> dirs{"FWD_B"}, dts{"f32"}, layouts{"nchw"};
   int64_t mb = 0;
   std::vector<std::string> algos{kDefaultAlgo};  ///< names, or "all"
   void add_to(CLI::App& app);
-  /// Every problem named, knobs applied, in order. Invalid names the bad input.
+  /// Every problem named (descriptors, batches, driver commands, grids), each for every
+  /// --dir/--dt/--layout, with --mb applied, in that order. Invalid names the bad input.
   Result<std::vector<Problem>> problems() const;
   /// problems() x algorithms; "all" is expanded through `prober`.
   Result<std::vector<ProbeRequest>> requests(Prober& prober) const;
@@ -67,12 +69,14 @@ class ResultPrinter {
 class PrintingProber : public Prober {
  public:
   PrintingProber(Prober& inner, ResultPrinter& printer) : inner_(inner), printer_(printer) {}
-  Status run(const std::vector<ProbeRequest>& requests, const ResultCallback& on_result) override;
+  bool reports_dispatch() const override { return inner_.reports_dispatch(); }
   Result<std::vector<std::string>> algorithms(const Problem& p) override;
   Result<std::map<std::string, std::string>> fingerprint() override;
   std::string engine_name() const override;
 
  private:
+  Status do_run(const std::vector<ProbeRequest>& requests, const ResultCallback& on_result,
+                const DispatchCallback& on_dispatch) override;
   Prober& inner_;
   ResultPrinter& printer_;
 };
@@ -80,11 +84,6 @@ class PrintingProber : public Prober {
 /// Prints `s` as "convguard: <message>" on stderr and returns the exit code for it
 /// (2 for invalid input, 3 otherwise).
 int report_error(const Status& s);
-
-/// Builds any engine by spec: ref, onednn, cudnn (when built), sim over any of them.
-Result<std::unique_ptr<Engine>> make_engine(const EngineSpec& spec);
-/// Engine names this build offers.
-std::vector<std::string> engine_names();
 
 // The table (main.cc). Each lives in cli_<name>.cc.
 Command run_command();

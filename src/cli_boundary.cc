@@ -1,12 +1,12 @@
 // `convguard boundary`: where along one axis a problem stops working, through the store
 // (stored results are reused) and isolated workers; --over maps a frontier.
-#include <memory>
-
 #include <fmt/format.h>
+
+#include <memory>
 #include <nlohmann/json.hpp>
 
 #include "cli.h"
-#include "cli_sweep.h"
+#include "cli_isolation.h"
 #include "convguard/boundary.h"
 #include "convguard/store.h"
 #include "convguard/sweep.h"
@@ -14,11 +14,7 @@
 namespace convguard::cli {
 namespace {
 
-struct BoundaryArgs {
-  std::string db;
-  ProblemArgs problems;
-  EngineArgs engine;
-  IsolationArgs iso;
+struct BoundaryArgs : StoreCommandArgs {
   std::string axis, over;
   std::vector<std::string> tie;
   int repeats = 2, spot_checks = 2, max_probes = 64;
@@ -44,11 +40,10 @@ Result<Problem> base_problem(const BoundaryArgs& a, const Axis& axis, const std:
 }
 
 nlohmann::json stored_options(const BoundaryArgs& a, const Problem& base) {
-  const EngineSpec& e = a.engine.spec;
-  return {{"engine", {{"name", e.name}, {"base", e.base}, {"quirks", e.quirks_path}, {"seed", e.seed}}},
-          {"isolation", a.iso.to_json()},
-          {"boundary", {{"problem", key(base)}, {"axis", a.axis}, {"tie", a.tie}, {"over", a.over},
-                        {"repeats", a.repeats}, {"algo", a.problems.algos[0]}}}};
+  nlohmann::json j = a.engine_json();
+  j["boundary"] = {{"problem", key(base)}, {"axis", a.axis},   {"tie", a.tie},
+                   {"over", a.over},       {"repeats", a.repeats}, {"algo", a.problems.algos[0]}};
+  return j;
 }
 
 std::string describe(const BoundaryArgs& a) {
@@ -98,7 +93,7 @@ int boundary_main(BoundaryArgs& a) {
   if (!store.ok()) return report_error(store.status());
   SweepOptions so;
   so.rerun = a.rerun;
-  auto inner = make_journaled_prober(a.engine, a.iso, so);
+  auto inner = make_isolated_prober(a.engine, a.iso);
   if (!inner.ok()) return report_error(inner.status());
   const std::string options = stored_options(a, *base).dump();
   auto main = StoreProber::create(**store, **inner, describe(a), options, so);
@@ -131,10 +126,7 @@ Command boundary_command() {
           "bisection; --over maps a frontier",
           [](CLI::App& sub) -> std::function<int()> {
             auto a = std::make_shared<BoundaryArgs>();
-            sub.add_option("--db", a->db, "the store (SQLite file), created if missing")->required();
-            a->problems.add_to(sub);
-            a->engine.add_to(sub);
-            a->iso.add_to(sub);
+            a->add_to(sub);
             // Here --repeats confirms the boundary pair; timed repetitions do not matter.
             sub.remove_option(sub.get_option("--repeats"));
             sub.add_option("--axis", a->axis, "FIELD=LO:HI[:STEP], e.g. ih=8:512:2")->required();

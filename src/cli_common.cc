@@ -1,14 +1,16 @@
 // Options shared by the subcommands, the result printer, and the engine factory.
+#include <fmt/format.h>
+#include <fmt/ranges.h>
+
 #include <algorithm>
 #include <cstdio>
 #include <iostream>
 #include <map>
-
-#include <fmt/format.h>
-#include <fmt/ranges.h>
 #include <nlohmann/json.hpp>
 
 #include "cli.h"
+#include "convguard/engine_registry.h"
+#include "convguard/grid.h"
 
 namespace convguard::cli {
 namespace {
@@ -41,7 +43,10 @@ Result<Knobs> knobs_from(const ProblemArgs& a) {
   return k;
 }
 
-Status append_descriptor(const std::string& text, const Knobs& k, std::vector<Problem>* out) {
+// Appends what `make` builds from a base problem of every knob combination, with the
+// --mb override applied.
+template <class Make>
+Status append_for_knobs(const Knobs& k, Make make, std::vector<Problem>* out) {
   for (Dir d : k.dirs)
     for (DataType t : k.dts)
       for (Layout l : k.layouts) {
@@ -49,12 +54,30 @@ Status append_descriptor(const std::string& text, const Knobs& k, std::vector<Pr
         base.dir = d;
         base.dt = t;
         base.layout = l;
-        auto p = parse_problem(text, base);
-        if (!p.ok()) return p.status();
-        if (k.mb > 0) p->mb = k.mb;
-        out->push_back(*p);
+        Result<std::vector<Problem>> ps = make(base);
+        if (!ps.ok()) return ps.status();
+        for (Problem& p : *ps) {
+          if (k.mb > 0) p.mb = k.mb;
+          out->push_back(std::move(p));
+        }
       }
   return Status::Ok();
+}
+
+Status append_descriptor(const std::string& text, const Knobs& k, std::vector<Problem>* out) {
+  return append_for_knobs(
+      k,
+      [&](const Problem& base) -> Result<std::vector<Problem>> {
+        auto p = parse_problem(text, base);
+        if (!p.ok()) return p.status();
+        return std::vector<Problem>{*p};
+      },
+      out);
+}
+
+Status append_grid(const std::string& spec, const Knobs& k, std::vector<Problem>* out) {
+  return append_for_knobs(
+      k, [&](const Problem& base) { return expand_grid(spec, base); }, out);
 }
 
 std::string short_message(const ProbeResult& r) {
@@ -71,6 +94,8 @@ void ProblemArgs::add_to(CLI::App& app) {
   app.add_option("--batch", batches, "benchdnn batch file (descriptor lines, knob lines, #)")
       ->allow_extra_args(false);
   app.add_option("--driver-cmd", driver_cmds, "MIOpenDriver command line, e.g. 'conv -n 1 -c 16 ...'")
+      ->allow_extra_args(false);
+  app.add_option("--grid", grids, "grid of problems, e.g. 'mb=1 ic=16,32 ih=8:64:8 kh=3'")
       ->allow_extra_args(false);
   app.add_option("--dir", dirs, "directions: FWD_D,FWD_B,BWD_D,BWD_W,BWD_WB")
       ->delimiter(',')
@@ -91,8 +116,7 @@ Result<std::vector<Problem>> ProblemArgs::problems() const {
   auto k = knobs_from(*this);
   if (!k.ok()) return k.status();
   std::vector<Problem> out;
-  for (const auto& d : descriptors)
-    if (auto s = append_descriptor(d, *k, &out); !s.ok()) return s;
+  for (const auto& d : descriptors) CG_RETURN_IF_ERROR(append_descriptor(d, *k, &out));
   for (const auto& b : batches) {
     auto ps = parse_batch_file(b, *k);
     if (!ps.ok()) return ps.status();
@@ -105,8 +129,10 @@ Result<std::vector<Problem>> ProblemArgs::problems() const {
       if (k->mb > 0) p.mb = k->mb;
     out.insert(out.end(), ps->begin(), ps->end());
   }
+  for (const auto& g : grids) CG_RETURN_IF_ERROR(append_grid(g, *k, &out));
   if (out.empty())
-    return Status::Invalid("no problems: give descriptors, --batch FILE or --driver-cmd 'conv ...'");
+    return Status::Invalid(
+        "no problems: give descriptors, --batch FILE, --driver-cmd 'conv ...' or --grid SPEC");
   return out;
 }
 
@@ -189,12 +215,16 @@ void ResultPrinter::finish() {
   fmt::print("{}\n", line);
 }
 
-Status PrintingProber::run(const std::vector<ProbeRequest>& requests,
-                           const ResultCallback& on_result) {
-  return inner_.run(requests, [&](size_t i, const ProbeResult& r) {
-    printer_.print(r);
-    on_result(i, r);
-  });
+Status PrintingProber::do_run(const std::vector<ProbeRequest>& requests,
+                              const ResultCallback& on_result,
+                              const DispatchCallback& on_dispatch) {
+  return inner_.run(
+      requests,
+      [&](size_t i, const ProbeResult& r) {
+        printer_.print(r);
+        on_result(i, r);
+      },
+      on_dispatch);
 }
 Result<std::vector<std::string>> PrintingProber::algorithms(const Problem& p) {
   return inner_.algorithms(p);

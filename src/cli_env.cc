@@ -1,12 +1,13 @@
 // `convguard env`: the fingerprint of every engine this build can start here, and the lint
 // of the environment (env_lint.h); `--export` prints the environment as a shell snippet.
+#include <fmt/format.h>
+
 #include <iostream>
 #include <memory>
-
-#include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
 #include "cli.h"
+#include "convguard/engine_registry.h"
 #include "convguard/env_lint.h"
 
 namespace convguard::cli {

@@ -1,12 +1,13 @@
 #include "cli_guard.h"
 
+#include <fmt/format.h>
+
 #include <chrono>
 #include <cstdio>
-
-#include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
 #include "cli_isolation.h"
+#include "convguard/engine_registry.h"
 #include "convguard/fill.h"
 #include "convguard/guard.h"
 #include "convguard/inprocess.h"

@@ -95,7 +95,7 @@ Result<IsolationArgs> IsolationArgs::from_json(const nlohmann::json& j) {
 }
 
 Result<SupervisorOptions> supervisor_options(const EngineArgs& engine, const IsolationArgs& a) {
-  if (auto s = engine.check(); !s.ok()) return s;
+  CG_RETURN_IF_ERROR(engine.check());
   if (a.jobs < 1) return Status::Invalid(fmt::format("invalid --jobs={}: at least 1", a.jobs));
   if (a.repeats < 1) return Status::Invalid(fmt::format("invalid --repeats={}: at least 1", a.repeats));
   if (a.warmup < 0) return Status::Invalid(fmt::format("invalid --warmup={}: 0 or more", a.warmup));
@@ -125,7 +125,6 @@ Result<SupervisorOptions> supervisor_options(const EngineArgs& engine, const Iso
   o.probe.verify = !a.no_verify;
   o.probe.exec.warmup = a.warmup;
   o.probe.exec.repeats = a.repeats;
-  o.on_dispatch = a.on_dispatch;
   if (a.verbose) log_events(o);
   return o;
 }
@@ -135,6 +134,33 @@ Result<std::unique_ptr<Prober>> make_isolated_prober(const EngineArgs& engine,
   auto o = supervisor_options(engine, a);
   if (!o.ok()) return o.status();
   return std::unique_ptr<Prober>(std::make_unique<Supervisor>(std::move(*o)));
+}
+
+void StoreCommandArgs::add_to(CLI::App& app) {
+  app.add_option("--db", db, "the store (SQLite file), created if missing")->required();
+  problems.add_to(app);
+  engine.add_to(app);
+  iso.add_to(app);
+}
+
+nlohmann::json StoreCommandArgs::engine_json() const {
+  const EngineSpec& e = engine.spec;
+  return {{"engine", {{"name", e.name}, {"base", e.base}, {"quirks", e.quirks_path}, {"seed", e.seed}}},
+          {"isolation", iso.to_json()}};
+}
+
+Status StoreCommandArgs::restore_engine(const nlohmann::json& j) {
+  try {
+    const auto& e = j.at("engine");
+    engine.spec = {e.at("name").get<std::string>(), e.value("base", ""), e.value("quirks", ""),
+                   e.value("seed", uint64_t{0})};
+  } catch (const nlohmann::json::exception& ex) {
+    return Status::Corrupt(fmt::format("the run's stored options are incomplete: {}", ex.what()));
+  }
+  auto restored = IsolationArgs::from_json(j.value("isolation", nlohmann::json::object()));
+  if (!restored.ok()) return restored.status();
+  iso = *restored;
+  return Status::Ok();
 }
 
 }  // namespace convguard::cli

@@ -23,8 +23,6 @@ struct IsolationArgs {
   bool no_verify = false;
   int warmup = 0, repeats = 1;
   bool verbose = false;  ///< log worker starts, verdicts and canaries on stderr
-  /// Not an option: called before each request goes to a worker (the store journals it).
-  DispatchCallback on_dispatch;
 
   void add_to(CLI::App& app);
   /// The options as JSON (for a sweep to store with its run, so --resume needs none).
@@ -36,6 +34,23 @@ struct IsolationArgs {
 /// The supervisor's options for `engine` with `iso`'s workers and deadlines; with several
 /// jobs and no OMP_NUM_THREADS set, CPU workers share the cores. Invalid names a bad option.
 Result<SupervisorOptions> supervisor_options(const EngineArgs& engine, const IsolationArgs& iso);
+
+/// What every store-backed command (sweep, boundary, shrink) takes: the store, the
+/// problems, the engine and its isolated workers.
+struct StoreCommandArgs {
+  std::string db;
+  ProblemArgs problems;
+  EngineArgs engine;
+  IsolationArgs iso;
+
+  void add_to(CLI::App& app);
+  /// {"engine": {...}, "isolation": {...}}, kept with a run so that its resume needs no
+  /// options; a command adds its own keys.
+  nlohmann::json engine_json() const;
+  /// Inverse of engine_json for the engine and the isolation options; Corrupt naming
+  /// what is missing.
+  Status restore_engine(const nlohmann::json& j);
+};
 
 /// The Supervisor over `engine` with `iso`'s workers and deadlines. Invalid names a bad
 /// option.

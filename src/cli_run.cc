@@ -4,6 +4,7 @@
 
 #include "cli.h"
 #include "cli_guard.h"
+#include "convguard/engine_registry.h"
 #include "convguard/inprocess.h"
 
 namespace convguard::cli {

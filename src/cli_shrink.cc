@@ -1,12 +1,12 @@
 // `convguard shrink`: from a failing problem to a smallest one that fails the same way,
 // through the store (stored results are reused) and isolated workers.
-#include <memory>
-
 #include <fmt/format.h>
+
+#include <memory>
 #include <nlohmann/json.hpp>
 
 #include "cli.h"
-#include "cli_sweep.h"
+#include "cli_isolation.h"
 #include "convguard/repro.h"
 #include "convguard/shrink.h"
 #include "convguard/store.h"
@@ -15,11 +15,7 @@
 namespace convguard::cli {
 namespace {
 
-struct ShrinkArgs {
-  std::string db;
-  ProblemArgs problems;
-  EngineArgs engine;
-  IsolationArgs iso;
+struct ShrinkArgs : StoreCommandArgs {
   int max_probes = 200;
   bool any_phase = false, rerun = false, json = false;
 };
@@ -35,10 +31,9 @@ Result<ProbeRequest> the_request(const ShrinkArgs& a) {
 }
 
 nlohmann::json stored_options(const ShrinkArgs& a, const ProbeRequest& rq) {
-  const EngineSpec& e = a.engine.spec;
-  return {{"engine", {{"name", e.name}, {"base", e.base}, {"quirks", e.quirks_path}, {"seed", e.seed}}},
-          {"isolation", a.iso.to_json()},
-          {"shrink", {{"problem", key(rq.problem)}, {"algo", rq.algo}, {"max_probes", a.max_probes}}}};
+  nlohmann::json j = a.engine_json();
+  j["shrink"] = {{"problem", key(rq.problem)}, {"algo", rq.algo}, {"max_probes", a.max_probes}};
+  return j;
 }
 
 void print_summary(const ShrinkArgs& a, const ShrinkResult& r) {
@@ -65,7 +60,7 @@ int shrink_main(ShrinkArgs& a) {
   if (!store.ok()) return report_error(store.status());
   SweepOptions so;
   so.rerun = a.rerun;
-  auto inner = make_journaled_prober(a.engine, a.iso, so);
+  auto inner = make_isolated_prober(a.engine, a.iso);
   if (!inner.ok()) return report_error(inner.status());
   const std::string command = fmt::format("convguard shrink --db {} --engine {} '{}'", a.db,
                                           a.engine.spec.name, key(rq->problem));
@@ -94,10 +89,7 @@ Command shrink_command() {
           "(deterministic, bounded number of probes)",
           [](CLI::App& sub) -> std::function<int()> {
             auto a = std::make_shared<ShrinkArgs>();
-            sub.add_option("--db", a->db, "the store (SQLite file), created if missing")->required();
-            a->problems.add_to(sub);
-            a->engine.add_to(sub);
-            a->iso.add_to(sub);
+            a->add_to(sub);
             sub.add_option("--max-probes", a->max_probes, "probe budget, the first probe included")
                 ->capture_default_str();
             sub.add_flag("--any-phase", a->any_phase,

@@ -1,5 +1,6 @@
 // `convguard sweep`: many problems through isolated workers, every result in the store,
 // resumable after Ctrl-C, SIGKILL or a frozen host.
+#include <fmt/format.h>
 #include <signal.h>
 #include <unistd.h>
 
@@ -7,25 +8,17 @@
 #include <chrono>
 #include <cstdio>
 #include <memory>
-
-#include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
 #include "cli.h"
-#include "cli_sweep.h"
-#include "convguard/grid.h"
+#include "cli_isolation.h"
 #include "convguard/store.h"
 #include "convguard/sweep.h"
 
 namespace convguard::cli {
 namespace {
 
-struct SweepArgs {
-  std::string db;
-  ProblemArgs problems;
-  std::vector<std::string> grids;
-  EngineArgs engine;
-  IsolationArgs iso;
+struct SweepArgs : StoreCommandArgs {
   bool resume = false, retry_suspects = false, rerun = false, json = false;
   int64_t run = 0;
   size_t group = 0;
@@ -46,59 +39,17 @@ void install_stop_handlers() {
   sigaction(SIGTERM, &sa, nullptr);
 }
 
-Result<std::vector<Problem>> grid_problems(const SweepArgs& a) {
-  std::vector<Problem> out;
-  for (const auto& spec : a.grids)
-    for (const auto& d : a.problems.dirs)
-      for (const auto& t : a.problems.dts) {
-        Problem base;
-        auto dir = parse_dir(d, "--dir");
-        if (!dir.ok()) return dir.status();
-        auto dt = parse_dt(t, "--dt");
-        if (!dt.ok()) return dt.status();
-        base.dir = *dir;
-        base.dt = *dt;
-        if (a.problems.mb > 0) base.mb = a.problems.mb;
-        auto ps = expand_grid(spec, base);
-        if (!ps.ok()) return ps.status();
-        out.insert(out.end(), ps->begin(), ps->end());
-      }
-  return out;
-}
-
 Result<std::vector<ProbeRequest>> sweep_requests(const SweepArgs& a, Prober& prober) {
-  std::vector<Problem> problems;
-  const ProblemArgs& pa = a.problems;
-  if (a.grids.empty() || !pa.descriptors.empty() || !pa.batches.empty() ||
-      !pa.driver_cmds.empty()) {
-    auto ps = pa.problems();
-    if (!ps.ok()) return ps.status();
-    problems = std::move(*ps);
-  }
-  auto gs = grid_problems(a);
-  if (!gs.ok()) return gs.status();
-  problems.insert(problems.end(), gs->begin(), gs->end());
-  std::vector<ProbeRequest> out;
-  for (const auto& p : problems)
-    for (const auto& algo : pa.algos) {
-      if (algo != "all") {
-        out.push_back({p, algo});
-        continue;
-      }
-      auto names = prober.algorithms(p);
-      if (!names.ok()) return names.status();
-      for (const auto& n : *names) out.push_back({p, n});
-    }
-  return plan_sweep(std::move(out));
+  auto requests = a.problems.requests(prober);
+  if (!requests.ok()) return requests.status();
+  return plan_sweep(std::move(*requests));
 }
 
 nlohmann::json stored_options(const SweepArgs& a) {
-  const EngineSpec& e = a.engine.spec;
-  return {{"engine", {{"name", e.name}, {"base", e.base}, {"quirks", e.quirks_path},
-                      {"seed", e.seed}}},
-          {"isolation", a.iso.to_json()},
-          {"rerun", a.rerun},
-          {"group", a.group}};
+  nlohmann::json j = a.engine_json();
+  j["rerun"] = a.rerun;
+  j["group"] = a.group;
+  return j;
 }
 
 // Restores what a resume needs from the run's stored options.
@@ -106,19 +57,9 @@ Status restore_options(const std::string& text, SweepArgs* a) {
   auto j = nlohmann::json::parse(text, nullptr, false);
   if (j.is_discarded() || !j.is_object())
     return Status::Corrupt(fmt::format("the run's stored options are not JSON: {}", text));
-  try {
-    const auto& e = j.at("engine");
-    a->engine.spec = {e.at("name").get<std::string>(), e.value("base", ""),
-                      e.value("quirks", ""), e.value("seed", uint64_t{0})};
-    a->rerun = j.value("rerun", false);
-    a->group = j.value("group", size_t{0});
-  } catch (const nlohmann::json::exception& ex) {
-    return Status::Corrupt(fmt::format("the run's stored options are incomplete: {}", ex.what()));
-  }
-  auto iso = IsolationArgs::from_json(j.value("isolation", nlohmann::json::object()));
-  if (!iso.ok()) return iso.status();
-  a->iso = *iso;
-  return Status::Ok();
+  a->rerun = j.value("rerun", false);
+  a->group = j.value("group", size_t{0});
+  return a->restore_engine(j);
 }
 
 // One redrawn line on a terminal, JSON lines on stderr with --json, nothing otherwise.
@@ -161,23 +102,12 @@ std::string describe_command(const SweepArgs& a) {
   std::string c = fmt::format("convguard sweep --db {} --engine {}", a.db, a.engine.spec.name);
   if (!a.engine.spec.base.empty()) c += " --base " + a.engine.spec.base;
   if (!a.engine.spec.quirks_path.empty()) c += " --quirks " + a.engine.spec.quirks_path;
-  for (const auto& g : a.grids) c += " --grid '" + g + "'";
+  for (const auto& g : a.problems.grids) c += " --grid '" + g + "'";
   for (const auto& d : a.problems.descriptors) c += " " + d;
   for (const auto& b : a.problems.batches) c += " --batch " + b;
   for (const auto& d : a.problems.driver_cmds) c += " --driver-cmd '" + d + "'";
   return c;
 }
-
-}  // namespace
-
-Result<std::unique_ptr<Prober>> make_journaled_prober(const EngineArgs& engine,
-                                                      IsolationArgs& iso, SweepOptions& opt) {
-  opt.relay = std::make_shared<DispatchRelay>();
-  iso.on_dispatch = opt.relay->callback();
-  return make_isolated_prober(engine, iso);
-}
-
-namespace {
 
 // Builds the prober, creates or resumes the run, runs its plan and reports.
 int sweep_run(SweepArgs& a, std::unique_ptr<Store> store, int64_t resume_run) {
@@ -186,7 +116,7 @@ int sweep_run(SweepArgs& a, std::unique_ptr<Store> store, int64_t resume_run) {
   opt.retry_suspects = a.retry_suspects;
   opt.group_size = a.group;
   opt.stop = &g_stop;
-  auto inner = make_journaled_prober(a.engine, a.iso, opt);
+  auto inner = make_isolated_prober(a.engine, a.iso);
   if (!inner.ok()) return report_error(inner.status());
   ProgressView view(a.json);
   opt.on_progress = [&view](const SweepProgress& p) { view.update(p); };
@@ -235,7 +165,7 @@ int sweep_main(SweepArgs& a, bool engine_given) {
   if (!store.ok()) return report_error(store.status());
   int64_t run = 0;
   if (a.resume) {
-    if (engine_given || !a.grids.empty() || !a.problems.descriptors.empty() ||
+    if (engine_given || !a.problems.grids.empty() || !a.problems.descriptors.empty() ||
         !a.problems.batches.empty() || !a.problems.driver_cmds.empty())
       return report_error(Status::Invalid(
           "--resume takes the problems, engine and options stored with the run; give only "
@@ -258,13 +188,7 @@ Command sweep_command() {
           "--resume goes on after Ctrl-C, a kill or a frozen host",
           [](CLI::App& sub) -> std::function<int()> {
             auto a = std::make_shared<SweepArgs>();
-            sub.add_option("--db", a->db, "the store (SQLite file), created if missing")
-                ->required();
-            a->problems.add_to(sub);
-            sub.add_option("--grid", a->grids, "grid of problems, e.g. 'mb=1 ic=16,32 ih=8:64:8 kh=3'")
-                ->allow_extra_args(false);
-            a->engine.add_to(sub);
-            a->iso.add_to(sub);
+            a->add_to(sub);
             sub.add_flag("--resume", a->resume, "go on with the latest unfinished sweep in --db");
             sub.add_option("--run", a->run, "with --resume: the run to go on with");
             sub.add_flag("--retry-suspects", a->retry_suspects,

@@ -4,15 +4,15 @@
 #include <memory>
 
 #include "cli.h"
-#include "process.h"
-#include "worker.h"
+#include "convguard/engine_registry.h"
+#include "convguard/worker.h"
 
 namespace convguard::cli {
 
 Command worker_command() {
   return {"worker", "internal: serve probes for a supervisor (started by `probe`)",
           [](CLI::App& sub) -> std::function<int()> {
-            auto fds = std::make_shared<std::pair<int, int>>(kChildInFd, kChildOutFd);
+            auto fds = std::make_shared<std::pair<int, int>>(kWorkerRequestFd, kWorkerResultFd);
             sub.add_option("--fd-in", fds->first, "descriptor the requests arrive on");
             sub.add_option("--fd-out", fds->second, "descriptor the results go to");
             return [fds] { return worker_main(fds->first, fds->second, make_engine); };

@@ -34,14 +34,14 @@ Status make_tensor(BackendDesc* t, const int64_t dims[4], bool nhwc, cudnnDataTy
   int64_t strides[4];
   strides_of(dims, nhwc, strides);
   const int64_t alignment = 256;
-  CG_RETURN_IF_ERROR(set_attr(t->get(), CUDNN_ATTR_TENSOR_DATA_TYPE, CUDNN_TYPE_DATA_TYPE, 1,
-                              &type, "tensor type"));
-  CG_RETURN_IF_ERROR(set_attr(t->get(), CUDNN_ATTR_TENSOR_DIMENSIONS, CUDNN_TYPE_INT64, 4, dims,
-                              "tensor dims"));
+  CG_RETURN_IF_ERROR(set_attr(t->get(), CUDNN_ATTR_TENSOR_DATA_TYPE, CUDNN_TYPE_DATA_TYPE, 1, &type,
+                              "tensor type"));
+  CG_RETURN_IF_ERROR(
+      set_attr(t->get(), CUDNN_ATTR_TENSOR_DIMENSIONS, CUDNN_TYPE_INT64, 4, dims, "tensor dims"));
   CG_RETURN_IF_ERROR(set_attr(t->get(), CUDNN_ATTR_TENSOR_STRIDES, CUDNN_TYPE_INT64, 4, strides,
                               "tensor strides"));
-  CG_RETURN_IF_ERROR(set_attr(t->get(), CUDNN_ATTR_TENSOR_UNIQUE_ID, CUDNN_TYPE_INT64, 1, &uid,
-                              "tensor uid"));
+  CG_RETURN_IF_ERROR(
+      set_attr(t->get(), CUDNN_ATTR_TENSOR_UNIQUE_ID, CUDNN_TYPE_INT64, 1, &uid, "tensor uid"));
   CG_RETURN_IF_ERROR(set_attr(t->get(), CUDNN_ATTR_TENSOR_BYTE_ALIGNMENT, CUDNN_TYPE_INT64, 1,
                               &alignment, "tensor alignment"));
   return finalize(*t, "tensor");
@@ -58,20 +58,20 @@ Status make_conv(BackendDesc* c, const Problem& p) {
   const int64_t post[2] = {p.ph, p.pw};
   const int64_t dil[2] = {p.dh + 1, p.dw + 1}, stride[2] = {p.sh, p.sw};
   auto d = c->get();
-  CG_RETURN_IF_ERROR(set_attr(d, CUDNN_ATTR_CONVOLUTION_SPATIAL_DIMS, CUDNN_TYPE_INT64, 1, &dims,
-                              "conv dims"));
-  CG_RETURN_IF_ERROR(set_attr(d, CUDNN_ATTR_CONVOLUTION_COMP_TYPE, CUDNN_TYPE_DATA_TYPE, 1, &comp,
-                              "conv type"));
+  CG_RETURN_IF_ERROR(
+      set_attr(d, CUDNN_ATTR_CONVOLUTION_SPATIAL_DIMS, CUDNN_TYPE_INT64, 1, &dims, "conv dims"));
+  CG_RETURN_IF_ERROR(
+      set_attr(d, CUDNN_ATTR_CONVOLUTION_COMP_TYPE, CUDNN_TYPE_DATA_TYPE, 1, &comp, "conv type"));
   CG_RETURN_IF_ERROR(set_attr(d, CUDNN_ATTR_CONVOLUTION_CONV_MODE, CUDNN_TYPE_CONVOLUTION_MODE, 1,
                               &mode, "conv mode"));
-  CG_RETURN_IF_ERROR(set_attr(d, CUDNN_ATTR_CONVOLUTION_PRE_PADDINGS, CUDNN_TYPE_INT64, 2, pre,
-                              "pre padding"));
-  CG_RETURN_IF_ERROR(set_attr(d, CUDNN_ATTR_CONVOLUTION_POST_PADDINGS, CUDNN_TYPE_INT64, 2, post,
-                              "post padding"));
-  CG_RETURN_IF_ERROR(set_attr(d, CUDNN_ATTR_CONVOLUTION_DILATIONS, CUDNN_TYPE_INT64, 2, dil,
-                              "dilation"));
-  CG_RETURN_IF_ERROR(set_attr(d, CUDNN_ATTR_CONVOLUTION_FILTER_STRIDES, CUDNN_TYPE_INT64, 2,
-                              stride, "stride"));
+  CG_RETURN_IF_ERROR(
+      set_attr(d, CUDNN_ATTR_CONVOLUTION_PRE_PADDINGS, CUDNN_TYPE_INT64, 2, pre, "pre padding"));
+  CG_RETURN_IF_ERROR(
+      set_attr(d, CUDNN_ATTR_CONVOLUTION_POST_PADDINGS, CUDNN_TYPE_INT64, 2, post, "post padding"));
+  CG_RETURN_IF_ERROR(
+      set_attr(d, CUDNN_ATTR_CONVOLUTION_DILATIONS, CUDNN_TYPE_INT64, 2, dil, "dilation"));
+  CG_RETURN_IF_ERROR(
+      set_attr(d, CUDNN_ATTR_CONVOLUTION_FILTER_STRIDES, CUDNN_TYPE_INT64, 2, stride, "stride"));
   return finalize(*c, "convolution");
 }
 
@@ -142,8 +142,8 @@ Status ConvGraph::build(cudnnHandle_t handle, const Problem& p) {
   CG_RETURN_IF_ERROR(graph_.create(CUDNN_BACKEND_OPERATIONGRAPH_DESCRIPTOR));
   CG_RETURN_IF_ERROR(set_attr(graph_.get(), CUDNN_ATTR_OPERATIONGRAPH_OPS,
                               CUDNN_TYPE_BACKEND_DESCRIPTOR, 1, &o, "graph ops"));
-  CG_RETURN_IF_ERROR(set_attr(graph_.get(), CUDNN_ATTR_OPERATIONGRAPH_HANDLE, CUDNN_TYPE_HANDLE,
-                              1, &handle, "graph handle"));
+  CG_RETURN_IF_ERROR(set_attr(graph_.get(), CUDNN_ATTR_OPERATIONGRAPH_HANDLE, CUDNN_TYPE_HANDLE, 1,
+                              &handle, "graph handle"));
   return finalize(graph_, "operation graph");
 }
 
@@ -163,8 +163,8 @@ Status make_engine(BackendDesc* e, cudnnBackendDescriptor_t graph, int64_t index
   CG_RETURN_IF_ERROR(e->create(CUDNN_BACKEND_ENGINE_DESCRIPTOR));
   CG_RETURN_IF_ERROR(set_attr(e->get(), CUDNN_ATTR_ENGINE_OPERATION_GRAPH,
                               CUDNN_TYPE_BACKEND_DESCRIPTOR, 1, &graph, "engine graph"));
-  CG_RETURN_IF_ERROR(set_attr(e->get(), CUDNN_ATTR_ENGINE_GLOBAL_INDEX, CUDNN_TYPE_INT64, 1,
-                              &index, "engine index"));
+  CG_RETURN_IF_ERROR(set_attr(e->get(), CUDNN_ATTR_ENGINE_GLOBAL_INDEX, CUDNN_TYPE_INT64, 1, &index,
+                              "engine index"));
   return finalize(*e, "engine");
 }
 
@@ -257,8 +257,8 @@ Status BackendPrepared::build_variant_pack() {
   CG_RETURN_IF_ERROR(pack_.create(CUDNN_BACKEND_VARIANT_PACK_DESCRIPTOR));
   CG_RETURN_IF_ERROR(set_attr(pack_.get(), CUDNN_ATTR_VARIANT_PACK_DATA_POINTERS,
                               CUDNN_TYPE_VOID_PTR, 3, ptrs_, "pack pointers"));
-  CG_RETURN_IF_ERROR(set_attr(pack_.get(), CUDNN_ATTR_VARIANT_PACK_UNIQUE_IDS, CUDNN_TYPE_INT64,
-                              3, uids_, "pack uids"));
+  CG_RETURN_IF_ERROR(set_attr(pack_.get(), CUDNN_ATTR_VARIANT_PACK_UNIQUE_IDS, CUDNN_TYPE_INT64, 3,
+                              uids_, "pack uids"));
   CG_RETURN_IF_ERROR(set_attr(pack_.get(), CUDNN_ATTR_VARIANT_PACK_WORKSPACE, CUDNN_TYPE_VOID_PTR,
                               1, &ws, "pack workspace"));
   return finalize(pack_, "variant pack");
@@ -267,16 +267,18 @@ Status BackendPrepared::build_variant_pack() {
 Status BackendPrepared::prepare(int index) {
   // The legacy descriptors serve the bias steps; the legacy API's symmetric-padding
   // limit does not apply to the backend graph, so only FWD_B/BWD_WB need them.
-  if (p_.has_bias()) CG_RETURN_IF_ERROR(build_descriptors());
+  if (p_.has_bias()) {
+    CG_RETURN_IF_ERROR(build_descriptors());
+  }
   CG_RETURN_IF_ERROR(graph_.build(ctx_->handle, p_));
   std::vector<int> notes;
   CG_RETURN_IF_ERROR(build_plan(index, &notes));
   set_algo(engine_name(index), engine_class(notes, p_.dt));
   int64_t ws = 0, n = 0;
-  CG_RETURN_IF_ERROR(cudnn_check(
-      cudnnBackendGetAttribute(plan_.get(), CUDNN_ATTR_EXECUTION_PLAN_WORKSPACE_SIZE,
-                               CUDNN_TYPE_INT64, 1, &n, &ws),
-      "plan workspace size"));
+  CG_RETURN_IF_ERROR(
+      cudnn_check(cudnnBackendGetAttribute(plan_.get(), CUDNN_ATTR_EXECUTION_PLAN_WORKSPACE_SIZE,
+                                           CUDNN_TYPE_INT64, 1, &n, &ws),
+                  "plan workspace size"));
   CG_RETURN_IF_ERROR(allocate(static_cast<size_t>(ws)));
   return build_variant_pack();
 }

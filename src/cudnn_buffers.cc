@@ -37,13 +37,13 @@ Status fill_bands(Context* ctx, const std::vector<const GuardedBuffer*>& buffers
 Status check_bands(Context* ctx, const std::vector<const GuardedBuffer*>& buffers) {
   cuda::BandSet set;
   for (const GuardedBuffer* b : buffers) b->add_bands(&set);
-  CG_RETURN_IF_ERROR(ctx->note(cuda_check(cuda::check_bands(set, ctx->scratch, ctx->stream),
-                                          "guard band check")));
+  CG_RETURN_IF_ERROR(
+      ctx->note(cuda_check(cuda::check_bands(set, ctx->scratch, ctx->stream), "guard band check")));
   int first_bad[cuda::kMaxBands];
-  CG_RETURN_IF_ERROR(ctx->note(cuda_check(
-      cudaMemcpyAsync(first_bad, ctx->scratch, sizeof(int) * set.count, cudaMemcpyDeviceToHost,
-                      ctx->stream),
-      "guard band read-back")));
+  CG_RETURN_IF_ERROR(
+      ctx->note(cuda_check(cudaMemcpyAsync(first_bad, ctx->scratch, sizeof(int) * set.count,
+                                           cudaMemcpyDeviceToHost, ctx->stream),
+                           "guard band read-back")));
   CG_RETURN_IF_ERROR(ctx->note(cuda_check(cudaStreamSynchronize(ctx->stream), "guard band sync")));
   for (int i = 0; i < set.count; ++i) {
     if (first_bad[i] < 0) continue;

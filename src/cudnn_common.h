@@ -63,11 +63,4 @@ struct Context {
   Status note(Status s);
 };
 
-/// Returns `s` from the enclosing function when it is not ok.
-#define CG_RETURN_IF_ERROR(expr)       \
-  do {                                 \
-    ::convguard::Status _s = (expr);   \
-    if (!_s.ok()) return _s;           \
-  } while (0)
-
 }  // namespace convguard::cudnn

@@ -5,11 +5,10 @@
 #include <cstdlib>
 #include <cstring>
 
+#include "convguard/environment.h"
 #include "cuda_kernels.h"
 #include "cudnn_backend.h"
 #include "cudnn_prepared.h"
-
-extern char** environ;
 
 namespace convguard {
 namespace cudnn {
@@ -67,8 +66,9 @@ Status CudnnEngine::create_context() {
   CG_RETURN_IF_ERROR(cuda_check(cudaFree(nullptr), "CUDA context creation"));
   CG_RETURN_IF_ERROR(cuda_check(cudaStreamCreateWithFlags(&ctx->stream, cudaStreamNonBlocking),
                                 "cudaStreamCreate"));
-  CG_RETURN_IF_ERROR(cuda_check(cudaMalloc(reinterpret_cast<void**>(&ctx->scratch), sizeof(int) * (cuda::kMaxBands + 1)),
-                                "cudaMalloc(scratch)"));
+  CG_RETURN_IF_ERROR(cuda_check(
+      cudaMalloc(reinterpret_cast<void**>(&ctx->scratch), sizeof(int) * (cuda::kMaxBands + 1)),
+      "cudaMalloc(scratch)"));
   CG_RETURN_IF_ERROR(cuda_check(cudaMemset(ctx->scratch, 0, sizeof(int) * (cuda::kMaxBands + 1)),
                                 "cudaMemset(scratch)"));
   CG_RETURN_IF_ERROR(cudnn_check(cudnnCreate(&ctx->handle), "cudnnCreate"));
@@ -137,17 +137,14 @@ std::map<std::string, std::string> CudnnEngine::fingerprint() {
   f["driver"] = cudaDriverGetVersion(&v) == cudaSuccess ? cuda_version_text(v) : "none";
   f["cuda_runtime"] = cudaRuntimeGetVersion(&v) == cudaSuccess ? cuda_version_text(v) : "none";
   if (ctx_ && ctx_->lost.ok()) add_device_facts(&f);
-  for (char** e = environ; e && *e; ++e) {
-    std::string_view kv(*e);
-    size_t eq = kv.find('=');
-    if (eq != std::string_view::npos && relevant_env(kv.substr(0, eq)))
-      f["env." + std::string(kv.substr(0, eq))] = std::string(kv.substr(eq + 1));
-  }
+  f.merge(env_facts(current_env(), relevant_env));
   return f;
 }
 
 Status CudnnEngine::inject_hang() {
-  if (!ctx_) CG_RETURN_IF_ERROR(init());
+  if (!ctx_) {
+    CG_RETURN_IF_ERROR(init());
+  }
   if (!ctx_->lost.ok()) return ctx_->lost;
   // scratch[kMaxBands] is zeroed at init and never written: the kernel never ends.
   CG_RETURN_IF_ERROR(cuda_check(cuda::launch_spin(ctx_->scratch + cuda::kMaxBands, ctx_->stream),
@@ -157,8 +154,6 @@ Status CudnnEngine::inject_hang() {
 
 }  // namespace
 }  // namespace cudnn
-
-bool cudnn_engine_built() { return true; }
 
 Result<std::unique_ptr<Engine>> make_cudnn_engine() {
   return std::unique_ptr<Engine>(std::make_unique<cudnn::CudnnEngine>());

@@ -2,19 +2,19 @@
 // the device skips with "no CUDA device: ..." where init() fails.
 #include "convguard/cudnn_engine.h"
 
+#include <gtest/gtest.h>
+#include <poll.h>
+#include <spawn.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
 #include <algorithm>
 #include <chrono>
 #include <cmath>
-#include <cstring>
 #include <csignal>
 #include <cstdlib>
-#include <spawn.h>
-#include <poll.h>
-#include <sys/wait.h>
+#include <cstring>
 #include <thread>
-#include <unistd.h>
-
-#include <gtest/gtest.h>
 
 #include "convguard/cpu_engines.h"
 #include "convguard/fill.h"
@@ -22,6 +22,7 @@
 #include "cudnn_algos.h"
 #include "cudnn_backend.h"
 #include "cudnn_buffers.h"
+#include "cudnn_prepared.h"
 
 extern char** environ;
 
@@ -258,9 +259,9 @@ TEST(CudnnEngine, GuardBandsCatchAWritePastTheOutput) {
   resize_for(p, t);
   fill_inputs(p, t);
   ASSERT_TRUE((*prepared)->execute(t, ExecOptions{}).ok());
-  set_cudnn_test_overrun(64);
+  cudnn::set_test_overrun(64);
   auto ms = (*prepared)->execute(t, ExecOptions{});
-  set_cudnn_test_overrun(0);
+  cudnn::set_test_overrun(0);
   ASSERT_FALSE(ms.ok());
   EXPECT_EQ(ms.status().code(), Code::kError);
   EXPECT_EQ(ms.status().message().rfind("oob: dst after band", 0), 0u) << ms.status().message();

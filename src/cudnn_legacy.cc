@@ -29,19 +29,17 @@ Result<LegacyAlgo> LegacyPrepared::heuristic_choice() {
     }
     case Op::bwd_data: {
       cudnnConvolutionBwdDataAlgoPerf_t perf[kMax];
-      CG_RETURN_IF_ERROR(cudnn_check(
-          cudnnGetConvolutionBackwardDataAlgorithm_v7(h, desc_.w, desc_.y, desc_.conv, desc_.x,
-                                                      kMax, &n, perf),
-          "cudnnGetConvolutionBackwardDataAlgorithm_v7", true));
+      CG_RETURN_IF_ERROR(cudnn_check(cudnnGetConvolutionBackwardDataAlgorithm_v7(
+                                         h, desc_.w, desc_.y, desc_.conv, desc_.x, kMax, &n, perf),
+                                     "cudnnGetConvolutionBackwardDataAlgorithm_v7", true));
       return first_success(Op::bwd_data, perf, n, "cudnnGetConvolutionBackwardDataAlgorithm_v7");
     }
     case Op::bwd_filter: break;
   }
   cudnnConvolutionBwdFilterAlgoPerf_t perf[kMax];
-  CG_RETURN_IF_ERROR(cudnn_check(
-      cudnnGetConvolutionBackwardFilterAlgorithm_v7(h, desc_.x, desc_.y, desc_.conv, desc_.w,
-                                                    kMax, &n, perf),
-      "cudnnGetConvolutionBackwardFilterAlgorithm_v7", true));
+  CG_RETURN_IF_ERROR(cudnn_check(cudnnGetConvolutionBackwardFilterAlgorithm_v7(
+                                     h, desc_.x, desc_.y, desc_.conv, desc_.w, kMax, &n, perf),
+                                 "cudnnGetConvolutionBackwardFilterAlgorithm_v7", true));
   return first_success(Op::bwd_filter, perf, n, "cudnnGetConvolutionBackwardFilterAlgorithm_v7");
 }
 

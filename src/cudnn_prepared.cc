@@ -5,16 +5,12 @@
 #include <climits>
 #include <vector>
 
-#include "convguard/cudnn_engine.h"
-
-namespace convguard {
+namespace convguard::cudnn {
 namespace {
 std::atomic<int64_t> g_test_overrun{0};
 }  // namespace
 
-void set_cudnn_test_overrun(int64_t bytes) { g_test_overrun = bytes; }
-
-namespace cudnn {
+void set_test_overrun(int64_t bytes) { g_test_overrun = bytes; }
 
 Dims dims_of(const Problem& p) {
   return Dims{{p.mb, p.ic, p.ih, p.iw},
@@ -57,11 +53,11 @@ Status set_tensor(cudnnTensorDescriptor_t d, const int64_t n[4], cudnnTensorForm
 }
 
 Status set_conv(cudnnConvolutionDescriptor_t conv, const Problem& p) {
-  CG_RETURN_IF_ERROR(cudnn_check(
-      cudnnSetConvolution2dDescriptor(conv, int(p.ph), int(p.pw), int(p.sh), int(p.sw),
-                                      int(p.dh + 1), int(p.dw + 1), CUDNN_CROSS_CORRELATION,
-                                      CUDNN_DATA_FLOAT),
-      "cudnnSetConvolution2dDescriptor", true));
+  CG_RETURN_IF_ERROR(
+      cudnn_check(cudnnSetConvolution2dDescriptor(conv, int(p.ph), int(p.pw), int(p.sh), int(p.sw),
+                                                  int(p.dh + 1), int(p.dw + 1),
+                                                  CUDNN_CROSS_CORRELATION, CUDNN_DATA_FLOAT),
+                  "cudnnSetConvolution2dDescriptor", true));
   return cudnn_check(cudnnSetConvolutionGroupCount(conv, int(p.g)),
                      "cudnnSetConvolutionGroupCount", true);
 }
@@ -81,9 +77,9 @@ Status Descriptors::build(const Problem& p) {
   CG_RETURN_IF_ERROR(set_tensor(x, d.x, f, t, "x"));
   CG_RETURN_IF_ERROR(set_tensor(y, d.y, f, t, "y"));
   CG_RETURN_IF_ERROR(set_tensor(b, d.b, CUDNN_TENSOR_NCHW, t, "bias"));
-  CG_RETURN_IF_ERROR(cudnn_check(cudnnSetFilter4dDescriptor(w, t, f, int(d.w[0]), int(d.w[1]),
-                                                            int(d.w[2]), int(d.w[3])),
-                                 "cudnnSetFilter4dDescriptor", true));
+  CG_RETURN_IF_ERROR(cudnn_check(
+      cudnnSetFilter4dDescriptor(w, t, f, int(d.w[0]), int(d.w[1]), int(d.w[2]), int(d.w[3])),
+      "cudnnSetFilter4dDescriptor", true));
   CG_RETURN_IF_ERROR(set_conv(conv, p));
   int n = 0, c = 0, h = 0, wd = 0;
   CG_RETURN_IF_ERROR(cudnn_check(cudnnGetConvolution2dForwardOutputDim(conv, x, w, &n, &c, &h, &wd),
@@ -114,7 +110,9 @@ Status ConvPrepared::allocate(size_t workspace) {
   CG_RETURN_IF_ERROR(x_.allocate(ctx_.get(), e * size_t(p_.src_elems()), "src"));
   CG_RETURN_IF_ERROR(w_.allocate(ctx_.get(), e * size_t(p_.wei_elems()), "wei"));
   CG_RETURN_IF_ERROR(y_.allocate(ctx_.get(), e * size_t(p_.dst_elems()), "dst"));
-  if (p_.has_bias()) CG_RETURN_IF_ERROR(b_.allocate(ctx_.get(), e * size_t(p_.oc), "bia"));
+  if (p_.has_bias()) {
+    CG_RETURN_IF_ERROR(b_.allocate(ctx_.get(), e * size_t(p_.oc), "bia"));
+  }
   return ws_.allocate(ctx_.get(), workspace, "workspace");
 }
 
@@ -154,10 +152,10 @@ Status ConvPrepared::upload(const ConvTensors& t) {
       return Status::Invalid(std::string("invalid ") + to_string(a) + " size " +
                              std::to_string(host.size()));
     auto bytes = pack(host, dims_for(d, a), p_.layout == Layout::nhwc && a != Arg::bia, p_.dt);
-    CG_RETURN_IF_ERROR(ctx_->note(cuda_check(
-        cudaMemcpyAsync(buffer(a).data(), bytes.data(), bytes.size(), cudaMemcpyHostToDevice,
-                        ctx_->stream),
-        std::string("upload ") + to_string(a))));
+    CG_RETURN_IF_ERROR(
+        ctx_->note(cuda_check(cudaMemcpyAsync(buffer(a).data(), bytes.data(), bytes.size(),
+                                              cudaMemcpyHostToDevice, ctx_->stream),
+                              std::string("upload ") + to_string(a))));
     // The host bytes die with this scope: wait for the copy.
     CG_RETURN_IF_ERROR(ctx_->note(cuda_check(cudaStreamSynchronize(ctx_->stream), "upload sync")));
   }
@@ -168,10 +166,10 @@ Status ConvPrepared::download(ConvTensors& t) {
   const Dims d = dims_of(p_);
   for (Arg a : outputs_of(p_.dir)) {
     std::vector<unsigned char> bytes(buffer(a).bytes());
-    CG_RETURN_IF_ERROR(ctx_->note(cuda_check(
-        cudaMemcpyAsync(bytes.data(), buffer(a).data(), bytes.size(), cudaMemcpyDeviceToHost,
-                        ctx_->stream),
-        std::string("download ") + to_string(a))));
+    CG_RETURN_IF_ERROR(
+        ctx_->note(cuda_check(cudaMemcpyAsync(bytes.data(), buffer(a).data(), bytes.size(),
+                                              cudaMemcpyDeviceToHost, ctx_->stream),
+                              std::string("download ") + to_string(a))));
     CG_RETURN_IF_ERROR(ctx_->note(cuda_check(cudaStreamSynchronize(ctx_->stream), "download sync")));
     unpack(bytes, dims_for(d, a), p_.layout == Layout::nhwc && a != Arg::bia, p_.dt,
            &tensor(t, a));
@@ -246,5 +244,4 @@ Result<double> ConvPrepared::execute(ConvTensors& t, const ExecOptions& opt) {
   return static_cast<double>(times[times.size() / 2]);
 }
 
-}  // namespace cudnn
-}  // namespace convguard
+}  // namespace convguard::cudnn

@@ -98,4 +98,9 @@ class LegacyPrepared : public ConvPrepared {
 /// Largest workspace the engine will allocate (bytes).
 size_t workspace_limit();
 
+/// For cudnn_engine_test only: every execute() in this process that follows writes
+/// `bytes` bytes of garbage just past the end of its first output buffer after the
+/// convolution, so the guard-band check must fire. 0 (the initial value) turns it off.
+void set_test_overrun(int64_t bytes);
+
 }  // namespace convguard::cudnn

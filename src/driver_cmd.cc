@@ -142,7 +142,7 @@ Status parse_flags(const std::vector<std::string>& words, size_t i, DriverArgs& 
     } else {
       return invalid(fmt::format("missing value for {}", flag));
     }
-    if (Status st = set_flag(flag, value, a); !st.ok()) return st;
+    CG_RETURN_IF_ERROR(set_flag(flag, value, a));
   }
   return Status::Ok();
 }
@@ -225,12 +225,12 @@ Result<std::vector<Problem>> parse_driver_cmd(std::string_view cmd) {
   Result<DataType> dt = command_dt((*words)[i]);
   if (!dt.ok()) return dt.status();
   a.dt = *dt;
-  if (Status st = parse_flags(*words, i + 1, a); !st.ok()) return st;
-  if (Status st = check_modes(a); !st.ok()) return st;
+  CG_RETURN_IF_ERROR(parse_flags(*words, i + 1, a));
+  CG_RETURN_IF_ERROR(check_modes(a));
   Result<Layout> layout = driver_layout(a);
   if (!layout.ok()) return layout.status();
   const Problem shape = to_problem(a, *layout);
-  if (Status st = validate(shape); !st.ok()) return st;
+  CG_RETURN_IF_ERROR(validate(shape));
   std::vector<Problem> out;
   for (Dir d : driver_dirs(a)) {
     out.push_back(shape);

@@ -12,8 +12,6 @@
 #include <optional>
 #include <sstream>
 
-extern char** environ;
-
 namespace convguard {
 
 namespace {
@@ -254,17 +252,6 @@ bool is_shell_name(std::string_view n) {
 }
 
 }  // namespace
-
-EnvMap current_env() {
-  EnvMap env;
-  for (char** e = environ; e && *e; ++e) {
-    std::string_view kv(*e);
-    const size_t eq = kv.find('=');
-    if (eq == std::string_view::npos) continue;
-    env.emplace(std::string(kv.substr(0, eq)), std::string(kv.substr(eq + 1)));
-  }
-  return env;
-}
 
 const char* to_string(Severity s) {
   switch (s) {

@@ -78,7 +78,7 @@ class ValueParser {
       auto lo = expr();
       if (!lo.ok()) return lo.status();
       it.lo = *lo;
-      if (auto s = range_tail(it); !s.ok()) return s;
+      CG_RETURN_IF_ERROR(range_tail(it));
       it.text = std::string(s_.substr(start, pos_ - start));
       a_.items.push_back(std::move(it));
       if (pos_ == s_.size()) return Status::Ok();
@@ -283,7 +283,7 @@ Status check_constant_items(const Grid& g, const Assignment& a, size_t cap) {
       continue;
     std::vector<int64_t> scratch;
     Values none{};
-    if (auto s = expand_item(g, it, none, cap, &scratch); !s.ok()) return s;
+    CG_RETURN_IF_ERROR(expand_item(g, it, none, cap, &scratch));
   }
   return Status::Ok();
 }
@@ -306,7 +306,7 @@ Status parse_assignment(std::string_view tok, size_t column, size_t cap, Grid& g
   if (text.empty()) return err(fmt::format("no value for '{}' at column {}", name, vcol));
   Status s = f >= kDir ? parse_enum_values(text, vcol, a) : ValueParser(text, vcol, g, a).parse_items();
   if (!s.ok()) return s;
-  if (auto c = check_constant_items(g, a, cap); !c.ok()) return c;
+  CG_RETURN_IF_ERROR(check_constant_items(g, a, cap));
   g.assigned[f] = static_cast<int>(g.assigns.size());
   g.assigns.push_back(std::move(a));
   return Status::Ok();
@@ -323,7 +323,7 @@ Result<Grid> parse_spec(std::string_view spec, size_t cap) {
     }
     size_t end = pos;
     while (end < spec.size() && !std::isspace(static_cast<unsigned char>(spec[end]))) ++end;
-    if (auto s = parse_assignment(spec.substr(pos, end - pos), pos + 1, cap, g); !s.ok()) return s;
+    CG_RETURN_IF_ERROR(parse_assignment(spec.substr(pos, end - pos), pos + 1, cap, g));
     pos = end;
   }
   if (g.assigns.empty()) return err("empty spec: expected FIELD=VALUES, e.g. 'ic=16 ih=32:64:2'");
@@ -428,8 +428,7 @@ class Enumerator {
       *vals = a.names;
       return Status::Ok();
     }
-    for (const auto& it : a.items)
-      if (auto s = expand_item(g_, it, v_, cap_, vals); !s.ok()) return s;
+    for (const auto& it : a.items) CG_RETURN_IF_ERROR(expand_item(g_, it, v_, cap_, vals));
     return Status::Ok();
   }
 
@@ -445,7 +444,7 @@ class Enumerator {
     }
     for (int64_t x : vals) {
       v_[f] = x;
-      if (auto s = visit(level + 1); !s.ok()) return s;
+      CG_RETURN_IF_ERROR(visit(level + 1));
     }
     return Status::Ok();
   }
@@ -461,7 +460,7 @@ class Enumerator {
   }
 
   Status leaf() {
-    if (auto s = count_check(); !s.ok()) return s;
+    CG_RETURN_IF_ERROR(count_check());
     Problem p = base_;
     for (int f = 0; f < 16; ++f) p.*kMembers[f] = v_[f];
     p.dir = static_cast<Dir>(v_[kDir]);
@@ -523,12 +522,12 @@ Result<std::vector<Problem>> expand_grid(std::string_view spec, const Problem& b
   if (!g.ok()) return g.status();
   Plan plan;
   plan_sources(*g, plan);
-  if (auto s = order_fields(*g, plan); !s.ok()) return s;
+  CG_RETURN_IF_ERROR(order_fields(*g, plan));
   GridStats local;
   GridStats& st = stats ? *stats : local;
   st = {};
   std::vector<Problem> out;
-  if (auto s = Enumerator(*g, plan, base, max_combinations, st).run(&out); !s.ok()) return s;
+  CG_RETURN_IF_ERROR(Enumerator(*g, plan, base, max_combinations, st).run(&out));
   if (out.empty())
     return err(fmt::format("every one of {} combinations is invalid; the first: {}",
                            st.combinations, st.first_skip));

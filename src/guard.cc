@@ -38,40 +38,7 @@ struct Entry {
   std::unique_ptr<Prepared> prepared;
 };
 
-std::string tile_text(const Route& r) {
-  std::string s = "tiles " + std::to_string(r.geometry.th) + "x" + std::to_string(r.geometry.tw);
-  if (r.tiles.max_images) s += " (" + std::to_string(r.tiles.max_images) + " images per call)";
-  return s;
-}
-
 }  // namespace
-
-const char* to_string(RouteKind k) {
-  switch (k) {
-    case RouteKind::native: return "native";
-    case RouteKind::other_algo: return "other_algo";
-    case RouteKind::tiles: return "tiles";
-    case RouteKind::split_batch: return "split_batch";
-    case RouteKind::split_groups: return "split_groups";
-    case RouteKind::cpu: return "cpu";
-    case RouteKind::refuse: return "refuse";
-  }
-  return "?";
-}
-
-std::string Route::text() const {
-  std::string head;
-  switch (kind) {
-    case RouteKind::native: head = "native algo " + algo; break;
-    case RouteKind::other_algo: head = "other algo " + algo; break;
-    case RouteKind::tiles: head = tile_text(*this); break;
-    case RouteKind::split_batch: head = "split batch <= " + std::to_string(split.max_mb); break;
-    case RouteKind::split_groups: head = "split groups <= " + std::to_string(split.max_groups); break;
-    case RouteKind::cpu: head = "cpu"; break;
-    case RouteKind::refuse: return "refuse (" + reason + ")";
-  }
-  return head + " on " + engine + " (" + reason + ")";
-}
 
 struct Guard::Impl {
   GuardOptions opt;
@@ -113,7 +80,7 @@ Result<std::shared_ptr<Entry>> Guard::Impl::plan_new(const Problem& p, const Pro
       return it->second;
     }
   }
-  if (Status s = validate(p); !s.ok()) return s;
+  CG_RETURN_IF_ERROR(validate(p));
   LearnFn learn;
   if (opt.learn) learn = [this](const Problem& q, const std::string& a) { return probe(q, a); };
   Planner planner(profile, opt, device_name, learn);
@@ -121,8 +88,7 @@ Result<std::shared_ptr<Entry>> Guard::Impl::plan_new(const Problem& p, const Pro
   if (!route.ok()) return route.status();
   if (planner.learned() > 0) {
     learned += planner.learned();
-    if (!save_path.empty())
-      if (Status s = profile.save(save_path); !s.ok()) return s;
+    if (!save_path.empty()) CG_RETURN_IF_ERROR(profile.save(save_path));
   }
   auto e = std::make_shared<Entry>();
   e->route = std::move(route.value());
@@ -180,8 +146,8 @@ Result<Guard> Guard::open(Profile profile, GuardOptions opt) {
                                                  : opt.device_spec;
   auto device = opt.make_engine(spec);
   if (!device.ok()) return device.status();
-  if (Status s = (*device)->init(); !s.ok()) return s;
-  if (Status s = profile.check_fingerprint((*device)->fingerprint(), opt.force); !s.ok()) return s;
+  CG_RETURN_IF_ERROR((*device)->init());
+  CG_RETURN_IF_ERROR(profile.check_fingerprint((*device)->fingerprint(), opt.force));
   auto impl = std::make_unique<Impl>();
   impl->device_name = (*device)->name();
   impl->device = std::move(device.value());
@@ -210,8 +176,7 @@ Status Guard::run(const Problem& p, ConvTensors& t, Route* taken) {
   if (e.route.kind == RouteKind::refuse)
     return Status::Unsupported("guard refuses " + key(p) + ": " + e.route.reason);
   std::lock_guard lock(e.mu);
-  if (!e.prepared)
-    if (Status s = impl_->prepare(e, p); !s.ok()) return s;
+  if (!e.prepared) CG_RETURN_IF_ERROR(impl_->prepare(e, p));
   if (taken) taken->algo_class = e.prepared->algo_class();
   std::lock_guard engine_lock(e.route.kind == RouteKind::cpu ? impl_->cpu_mu : impl_->device_mu);
   auto r = e.prepared->execute(t, ExecOptions{});

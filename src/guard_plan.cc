@@ -43,8 +43,7 @@ std::vector<TilePlan> tile_candidates(const Problem& p, int64_t min_tile) {
 }
 
 Result<Route> Planner::plan(const Problem& p) {
-  if (learn_)
-    if (Status s = learn_native(p); !s.ok()) return s;
+  if (learn_) CG_RETURN_IF_ERROR(learn_native(p));
   if (auto r = native_route(p)) return *r;
   const std::string why = native_text(p);
   if (auto r = tile_route(p, why)) return *r;
@@ -181,7 +180,7 @@ Result<std::optional<Route>> Planner::tiles_learning(const Problem& p, const std
       bool known = false;
       for (const Finding& f : profile_.find_all(q, dev_)) known |= f.verdict != Verdict::unknown;
       if (known || probes >= opt_.max_learn_probes) continue;
-      if (Status s = learn(q); !s.ok()) return s;
+      CG_RETURN_IF_ERROR(learn(q));
       ++probes;
     }
     if (auto r = tile_route(p, why)) {

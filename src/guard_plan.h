@@ -5,8 +5,8 @@
 #include <optional>
 #include <string>
 
-#include "convguard/guard.h"
 #include "convguard/profile.h"
+#include "convguard/route.h"
 
 namespace convguard {
 

@@ -42,7 +42,8 @@ class OracleProber : public Prober {
     quirks_ = load_quirks(spec.quirks_path).value();
     reference_ = make_cpu_reference("sim");
   }
-  Status run(const std::vector<ProbeRequest>& reqs, const ResultCallback& cb) override {
+  Status do_run(const std::vector<ProbeRequest>& reqs, const ResultCallback& cb,
+                const DispatchCallback&) override {
     for (size_t i = 0; i < reqs.size(); ++i) cb(i, probe(reqs[i].problem, reqs[i].algo));
     return Status::Ok();
   }

@@ -8,9 +8,24 @@
 
 #include <fmt/format.h>
 
-#include "convguard/report_html.h"
-
 namespace convguard::report {
+
+std::string html_escape(std::string_view text) {
+  std::string out;
+  out.reserve(text.size() + text.size() / 8);
+  for (char c : text) {
+    switch (c) {
+      case '&': out += "&amp;"; break;
+      case '<': out += "&lt;"; break;
+      case '>': out += "&gt;"; break;
+      case '"': out += "&quot;"; break;
+      case '\'': out += "&#39;"; break;
+      default: out += c;
+    }
+  }
+  return out;
+}
+
 namespace {
 
 constexpr std::array<std::string_view, 16> kFields = {"g",  "mb", "ic", "ih", "iw", "oc",

@@ -17,6 +17,9 @@
 
 namespace convguard::report {
 
+/// Most maps one (engine, algo, dir, dt) group is split into before cells merge (worst of).
+inline constexpr int kMaxSplitMaps = 12;
+
 /// One probed cell: the worst outcome of its probes.
 struct HeatCell {
   Outcome outcome = Outcome::ok;
@@ -43,6 +46,9 @@ struct RowBoundary {
   Outcome outcome = Outcome::ok;
   size_t probe = 0;  ///< index in build_heatmaps' input of the first failing probe
 };
+
+/// Text made safe for HTML element content and quoted attribute values (& < > " ').
+std::string html_escape(std::string_view text);
 
 /// The value of shape field `field` (g mb ic ih iw oc oh ow kh kw sh sw ph pw dh dw) of p.
 std::optional<int64_t> shape_field(const Problem& p, std::string_view field);

@@ -24,10 +24,12 @@ InProcessProber::InProcessProber(std::unique_ptr<Engine> engine,
 
 InProcessProber::~InProcessProber() = default;
 
-Status InProcessProber::run(const std::vector<ProbeRequest>& requests,
-                            const ResultCallback& on_result) {
+Status InProcessProber::do_run(const std::vector<ProbeRequest>& requests,
+                               const ResultCallback& on_result,
+                               const DispatchCallback& on_dispatch) {
   if (!engine_) return Status::Error("in-process prober has no engine");
   for (size_t i = 0; i < requests.size(); ++i) {
+    if (on_dispatch) on_dispatch(i);
     bool lost = false;
     ProbeResult r = run_probe(*engine_, requests[i].problem, requests[i].algo, reference_.get(),
                               opt_, {}, &lost);
@@ -42,13 +44,13 @@ Status InProcessProber::run(const std::vector<ProbeRequest>& requests,
 
 Result<std::vector<std::string>> InProcessProber::algorithms(const Problem& p) {
   if (!engine_) return Status::Error("in-process prober has no engine");
-  if (Status s = engine_->init(); !s.ok()) return s;
+  CG_RETURN_IF_ERROR(engine_->init());
   return engine_->algorithms(p);
 }
 
 Result<std::map<std::string, std::string>> InProcessProber::fingerprint() {
   if (!engine_) return Status::Error("in-process prober has no engine");
-  if (Status s = engine_->init(); !s.ok()) return s;
+  CG_RETURN_IF_ERROR(engine_->init());
   return engine_->fingerprint();
 }
 

@@ -1,6 +1,7 @@
 // Soak (ctest label `soak`, outside the default run): 200 injected hangs among 2,000 ok
 // probes over 2 workers. Every outcome must be right, and no process or descriptor may
 // leak. Run: ctest --test-dir build -L soak --output-on-failure
+#include <gtest/gtest.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -9,15 +10,17 @@
 #include <random>
 #include <set>
 
-#include <gtest/gtest.h>
-
 #include "convguard/supervisor.h"
+#include "convguard/worker.h"
 #include "process.h"
+#include "process_probes.h"
 #include "test_fault_engine.h"
-#include "worker.h"
 
 namespace convguard {
 namespace {
+
+using testing::count_open_fds;
+using testing::process_group_exists;
 
 // Small problems the fault engine leaves alone (see test_fault_engine.h).
 Problem ok_problem(int i) {

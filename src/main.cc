@@ -23,7 +23,7 @@ int main(int argc, char** argv) {
   CLI::App app{"convguard: find where GPU convolutions hang, crash or compute wrong results,\n"
                "map the safe region, and route around it."};
   app.require_subcommand(1);
-  app.set_version_flag("--version", "convguard 0.1.0");
+  app.set_version_flag("--version", "convguard " CONVGUARD_VERSION);
   std::function<int()> action;
   for (const auto& cmd : command_table()) {
     CLI::App* sub = app.add_subcommand(cmd.name, cmd.summary);

@@ -1,18 +1,17 @@
 // `onednn`: oneDNN 2.6's CPU convolutions (v2 API). Each implementation oneDNN offers
 // for a problem (walked with next_impl()) is one algorithm, named
 // "<alg>:<impl_info_str>", e.g. "direct:jit:avx512_core", "winograd:jit_wino_4x3:avx512_core".
+#include <oneapi/dnnl/dnnl_debug.h>
+
 #include <algorithm>
 #include <chrono>
 #include <cstdlib>
 #include <cstring>
+#include <oneapi/dnnl/dnnl.hpp>
 #include <unordered_map>
 
-#include <oneapi/dnnl/dnnl.hpp>
-#include <oneapi/dnnl/dnnl_debug.h>
-
 #include "convguard/cpu_engines.h"
-
-extern char** environ;
+#include "convguard/environment.h"
 
 namespace convguard {
 namespace {
@@ -174,7 +173,7 @@ class OnednnPrepared : public Prepared {
   AlgoClass algo_class() const override { return cls_; }
 
   Result<double> execute(ConvTensors& t, const ExecOptions& opt) override {
-    if (Status s = check_sizes(p_, t); !s.ok()) return s;
+    CG_RETURN_IF_ERROR(check_sizes(p_, t));
     try {
       return run(t, opt);
     } catch (const dnnl::error& e) {
@@ -281,7 +280,7 @@ class OnednnEngine : public Engine {
   }
 
   Result<std::unique_ptr<Prepared>> prepare(const Problem& p, const std::string& algo) override {
-    if (Status s = init(); !s.ok()) return s;
+    CG_RETURN_IF_ERROR(init());
     try {
       return prepare_impl(p, algo);
     } catch (const dnnl::error& e) {
@@ -300,13 +299,9 @@ class OnednnEngine : public Engine {
         {"version", version()},
         {"cpu_isa", isa_name()},
         {"primitive_cache", std::to_string(dnnl::get_primitive_cache_capacity())}};
-    for (char** e = environ; e && *e; ++e) {
-      const std::string kv = *e;
-      const size_t eq = kv.find('=');
-      const std::string k = kv.substr(0, eq);
-      if (k.rfind("ONEDNN_", 0) == 0 || k.rfind("DNNL_", 0) == 0 || k == "OMP_NUM_THREADS")
-        f["env." + k] = eq == std::string::npos ? "" : kv.substr(eq + 1);
-    }
+    f.merge(env_facts(current_env(), [](std::string_view k) {
+      return k.starts_with("ONEDNN_") || k.starts_with("DNNL_") || k == "OMP_NUM_THREADS";
+    }));
     return f;
   }
 

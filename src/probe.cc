@@ -125,7 +125,7 @@ struct ProbeRun {
     return r;
   }
 
-  // Maps an engine's Status to the outcome DESIGN.md gives it.
+  // Maps an engine's Status to the outcome docs/DESIGN.md gives it.
   ProbeResult& fail(const Status& s, Phase ph) {
     switch (s.code()) {
       case Code::kUnsupported: return end(Outcome::unsupported, ph, s.message());
@@ -218,12 +218,14 @@ ProbeResult run_probe(Engine& engine, const Problem& p, const std::string& algo,
     run.r.dt = p.dt;
     run.r.engine = engine.name();
     run.r.algo = algo;
+    if (opt.canary) engine.set_canary(true);
     probe_phases(run, phase, engine, p, algo, reference, opt, on_phase);
   } catch (const std::exception& e) {
     run.end(Outcome::error, phase, std::string("exception: ") + e.what());
   } catch (...) {
     run.end(Outcome::error, phase, "unknown exception");
   }
+  if (opt.canary) engine.set_canary(false);
   if (device_lost) *device_lost = run.device_lost;
   return run.r;
 }

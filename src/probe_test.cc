@@ -219,6 +219,18 @@ TEST(InProcessProber, OnednnIsJudgedByRefAndRunsEveryRequestInOrder) {
   EXPECT_EQ(results[1].problem, key(problem(8)));
 }
 
+TEST(InProcessProber, AnnouncesEachRequestJustBeforeItsResult) {
+  InProcessProber prober(make_onednn_engine());
+  EXPECT_TRUE(prober.reports_dispatch());
+  std::vector<std::string> events;
+  const Status s = prober.run(
+      {{problem(), "default"}, {problem(8), "default"}},
+      [&](size_t i, const ProbeResult&) { events.push_back("result " + std::to_string(i)); },
+      [&](size_t i) { events.push_back("dispatch " + std::to_string(i)); });
+  ASSERT_TRUE(s.ok()) << s.to_string();
+  EXPECT_EQ(events, (std::vector<std::string>{"dispatch 0", "result 0", "dispatch 1", "result 1"}));
+}
+
 TEST(InProcessProber, StopsAfterALostDeviceAndLeavesTheRestSuspect) {
   InProcessProber prober(std::make_unique<FakeEngine>("fake", Mode::device_lost));
   std::vector<ProbeResult> results;

@@ -166,16 +166,15 @@ Status validate(const Problem& p) {
     return invalid(fmt::format("invalid name={}: must not contain a double quote", p.name));
   for (const FieldRef& f : kFields) {
     if (f.member == &Problem::oh || f.member == &Problem::ow) continue;  // checked per axis
-    if (Status st = check_range(f.name, p.*f.member, f.lo); !st.ok()) return st;
+    CG_RETURN_IF_ERROR(check_range(f.name, p.*f.member, f.lo));
   }
   if (p.ic % p.g != 0)
     return invalid(fmt::format("invalid ic={}: not divisible by g={}", p.ic, p.g));
   if (p.oc % p.g != 0)
     return invalid(fmt::format("invalid oc={}: not divisible by g={}", p.oc, p.g));
-  for (char x : {'h', 'w'})
-    if (Status st = check_output(axis_of(p, x)); !st.ok()) return st;
-  if (Status st = check_elems("src", {p.mb, p.ic, p.ih, p.iw}); !st.ok()) return st;
-  if (Status st = check_elems("wei", {p.oc, p.ic / p.g, p.kh, p.kw}); !st.ok()) return st;
+  for (char x : {'h', 'w'}) CG_RETURN_IF_ERROR(check_output(axis_of(p, x)));
+  CG_RETURN_IF_ERROR(check_elems("src", {p.mb, p.ic, p.ih, p.iw}));
+  CG_RETURN_IF_ERROR(check_elems("wei", {p.oc, p.ic / p.g, p.kh, p.kw}));
   return check_elems("dst", {p.mb, p.oc, p.oh, p.ow});
 }
 
@@ -267,7 +266,7 @@ Result<Raw> scan(std::string_view text) {
       continue;
     }
     if (text[i] == 'n') {
-      if (Status st = scan_name(text, i, r); !st.ok()) return st;
+      CG_RETURN_IF_ERROR(scan_name(text, i, r));
       continue;
     }
     int f = 0;
@@ -276,7 +275,7 @@ Result<Raw> scan(std::string_view text) {
       return invalid(fmt::format("invalid descriptor '{}': unknown field at '{}'", text,
                                  text.substr(i)));
     i += kNames[f].size();
-    if (Status st = scan_number(text, i, f, r); !st.ok()) return st;
+    CG_RETURN_IF_ERROR(scan_number(text, i, f, r));
   }
   return r;
 }
@@ -287,8 +286,7 @@ Status check_given(const Raw& r) {
       return invalid(fmt::format("not supported: 3-D convolution ({}={})", kNames[f], *r.v[f]));
   for (int f = 0; f < kNumF; ++f) {
     const bool zero_ok = f == fph || f == fpw || f == fdh || f == fdw;
-    if (r.v[f])
-      if (Status st = check_range(kNames[f], *r.v[f], zero_ok ? 0 : 1); !st.ok()) return st;
+    if (r.v[f]) CG_RETURN_IF_ERROR(check_range(kNames[f], *r.v[f], zero_ok ? 0 : 1));
   }
   return Status::Ok();
 }
@@ -382,7 +380,7 @@ Result<Problem> parse_descriptor(std::string_view text, const Problem& base) {
   if (text.empty()) return invalid("invalid descriptor '': empty");
   Result<Raw> raw = scan(text);
   if (!raw.ok()) return raw.status();
-  if (Status st = check_given(*raw); !st.ok()) return st;
+  CG_RETURN_IF_ERROR(check_given(*raw));
   for (int f : {fic, foc})
     if (!raw->v[f])
       return invalid(fmt::format("invalid descriptor '{}': missing {}", text, kNames[f]));
@@ -395,8 +393,8 @@ Result<Problem> parse_descriptor(std::string_view text, const Problem& base) {
   p.ic = *raw->v[fic];
   p.oc = *raw->v[foc];
   p.name = raw->name.value_or("");
-  if (Status st = resolve_spatial(*raw, text, p); !st.ok()) return st;
-  if (Status st = validate(p); !st.ok()) return st;
+  CG_RETURN_IF_ERROR(resolve_spatial(*raw, text, p));
+  CG_RETURN_IF_ERROR(validate(p));
   return p;
 }
 
@@ -410,7 +408,7 @@ Result<Problem> parse_problem(std::string_view text, const Problem& base) {
     const std::string& w = (*words)[i];
     if (i == 0 && is_benchdnn_path(w)) continue;
     if (w.starts_with("-")) {
-      if (Status st = apply_knob(w, knobs, defaults); !st.ok()) return st;
+      CG_RETURN_IF_ERROR(apply_knob(w, knobs, defaults));
     } else if (w == "deconv") {
       return invalid("not supported: transposed convolution (deconv)");
     } else if (desc) {
@@ -431,7 +429,7 @@ Result<Problem> parse_problem(std::string_view text, const Problem& base) {
   Result<Problem> p = parse_descriptor(*desc, b);
   if (!p.ok() || knobs.mb == 0) return p;
   p->mb = knobs.mb;
-  if (Status st = validate(*p); !st.ok()) return st;
+  CG_RETURN_IF_ERROR(validate(*p));
   return p;
 }
 

@@ -1,6 +1,5 @@
 #include "process.h"
 
-#include <dirent.h>
 #include <fcntl.h>
 #include <signal.h>
 #include <spawn.h>
@@ -11,7 +10,7 @@
 #include <cstring>
 #include <thread>
 
-extern char** environ;
+#include "convguard/environment.h"
 
 namespace convguard {
 namespace {
@@ -29,7 +28,7 @@ void close_fd(int& fd) {
 // Moves fd above the descriptors the child's dup2 targets (0..4), so that no dup2 in
 // the spawn can overwrite a source that a later dup2 still needs.
 Status raise_fd(int& fd) {
-  if (fd > kChildOutFd) return Status::Ok();
+  if (fd > kWorkerResultFd) return Status::Ok();
   int high = ::fcntl(fd, F_DUPFD_CLOEXEC, 10);
   if (high < 0) return Status::Io(std::string("fcntl(F_DUPFD_CLOEXEC): ") + std::strerror(errno));
   ::close(fd);
@@ -55,13 +54,10 @@ Result<Pipe> make_pipe(bool child_reads) {
 }
 
 std::vector<std::string> child_environment(const std::map<std::string, std::string>& set) {
+  EnvMap all = current_env();
+  for (const auto& [k, v] : set) all[k] = v;
   std::vector<std::string> env;
-  for (char** e = environ; e && *e; ++e) {
-    std::string kv(*e);
-    std::string key = kv.substr(0, kv.find('='));
-    if (!set.count(key)) env.push_back(std::move(kv));
-  }
-  for (const auto& [k, v] : set) env.push_back(k + "=" + v);
+  for (const auto& [k, v] : all) env.push_back(k + "=" + v);
   return env;
 }
 
@@ -94,10 +90,10 @@ void init_actions(posix_spawn_file_actions_t* fa, const Pipe& req, const Pipe& r
   posix_spawn_file_actions_addopen(fa, 0, "/dev/null", O_RDONLY, 0);
   posix_spawn_file_actions_adddup2(fa, err.write, 1);
   posix_spawn_file_actions_adddup2(fa, err.write, 2);
-  posix_spawn_file_actions_adddup2(fa, req.read, kChildInFd);
-  posix_spawn_file_actions_adddup2(fa, res.write, kChildOutFd);
+  posix_spawn_file_actions_adddup2(fa, req.read, kWorkerRequestFd);
+  posix_spawn_file_actions_adddup2(fa, res.write, kWorkerResultFd);
   // Descriptors someone else opened without O_CLOEXEC must not reach the worker.
-  posix_spawn_file_actions_addclosefrom_np(fa, kChildOutFd + 1);
+  posix_spawn_file_actions_addclosefrom_np(fa, kWorkerResultFd + 1);
 }
 
 }  // namespace
@@ -261,17 +257,5 @@ std::optional<ExitInfo> Child::kill_and_reap(std::chrono::milliseconds limit) {
   drain_stderr();
   return e;
 }
-
-int count_open_fds() {
-  DIR* d = ::opendir("/proc/self/fd");
-  if (!d) return -1;
-  int n = 0;
-  while (struct dirent* e = ::readdir(d))
-    if (e->d_name[0] != '.') ++n;
-  ::closedir(d);
-  return n - 1;  // the directory's own descriptor
-}
-
-bool process_group_exists(pid_t pgid) { return pgid > 0 && ::kill(-pgid, 0) == 0; }
 
 }  // namespace convguard

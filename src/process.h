@@ -13,12 +13,9 @@
 #include <vector>
 
 #include "convguard/status.h"
+#include "convguard/worker.h"
 
 namespace convguard {
-
-/// The child reads requests on this descriptor and writes results on the next one.
-inline constexpr int kChildInFd = 3;
-inline constexpr int kChildOutFd = 4;
 
 /// Keeps the last bytes and lines written to a stream (a child's stderr).
 class TailBuffer {
@@ -55,7 +52,7 @@ struct SpawnOptions {
 };
 
 /// One spawned child, the leader of its own process group. The child's stdin is
-/// /dev/null, its stdout and stderr go to the captured tail, kChildInFd/kChildOutFd are
+/// /dev/null, its stdout and stderr go to the captured tail, kWorkerRequestFd/kWorkerResultFd are
 /// its ends of the request and result pipes. The parent's ends are close-on-exec, so
 /// later children never inherit them. Destroying a Child kills its group and reaps it.
 class Child {
@@ -91,7 +88,6 @@ class Child {
   std::optional<ExitInfo> kill_and_reap(std::chrono::milliseconds limit);
   /// True once reaped.
   bool reaped() const { return exit_.has_value(); }
-  const std::optional<ExitInfo>& exit_info() const { return exit_; }
 
  private:
   Child() = default;
@@ -102,10 +98,5 @@ class Child {
   TailBuffer tail_;
   std::optional<ExitInfo> exit_;
 };
-
-/// Number of open descriptors of this process (from /proc/self/fd), for leak checks.
-int count_open_fds();
-/// True if some process is in process group `pgid` (kill(-pgid, 0) succeeds).
-bool process_group_exists(pid_t pgid);
 
 }  // namespace convguard

@@ -1,6 +1,7 @@
 #include "process.h"
 
 #include <fcntl.h>
+#include <gtest/gtest.h>
 #include <poll.h>
 #include <signal.h>
 #include <sys/prctl.h>
@@ -11,10 +12,13 @@
 #include <string>
 #include <thread>
 
-#include <gtest/gtest.h>
+#include "process_probes.h"
 
 namespace convguard {
 namespace {
+
+using testing::count_open_fds;
+using testing::process_group_exists;
 
 using std::chrono::milliseconds;
 

@@ -207,7 +207,7 @@ Result<Message> decode_payload(std::string_view payload) {
     Message m;
     m.type = *type;
     m.id = j.at("id").get<uint64_t>();
-    if (Status s = get_body(j, m); !s.ok()) return s;
+    CG_RETURN_IF_ERROR(get_body(j, m));
     return m;
   } catch (const json::exception& e) {
     return Status::Corrupt(std::string("bad message: ") + e.what());
@@ -310,7 +310,7 @@ Result<Message> read_message(int fd, FrameReader& reader) {
     if (!m.ok()) return m.status();
     if (m->has_value()) return std::move(**m);
     if (reader.eof()) return Status::Io("eof");
-    if (Status s = reader.fill(fd); !s.ok()) return s;
+    CG_RETURN_IF_ERROR(reader.fill(fd));
   }
 }
 

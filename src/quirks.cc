@@ -222,10 +222,10 @@ Result<QuirkRule> parse_rule(const json& j, const Ctx& c) {
     if (!is_one_of(k, kRuleKeys)) return c.fail(fmt::format("unknown field \"{}\"", k));
   QuirkRule rule;
   if (j.contains("when")) {
-    if (Status s = parse_when(j["when"], c, rule); !s.ok()) return s;
+    CG_RETURN_IF_ERROR(parse_when(j["when"], c, rule));
   }
   for (auto step : {parse_effect, parse_factor, parse_scalars, parse_phase_field}) {
-    if (Status s = step(j, c, rule); !s.ok()) return s;
+    CG_RETURN_IF_ERROR(step(j, c, rule));
   }
   return rule;
 }
@@ -306,7 +306,7 @@ Result<Quirks> parse_quirks(std::string_view text, const std::string& origin) {
     return Status::Invalid(fmt::format("quirks {}: not valid JSON: {}", origin, e.what()));
   }
   Quirks q;
-  if (Status s = parse_top(j, origin, q); !s.ok()) return s;
+  CG_RETURN_IF_ERROR(parse_top(j, origin, q));
   const json& rules = j["rules"];
   for (size_t i = 0; i < rules.size(); ++i) {
     auto r = parse_rule(rules[i], Ctx{origin, static_cast<int>(i)});

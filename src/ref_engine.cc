@@ -187,7 +187,7 @@ class RefPrepared : public Prepared {
   AlgoClass algo_class() const override { return AlgoClass::exact; }
 
   Result<double> execute(ConvTensors& t, const ExecOptions& opt) override {
-    if (Status s = check_sizes(p_, t); !s.ok()) return s;
+    CG_RETURN_IF_ERROR(check_sizes(p_, t));
     const ConvTensors in = rounded_inputs(p_, t);
     for (int i = 0; i < opt.warmup; ++i) run_direction(p_, in, t);
     std::vector<double> ms;
@@ -215,7 +215,7 @@ class RefEngine : public Engine {
   Result<std::unique_ptr<Prepared>> prepare(const Problem& p, const std::string& algo) override {
     if (algo != kDefaultAlgo && algo != "direct")
       return Status::Invalid("ref: unknown algorithm '" + algo + "' (ref has: direct)");
-    if (Status s = check_shape(p); !s.ok()) return s;
+    CG_RETURN_IF_ERROR(check_shape(p));
     return std::unique_ptr<Prepared>(std::make_unique<RefPrepared>(p));
   }
 

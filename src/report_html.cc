@@ -21,6 +21,7 @@ namespace convguard {
 namespace {
 
 using report::HeatMap;
+using report::html_escape;
 
 // Boundary repro lines listed at most; beyond this the table still has every line.
 constexpr size_t kMaxReproListed = 300;
@@ -272,22 +273,6 @@ std::string page(const ReportData& d, const HtmlReportOptions& opt, const std::v
 }
 
 }  // namespace
-
-std::string html_escape(std::string_view text) {
-  std::string out;
-  out.reserve(text.size() + text.size() / 8);
-  for (char c : text) {
-    switch (c) {
-      case '&': out += "&amp;"; break;
-      case '<': out += "&lt;"; break;
-      case '>': out += "&gt;"; break;
-      case '"': out += "&quot;"; break;
-      case '\'': out += "&#39;"; break;
-      default: out += c;
-    }
-  }
-  return out;
-}
 
 std::string script_safe_json(std::string_view json) {
   std::string out;

@@ -17,6 +17,8 @@ namespace convguard {
 namespace {
 
 namespace fs = std::filesystem;
+using report::html_escape;
+using report::kMaxSplitMaps;
 
 // A name from a hostile batch file: if any of it ran, the body would carry data-pwned.
 const char* kEvilName = "<script>document.body.setAttribute('data-pwned','1')</script>";
@@ -370,10 +372,7 @@ TEST_F(HtmlReportTest, SortsFiltersAndCopiesInChromium) {
 
 TEST_F(HtmlReportTest, WritesAScreenshotForPeople) {
   REQUIRE_CHROMIUM(bin);
-  const fs::path shot = fs::path(CONVGUARD_BINARY_DIR) / "report_screenshot.png";
-  fs::remove(shot);
-  fs::copy_file(html_path_, fs::path(CONVGUARD_BINARY_DIR) / "report_example.html",
-                fs::copy_options::overwrite_existing);
+  const fs::path shot = fs::path(dir_) / "report_screenshot.png";
   const BrowserRun r = run_chromium(bin, dir_, html_path_,
                                     "--hide-scrollbars --window-size=1280,900 --screenshot='" +
                                         shot.string() + "'");

@@ -18,7 +18,8 @@ class FakeProber : public Prober {
   using Rule = std::function<Outcome(const Problem&, std::mt19937&)>;
   explicit FakeProber(Rule rule, uint32_t seed = 1) : rule_(std::move(rule)), rng_(seed) {}
 
-  Status run(const std::vector<ProbeRequest>& requests, const ResultCallback& on_result) override {
+  Status do_run(const std::vector<ProbeRequest>& requests, const ResultCallback& on_result,
+                const DispatchCallback&) override {
     batches.push_back(requests.size());
     for (size_t i = 0; i < requests.size(); ++i) {
       ++probes;

@@ -181,8 +181,8 @@ Status Shrinker::run() {
 
 Result<ShrinkResult> shrink(Prober& prober, const Problem& failing, const ShrinkOptions& opt) {
   Shrinker s(prober, opt);
-  if (auto st = s.start(failing); !st.ok()) return st;
-  if (auto st = s.run(); !st.ok()) return st;
+  CG_RETURN_IF_ERROR(s.start(failing));
+  CG_RETURN_IF_ERROR(s.run());
   return std::move(s.result());
 }
 

@@ -200,7 +200,7 @@ Status SimEngineImpl::apply(int index, Phase phase, double base_ms) {
 Status SimEngineImpl::init() {
   check_wedge();
   const auto t0 = Clock::now();
-  if (Status s = base_->init(); !s.ok()) return s;
+  CG_RETURN_IF_ERROR(base_->init());
   const int rule = rule_for(Phase::init, nullptr, {});
   return rule < 0 ? Status::Ok() : apply(rule, Phase::init, ms_since(t0));
 }
@@ -215,7 +215,7 @@ Result<std::unique_ptr<Prepared>> SimEngineImpl::prepare(const Problem& p,
   std::vector<std::string> algos{algo};
   if ((*prepared)->algo() != algo) algos.push_back((*prepared)->algo());
   if (int rule = rule_for(Phase::prepare, &p, algos); rule >= 0) {
-    if (Status s = apply(rule, Phase::prepare, base_ms); !s.ok()) return s;
+    CG_RETURN_IF_ERROR(apply(rule, Phase::prepare, base_ms));
   }
   return std::unique_ptr<Prepared>(
       std::make_unique<SimPrepared>(*this, p, std::move(algos), std::move(*prepared)));
@@ -239,7 +239,7 @@ Result<double> SimPrepared::execute(ConvTensors& t, const ExecOptions& opt) {
     perturb_outputs(p_, t);
     return ms;
   }
-  if (Status s = engine_.apply(rule, Phase::execute, ms_since(t0)); !s.ok()) return s;
+  CG_RETURN_IF_ERROR(engine_.apply(rule, Phase::execute, ms_since(t0)));
   return *ms * r.factor;
 }
 
@@ -256,12 +256,6 @@ Result<std::unique_ptr<Engine>> make_sim_engine(std::unique_ptr<Engine> base,
 std::unique_ptr<Engine> make_sim_engine(std::unique_ptr<Engine> base, Quirks quirks,
                                         uint64_t seed) {
   return std::make_unique<SimEngineImpl>(std::move(base), std::move(quirks), seed);
-}
-
-bool set_canary_mode(Engine& e, bool on) {
-  auto* sim = dynamic_cast<SimEngine*>(&e);
-  if (sim) sim->set_canary(on);
-  return sim != nullptr;
 }
 
 }  // namespace convguard

@@ -9,6 +9,9 @@
 #include <fstream>
 #include <thread>
 
+#include "convguard/cpu_engines.h"
+#include "convguard/inprocess.h"
+#include "convguard/probe.h"
 #include "convguard/sim.h"
 
 namespace convguard {
@@ -228,19 +231,35 @@ TEST(SimEngine, AfterCallsStartsTheEffectAfterThatManyExecutionsOfAnyProblem) {
   EXPECT_EQ(run_once(*e, small(4)).code(), Code::kError);
 }
 
+TEST(SimEngine, ACanaryProbeRunsTheBaseUntouchedAndLeavesCanaryModeAfterwards) {
+  auto q = parse_quirks(R"({"name": "t", "rules": [{"effect": "error"}]})", "t.json");
+  ASSERT_TRUE(q.ok()) << q.status().to_string();
+  auto e = make_sim_engine(make_ref_engine(), *q, 0);
+  auto* sim = dynamic_cast<SimEngine*>(e.get());
+  ASSERT_NE(sim, nullptr);
+  ASSERT_TRUE(e->init().ok());
+  auto reference = make_cpu_reference("sim");
+  ProbeOptions canary;
+  canary.canary = true;
+  const ProbeResult r = run_probe(*e, small(), kDefaultAlgo, reference.get(), canary);
+  EXPECT_EQ(r.outcome, Outcome::ok) << r.message;
+  EXPECT_FALSE(sim->canary());
+  EXPECT_EQ(sim->executions(), 0);
+  EXPECT_EQ(run_probe(*e, small(), kDefaultAlgo, reference.get(), ProbeOptions{}).outcome,
+            Outcome::error);
+}
+
 TEST(SimEngine, CanaryModeRunsTheBaseUntouchedAndIsNotCounted) {
   auto e = sim_with(R"({"effect": "error", "after_calls": 1})");
   auto* sim = dynamic_cast<SimEngine*>(e.get());
   ASSERT_NE(sim, nullptr);
   EXPECT_TRUE(run_once(*e, small()).ok());
-  EXPECT_TRUE(set_canary_mode(*e, true));
+  e->set_canary(true);
   EXPECT_TRUE(sim->canary());
   EXPECT_TRUE(run_once(*e, small()).ok());
   EXPECT_EQ(sim->executions(), 1);
-  set_canary_mode(*e, false);
+  e->set_canary(false);
   EXPECT_EQ(run_once(*e, small()).code(), Code::kError);
-  FakeEngine plain;
-  EXPECT_FALSE(set_canary_mode(plain, true));
 }
 
 // The pattern of fired (error) and clean executions over n runs.
@@ -368,7 +387,7 @@ TEST_F(SimWedgeDeathTest, AWedgedDeviceHangsEveryFreshEngineEvenForCanaries) {
         (void)e->init();
       },
       ::testing::ExitedWithCode(kSpun), "device wedged");
-  set_canary_mode(*e, true);
+  e->set_canary(true);
   EXPECT_EXIT(
       {
         exit_after_ms(200);

@@ -235,16 +235,14 @@ static Status check_header(Db& db, const std::string& path, int* version) {
 static Status migrate(Db& db, int* version) {
   if (*version == kStoreSchemaVersion) return Status::Ok();
   Txn txn(db);
-  if (auto s = txn.begin(); !s.ok()) return s;
+  CG_RETURN_IF_ERROR(txn.begin());
   for (int v = *version; v < kStoreSchemaVersion; ++v)
     if (auto s = db.exec(kMigrations[v]); !s.ok())
       return Status(s.code(), fmt::format("migrating the store to version {}: {}", v + 1,
                                           s.message()));
-  if (auto s = db.exec(fmt::format("PRAGMA application_id={}; PRAGMA user_version={}",
-                                   kApplicationId, kStoreSchemaVersion));
-      !s.ok())
-    return s;
-  if (auto s = txn.commit(); !s.ok()) return s;
+  CG_RETURN_IF_ERROR(db.exec(fmt::format("PRAGMA application_id={}; PRAGMA user_version={}",
+                                         kApplicationId, kStoreSchemaVersion)));
+  CG_RETURN_IF_ERROR(txn.commit());
   *version = kStoreSchemaVersion;
   return Status::Ok();
 }
@@ -266,7 +264,7 @@ Result<std::unique_ptr<Store>> Store::open(const std::string& path, Mode mode) {
   auto impl = std::make_unique<Impl>();
   impl->db = std::move(*db);
   impl->path = path;
-  if (auto s = check_header(impl->db, path, &impl->version); !s.ok()) return s;
+  CG_RETURN_IF_ERROR(check_header(impl->db, path, &impl->version));
   if (ro) {
     if (impl->version < kStoreSchemaVersion)
       return Status::Invalid(fmt::format("{} has store schema version {}; open it read-write "
@@ -278,11 +276,10 @@ Result<std::unique_ptr<Store>> Store::open(const std::string& path, Mode mode) {
   // rewriting pages, which is what makes NORMAL cheap and a killed writer harmless.
   // Checkpoints fsync the database file; at SQLite's default (every 1000 WAL pages) a
   // fast sweep spends more time in them than in its own commits.
-  if (auto s = impl->db.exec("PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; "
-                             "PRAGMA foreign_keys=ON; PRAGMA wal_autocheckpoint=8192");
-      !s.ok())
-    return s;
-  if (auto s = migrate(impl->db, &impl->version); !s.ok()) return s;
+  CG_RETURN_IF_ERROR(
+      impl->db.exec("PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; "
+                    "PRAGMA foreign_keys=ON; PRAGMA wal_autocheckpoint=8192"));
+  CG_RETURN_IF_ERROR(migrate(impl->db, &impl->version));
   return std::unique_ptr<Store>(new Store(std::move(impl)));
 }
 
@@ -293,16 +290,16 @@ int Store::schema_version() const { return impl_->version; }
 
 Result<int64_t> Store::begin_run(const RunInfo& info, const std::vector<ProbeRequest>& plan) {
   Txn txn(impl_->db);
-  if (auto s = txn.begin(); !s.ok()) return s;
+  CG_RETURN_IF_ERROR(txn.begin());
   Stmt& s = impl_->prep(
       "INSERT INTO runs(command, engine, fingerprint, fingerprint_hash, boot_id, started, "
       "ended, status, options) VALUES(?,?,?,?,?,?,0,'running',?)");
   s.bind_all(info.command, info.engine, info.fingerprint_json, info.fingerprint_hash,
              info.boot_id, info.started_ms ? info.started_ms : now_ms(), info.options_json);
-  if (auto st = s.run(); !st.ok()) return st;
+  CG_RETURN_IF_ERROR(s.run());
   const int64_t id = impl_->db.last_insert_id();
-  if (auto st = impl_->insert_plan(id, 0, plan); !st.ok()) return st;
-  if (auto st = txn.commit(); !st.ok()) return st;
+  CG_RETURN_IF_ERROR(impl_->insert_plan(id, 0, plan));
+  CG_RETURN_IF_ERROR(txn.commit());
   return id;
 }
 
@@ -334,15 +331,15 @@ Result<std::vector<RunInfo>> Store::list_runs() {
 
 Result<int64_t> Store::append_plan(int64_t run_id, const std::vector<ProbeRequest>& requests) {
   Txn txn(impl_->db);
-  if (auto s = txn.begin(); !s.ok()) return s;
+  CG_RETURN_IF_ERROR(txn.begin());
   Stmt& count = impl_->prep("SELECT count(*) FROM plan WHERE run_id=?");
   count.bind_all(run_id);
   auto row = count.step();
   if (!row.ok()) return row.status();
   const int64_t first = count.col_int(0);
-  if (auto s = count.run(); !s.ok()) return s;
-  if (auto s = impl_->insert_plan(run_id, first, requests); !s.ok()) return s;
-  if (auto s = txn.commit(); !s.ok()) return s;
+  CG_RETURN_IF_ERROR(count.run());
+  CG_RETURN_IF_ERROR(impl_->insert_plan(run_id, first, requests));
+  CG_RETURN_IF_ERROR(txn.commit());
   return first;
 }
 
@@ -364,9 +361,9 @@ Result<std::vector<PlanEntry>> Store::load_plan(int64_t run_id) {
 Status Store::settle_plan(int64_t run_id,
                           const std::vector<std::pair<int64_t, int64_t>>& index_probe) {
   Txn txn(impl_->db);
-  if (auto s = txn.begin(); !s.ok()) return s;
+  CG_RETURN_IF_ERROR(txn.begin());
   for (const auto& [idx, probe] : index_probe)
-    if (auto s = impl_->settle(run_id, idx, probe); !s.ok()) return s;
+    CG_RETURN_IF_ERROR(impl_->settle(run_id, idx, probe));
   return txn.commit();
 }
 
@@ -376,7 +373,7 @@ Status Store::Impl::insert_plan(int64_t run_id, int64_t first,
   for (size_t i = 0; i < requests.size(); ++i) {
     ins.bind_all(run_id, first + static_cast<int64_t>(i), to_string(requests[i].problem),
                  requests[i].algo);
-    if (auto s = ins.run(); !s.ok()) return s;
+    CG_RETURN_IF_ERROR(ins.run());
   }
   return Status::Ok();
 }
@@ -384,7 +381,7 @@ Status Store::Impl::insert_plan(int64_t run_id, int64_t first,
 Status Store::Impl::settle(int64_t run_id, int64_t plan_index, int64_t probe_id) {
   Stmt& up = prep("UPDATE plan SET probe_id=? WHERE run_id=? AND idx=?");
   up.bind_all(probe_id, run_id, plan_index);
-  if (auto s = up.run(); !s.ok()) return s;
+  CG_RETURN_IF_ERROR(up.run());
   Stmt& del = prep("DELETE FROM inflight WHERE run_id=? AND plan_index=?");
   del.bind_all(run_id, plan_index);
   return del.run();
@@ -419,7 +416,7 @@ Status Store::Impl::insert_probe(int64_t run_id, const std::string& fp_hash,
              r.max_rel_err, r.message, r.reference, int64_t{r.worker}, int64_t{r.worker_pid},
              int64_t{r.signal}, int64_t{r.exit_status}, r.stderr_tail, r.wall_ms,
              int64_t{r.attempt}, created, r.impl);
-  if (auto st = s.run(); !st.ok()) return st;
+  CG_RETURN_IF_ERROR(s.run());
   *id = db.last_insert_id();
   return Status::Ok();
 }
@@ -430,9 +427,8 @@ Status Store::Impl::record_locked(int64_t run_id, const std::string& fp_hash,
   const int64_t created = now_ms();
   for (const auto& rec : batch) {
     int64_t id = 0;
-    if (auto s = insert_probe(run_id, fp_hash, rec, created, &id); !s.ok()) return s;
-    if (rec.plan_index >= 0)
-      if (auto s = settle(run_id, rec.plan_index, id); !s.ok()) return s;
+    CG_RETURN_IF_ERROR(insert_probe(run_id, fp_hash, rec, created, &id));
+    if (rec.plan_index >= 0) CG_RETURN_IF_ERROR(settle(run_id, rec.plan_index, id));
     if (ids) ids->push_back(id);
   }
   return Status::Ok();
@@ -443,9 +439,9 @@ Result<std::vector<int64_t>> Store::record(int64_t run_id, const std::string& fp
   std::vector<int64_t> ids;
   if (batch.empty()) return ids;
   Txn txn(impl_->db);
-  if (auto s = txn.begin(); !s.ok()) return s;
-  if (auto s = impl_->record_locked(run_id, fp_hash, batch, &ids); !s.ok()) return s;
-  if (auto s = txn.commit(); !s.ok()) return s;
+  CG_RETURN_IF_ERROR(txn.begin());
+  CG_RETURN_IF_ERROR(impl_->record_locked(run_id, fp_hash, batch, &ids));
+  CG_RETURN_IF_ERROR(txn.commit());
   return ids;
 }
 
@@ -484,15 +480,15 @@ Status Store::mark_inflight(const std::vector<InflightMark>& marks,
   sql::SyncScope full(impl_->db, "FULL");
   if (!full.status().ok()) return full.status();
   Txn txn(impl_->db);
-  if (auto s = txn.begin(); !s.ok()) return s;
-  if (auto s = impl_->record_locked(run_id, fp_hash, pending, nullptr); !s.ok()) return s;
+  CG_RETURN_IF_ERROR(txn.begin());
+  CG_RETURN_IF_ERROR(impl_->record_locked(run_id, fp_hash, pending, nullptr));
   Stmt& ins = impl_->prep(
       "INSERT OR REPLACE INTO inflight(run_id, group_id, request_key, state, plan_index, phase) "
       "VALUES(?,?,?,?,?,?)");
   for (const auto& m : marks) {
     ins.bind_all(m.run_id, m.group_id, m.request_key, std::string(state_name(m.state)),
                  m.plan_index, std::string(m.phase ? to_string(*m.phase) : ""));
-    if (auto s = ins.run(); !s.ok()) return s;
+    CG_RETURN_IF_ERROR(ins.run());
   }
   return txn.commit();
 }
@@ -500,12 +496,12 @@ Status Store::mark_inflight(const std::vector<InflightMark>& marks,
 Status Store::mark_running(int64_t run_id, int64_t plan_index, std::optional<Phase> phase,
                            const std::vector<ResultRecord>& pending, const std::string& fp_hash) {
   Txn txn(impl_->db);
-  if (auto s = txn.begin(); !s.ok()) return s;
-  if (auto s = impl_->record_locked(run_id, fp_hash, pending, nullptr); !s.ok()) return s;
+  CG_RETURN_IF_ERROR(txn.begin());
+  CG_RETURN_IF_ERROR(impl_->record_locked(run_id, fp_hash, pending, nullptr));
   Stmt& s = impl_->prep(
       "UPDATE inflight SET state='running', phase=? WHERE run_id=? AND plan_index=?");
   s.bind_all(std::string(phase ? to_string(*phase) : ""), run_id, plan_index);
-  if (auto st = s.run(); !st.ok()) return st;
+  CG_RETURN_IF_ERROR(s.run());
   return txn.commit();
 }
 
@@ -528,16 +524,16 @@ Result<std::vector<InflightMark>> Store::inflight(int64_t run_id) {
 
 Status Store::clear_inflight(int64_t run_id, const std::vector<int64_t>& plan_indices) {
   Txn txn(impl_->db);
-  if (auto s = txn.begin(); !s.ok()) return s;
+  CG_RETURN_IF_ERROR(txn.begin());
   if (plan_indices.empty()) {
     Stmt& s = impl_->prep("DELETE FROM inflight WHERE run_id=?");
     s.bind_all(run_id);
-    if (auto st = s.run(); !st.ok()) return st;
+    CG_RETURN_IF_ERROR(s.run());
   }
   Stmt& del = impl_->prep("DELETE FROM inflight WHERE run_id=? AND plan_index=?");
   for (int64_t i : plan_indices) {
     del.bind_all(run_id, i);
-    if (auto s = del.run(); !s.ok()) return s;
+    CG_RETURN_IF_ERROR(del.run());
   }
   return txn.commit();
 }

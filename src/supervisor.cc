@@ -23,6 +23,19 @@ std::string fmt_seconds(const std::string& what, double s) {
   return what + buf;
 }
 
+// The worker command for slot `slot`, with its device from opt.devices.
+SpawnOptions worker_spawn_options(const SupervisorOptions& opt, int slot) {
+  SpawnOptions so;
+  so.argv = opt.worker_argv;
+  so.env_set = opt.worker_env;
+  if (!opt.devices.empty()) {
+    const std::string& dev = opt.devices[static_cast<size_t>(slot) % opt.devices.size()];
+    so.env_set["CUDA_VISIBLE_DEVICES"] = dev;
+    so.env_set["HIP_VISIBLE_DEVICES"] = dev;
+  }
+  return so;
+}
+
 }  // namespace
 
 const char* to_string(SupervisorEvent::Kind k) {
@@ -70,8 +83,9 @@ Supervisor::~Supervisor() {
   for (auto& w : impl_->graveyard) w->finish(std::chrono::milliseconds(100));
 }
 
-Status Supervisor::run(const std::vector<ProbeRequest>& requests, const ResultCallback& cb) {
-  return impl_->run(requests, cb);
+Status Supervisor::do_run(const std::vector<ProbeRequest>& requests, const ResultCallback& cb,
+                          const DispatchCallback& on_dispatch) {
+  return impl_->run(requests, cb, on_dispatch);
 }
 
 Status Supervisor::start() { return impl_->start_all(); }
@@ -122,8 +136,6 @@ Status Supervisor::Impl::start_all() {
 
 std::string Supervisor::engine_name() const { return impl_->opt.engine.name; }
 
-double Supervisor::measured_gflops() const { return impl_->model.gflops(); }
-
 void Supervisor::Impl::emit(SupervisorEvent::Kind k, const Slot* s, const Job* job,
                             std::string msg, Outcome o) const {
   if (!opt.on_event) return;
@@ -133,14 +145,11 @@ void Supervisor::Impl::emit(SupervisorEvent::Kind k, const Slot* s, const Job* j
   opt.on_event(e);
 }
 
-std::string Supervisor::Impl::slot_name(const Slot& s) const {
-  return "worker " + std::to_string(s.index) +
-         (s.worker ? " (pid " + std::to_string(s.worker->pid()) + ")" : "");
-}
-
-Status Supervisor::Impl::run(const std::vector<ProbeRequest>& reqs, const ResultCallback& cb) {
+Status Supervisor::Impl::run(const std::vector<ProbeRequest>& reqs, const ResultCallback& cb,
+                             const DispatchCallback& dispatch_cb) {
   requests = &reqs;
   on_result = &cb;
+  on_dispatch = &dispatch_cb;
   pending.clear();
   deferred.clear();
   stop = Status::Ok();
@@ -158,6 +167,7 @@ Status Supervisor::Impl::run(const std::vector<ProbeRequest>& reqs, const Result
   }
   requests = nullptr;
   on_result = nullptr;
+  on_dispatch = nullptr;
   return stop;
 }
 
@@ -244,7 +254,7 @@ bool Supervisor::Impl::ensure_worker(Slot& s) {
     if (healthy) return true;
     drop_worker(s);
   }
-  auto w = WorkerProc::start(opt, s.index);
+  auto w = WorkerProc::start(worker_spawn_options(opt, s.index), opt.engine, s.index);
   if (!w.ok()) {
     stop = Status(w.status().code(), "cannot start a worker: " + w.status().message());
     return false;
@@ -291,14 +301,14 @@ Job Supervisor::Impl::make_job(size_t index, int attempt, Message* m) {
 
 void Supervisor::Impl::start_probe(Slot& s, size_t index, int attempt) {
   if (!ensure_worker(s)) return;
-  if (opt.on_dispatch) opt.on_dispatch(index);
+  if (on_dispatch && *on_dispatch) (*on_dispatch)(index);
   Message m;
   Job job = make_job(index, attempt, &m);
   if (send_job(s, std::move(job), m)) emit(SupervisorEvent::dispatched, &s, &*s.job);
 }
 
 void Supervisor::Impl::queue_probe(Slot& s, size_t index, int attempt) {
-  if (opt.on_dispatch) opt.on_dispatch(index);
+  if (on_dispatch && *on_dispatch) (*on_dispatch)(index);
   Message m;
   Job job = make_job(index, attempt, &m);
   job.dispatched = Clock::now();

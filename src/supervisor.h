@@ -74,12 +74,14 @@ struct Supervisor::Impl {
   // The current run.
   const std::vector<ProbeRequest>* requests = nullptr;
   const ResultCallback* on_result = nullptr;
+  const DispatchCallback* on_dispatch = nullptr;
   std::deque<std::pair<size_t, int>> pending;  ///< (index, attempt), in request order
   std::vector<Deferred> deferred;
   Status stop;  ///< non-ok ends the run
 
   // supervisor.cc
-  Status run(const std::vector<ProbeRequest>& reqs, const ResultCallback& cb);
+  Status run(const std::vector<ProbeRequest>& reqs, const ResultCallback& cb,
+             const DispatchCallback& on_dispatch);
   Status start_all();
   /// Some request of this run has no verdict yet: pending, running, queued on a
   /// worker, or held beside a recovery.
@@ -112,7 +114,6 @@ struct Supervisor::Impl {
             Outcome o = Outcome::ok) const;
   void reap_graveyard();
   void drop_worker(Slot& s);
-  std::string slot_name(const Slot& s) const;
 
   // recovery.cc
   ProbeResult base_result(const Slot& s, const Job& job) const;

@@ -2,6 +2,7 @@
 // worker (argv[1] == "--as-worker") with the fault engine of test_fault_engine.h.
 #include "convguard/supervisor.h"
 
+#include <gtest/gtest.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -11,14 +12,16 @@
 #include <map>
 #include <set>
 
-#include <gtest/gtest.h>
-
+#include "convguard/worker.h"
 #include "process.h"
+#include "process_probes.h"
 #include "test_fault_engine.h"
-#include "worker.h"
 
 namespace convguard {
 namespace {
+
+using testing::count_open_fds;
+using testing::process_group_exists;
 
 using std::chrono::milliseconds;
 

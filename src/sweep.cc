@@ -132,6 +132,8 @@ struct StoreProber::Impl {
     int attempt = 1;
   };
   using Emit = std::function<void(const Item&, const ProbeResult&)>;
+  /// The caller's dispatch report for an item, during run() (empty otherwise).
+  std::function<void(const Item&)> on_start;
   struct Group {
     int64_t id = 0;
     std::vector<Item> items;
@@ -201,7 +203,7 @@ Status StoreProber::Impl::reuse(std::vector<Item>* items, const Emit& emit) {
     settled.emplace_back(it.index, (*hit)->id);
     found.emplace_back(std::move(it), (*hit)->result);
   }
-  if (auto s = store.settle_plan(run.id, settled); !s.ok()) return s;
+  CG_RETURN_IF_ERROR(store.settle_plan(run.id, settled));
   for (const auto& [it, r] : found) settle(it, r, true, emit);
   *items = std::move(left);
   return Status::Ok();
@@ -252,8 +254,7 @@ Status StoreProber::Impl::run_group(const Group& g, const Emit& emit) {
   const std::vector<Item>& group = g.items;
   std::vector<ResultRecord> pending;
   Status store_error;
-  const bool reports = opt.relay != nullptr;
-  if (auto s = journal.handed(g.id, reports); !s.ok()) return s;
+  CG_RETURN_IF_ERROR(journal.handed(g.id, inner.reports_dispatch()));
   std::vector<ProbeRequest> requests;
   for (const auto& it : group) requests.push_back(it.request);
 
@@ -271,25 +272,29 @@ Status StoreProber::Impl::run_group(const Group& g, const Emit& emit) {
   auto note = [&](Status s) {
     if (!s.ok() && store_error.ok()) store_error = std::move(s);
   };
-  if (reports)
-    opt.relay->set_target([&](size_t i) {
-      if (i < group.size()) note(journal.started(g.id, group[i].index));
-    });
+  auto started = [&](size_t i) {
+    if (i >= group.size()) return;
+    note(journal.started(g.id, group[i].index));
+    if (on_start) on_start(group[i]);
+  };
   std::vector<bool> got(group.size(), false);
   Clock::time_point first_pending;
   auto t1 = Clock::now();
-  Status st = inner.run(requests, [&](size_t i, const ProbeResult& r0) {
-    if (i >= group.size() || got[i]) return;
-    got[i] = true;
-    ProbeResult r = r0;
-    r.attempt = std::max(r.attempt, group[i].attempt);
-    note(journal.result(g.id, group[i].index, r));
-    if (pending.empty()) first_pending = Clock::now();
-    pending.push_back({group[i].index, r});
-    if (pending.size() >= opt.batch_max || ms_since(first_pending) >= opt.batch_ms) flush(false);
-    settle(group[i], r, false, emit);
-  });
-  if (reports) opt.relay->set_target({});
+  Status st = inner.run(
+      requests,
+      [&](size_t i, const ProbeResult& r0) {
+        if (i >= group.size() || got[i]) return;
+        got[i] = true;
+        ProbeResult r = r0;
+        r.attempt = std::max(r.attempt, group[i].attempt);
+        note(journal.result(g.id, group[i].index, r));
+        if (pending.empty()) first_pending = Clock::now();
+        pending.push_back({group[i].index, r});
+        if (pending.size() >= opt.batch_max || ms_since(first_pending) >= opt.batch_ms)
+          flush(false);
+        settle(group[i], r, false, emit);
+      },
+      started);
   flush(true);
   const double group_ms = ms_since(t1);
   const double each = group_ms / static_cast<double>(group.size());
@@ -312,7 +317,7 @@ Status StoreProber::Impl::check_reported(const Group& g, const std::vector<bool>
     }
   if (!unreported.empty()) {
     std::lock_guard lock(store_mu);
-    if (auto s = store.clear_inflight(run.id, unreported); !s.ok()) return s;
+    CG_RETURN_IF_ERROR(store.clear_inflight(run.id, unreported));
   }
   // The Prober contract: an Ok return reports every request. Going on would end the run
   // "done" with open entries.
@@ -330,7 +335,7 @@ Status StoreProber::Impl::check_reported(const Group& g, const std::vector<bool>
 // Group k+1 is handed over only after its marks are durable. Groups of one (suspect
 // retries) are not pipelined: a freeze must leave exactly one suspect.
 Status StoreProber::Impl::execute(std::vector<Item> items, bool one_at_a_time, const Emit& emit) {
-  if (auto s = reuse(&items, emit); !s.ok()) return s;
+  CG_RETURN_IF_ERROR(reuse(&items, emit));
   size_t pos = 0;
   std::optional<Group> next;
   std::future<Marked> next_marked;
@@ -425,7 +430,7 @@ Status StoreProber::Impl::turn_marks_into_suspects() {
   if (auto r = store.record(run.id, run.fingerprint_hash, settled); !r.ok()) return r.status();
   progress.suspects = suspects;
   // Recording removed the settled marks; what is left never started and runs again.
-  if (auto s = store.clear_inflight(run.id); !s.ok()) return s;
+  CG_RETURN_IF_ERROR(store.clear_inflight(run.id));
   // Only now: a resume killed before this point reads the same journal again.
   return open_journal();
 }
@@ -485,7 +490,7 @@ Result<std::unique_ptr<StoreProber>> StoreProber::create(Store& store, Prober& i
   auto lock = RunLock::take(store.path(), r.id);
   if (!lock.ok()) return lock.status();
   impl->lock = std::move(*lock);
-  if (auto s = impl->open_journal(); !s.ok()) return s;
+  CG_RETURN_IF_ERROR(impl->open_journal());
   return std::unique_ptr<StoreProber>(new StoreProber(std::move(impl)));
 }
 
@@ -536,13 +541,16 @@ Result<std::unique_ptr<StoreProber>> StoreProber::resume(Store& store, Prober& i
   auto impl = std::make_unique<Impl>(store, inner, std::move(opt));
   impl->run = std::move(*run);
   impl->lock = std::move(*lock);
-  if (auto s = impl->turn_marks_into_suspects(); !s.ok()) return s;
-  if (auto s = store.reopen_run(run_id, impl->boot); !s.ok()) return s;
+  CG_RETURN_IF_ERROR(impl->turn_marks_into_suspects());
+  CG_RETURN_IF_ERROR(store.reopen_run(run_id, impl->boot));
   impl->run.boot_id = impl->boot;
   return std::unique_ptr<StoreProber>(new StoreProber(std::move(impl)));
 }
 
-Status StoreProber::run(const std::vector<ProbeRequest>& requests, const ResultCallback& on_result) {
+bool StoreProber::reports_dispatch() const { return impl_->inner.reports_dispatch(); }
+
+Status StoreProber::do_run(const std::vector<ProbeRequest>& requests,
+                           const ResultCallback& on_result, const DispatchCallback& on_dispatch) {
   auto first = impl_->store.append_plan(impl_->run.id, requests);
   if (!first.ok()) return first.status();
   std::vector<Impl::Item> items;
@@ -550,9 +558,16 @@ Status StoreProber::run(const std::vector<ProbeRequest>& requests, const ResultC
     items.push_back({*first + static_cast<int64_t>(i), requests[i], 1});
   impl_->progress = SweepProgress{requests.size(), 0, 0, 0, {}, 0, -1};
   const int64_t base = *first;
-  return impl_->execute(std::move(items), false, [&](const Impl::Item& it, const ProbeResult& r) {
-    if (on_result) on_result(static_cast<size_t>(it.index - base), r);
-  });
+  if (on_dispatch)
+    impl_->on_start = [&](const Impl::Item& it) {
+      on_dispatch(static_cast<size_t>(it.index - base));
+    };
+  Status s =
+      impl_->execute(std::move(items), false, [&](const Impl::Item& it, const ProbeResult& r) {
+        if (on_result) on_result(static_cast<size_t>(it.index - base), r);
+      });
+  impl_->on_start = nullptr;
+  return s;
 }
 
 Status StoreProber::add_plan(const std::vector<ProbeRequest>& requests) {
@@ -562,7 +577,7 @@ Status StoreProber::add_plan(const std::vector<ProbeRequest>& requests) {
 
 Status StoreProber::run_plan(const ResultCallback& on_result) {
   std::vector<Impl::Item> open, suspects;
-  if (auto s = impl_->load_progress(&open, &suspects); !s.ok()) return s;
+  CG_RETURN_IF_ERROR(impl_->load_progress(&open, &suspects));
   impl_->stopped = false;
   if (impl_->opt.on_progress) impl_->opt.on_progress(impl_->progress);
   auto emit = [&](const Impl::Item& it, const ProbeResult& r) {
@@ -576,7 +591,7 @@ Status StoreProber::run_plan(const ResultCallback& on_result) {
 
 Status StoreProber::finish(RunStatus status) {
   impl_->finished = true;
-  if (auto s = impl_->store.end_run(impl_->run.id, status); !s.ok()) return s;
+  CG_RETURN_IF_ERROR(impl_->store.end_run(impl_->run.id, status));
   // A journal is kept while marks are left (a store error stopped the run): a resume
   // reads the results that did not reach the store from it.
   auto left = impl_->store.inflight(impl_->run.id);

@@ -36,8 +36,9 @@ namespace fs = std::filesystem;
 // unbuffered appends so that a SIGKILL loses nothing written.
 class FakeProber : public Prober {
  public:
-  FakeProber(std::string side, bool hang, DispatchCallback on_dispatch = {})
-      : side_(std::move(side)), hang_(hang), on_dispatch_(std::move(on_dispatch)) {}
+  /// `reports`: whether it announces dispatches (as the Supervisor does).
+  FakeProber(std::string side, bool hang, bool reports = false)
+      : side_(std::move(side)), hang_(hang), reports_(reports) {}
 
   static bool hangs(const Problem& p) { return p.ic == 8 && p.ih % 13 == 0; }
   static Outcome outcome_of(const Problem& p) {
@@ -47,11 +48,13 @@ class FakeProber : public Prober {
     return Outcome::ok;
   }
 
-  Status run(const std::vector<ProbeRequest>& requests, const ResultCallback& on_result) override {
+  bool reports_dispatch() const override { return reports_; }
+  Status do_run(const std::vector<ProbeRequest>& requests, const ResultCallback& on_result,
+                const DispatchCallback& on_dispatch) override {
     note("R " + std::to_string(requests.size()));
     for (size_t i = 0; i < requests.size(); ++i) {
       const Problem& p = requests[i].problem;
-      if (on_dispatch_) on_dispatch_(i);
+      if (reports_ && on_dispatch) on_dispatch(i);
       note("S " + key(p));
       if (++executions == kill_at) raise(SIGKILL);
       while (hang_ && hangs(p)) std::this_thread::sleep_for(std::chrono::seconds(1));
@@ -91,7 +94,7 @@ class FakeProber : public Prober {
   }
   std::string side_;
   bool hang_;
-  DispatchCallback on_dispatch_;
+  bool reports_;
 };
 
 std::string fmt_descriptor(int ic, int ih) {
@@ -125,17 +128,13 @@ TEST(SweepChild, RunsOneSweepWhenAskedByTheParent) {
   SweepOptions opt;
   opt.boot_id = env("CG_SWEEP_BOOT");
   opt.retry_suspects = env("CG_SWEEP_MODE") == "retry";
-  DispatchCallback dispatch;
-  if (env("CG_SWEEP_RELAY") == "1") {
-    opt.relay = std::make_shared<DispatchRelay>();
-    dispatch = opt.relay->callback();
-  }
   if (!env("CG_SWEEP_GROUP").empty()) opt.group_size = std::stoul(env("CG_SWEEP_GROUP"));
   if (!env("CG_SWEEP_BATCH_MS").empty()) {
     opt.batch_ms = std::stod(env("CG_SWEEP_BATCH_MS"));
     opt.batch_max = 1000;
   }
-  FakeProber fake(env("CG_SWEEP_SIDE"), env("CG_SWEEP_HANG") == "1", dispatch);
+  FakeProber fake(env("CG_SWEEP_SIDE"), env("CG_SWEEP_HANG") == "1",
+                  env("CG_SWEEP_REPORTS") == "1");
   if (!env("CG_SWEEP_KILL_AT").empty()) fake.kill_at = std::stoi(env("CG_SWEEP_KILL_AT"));
   // As a script would: start the sweep unless one was started (it may have been killed
   // before its run was committed), else resume it unless it finished (the kill may have
@@ -236,21 +235,23 @@ class SweepKill : public ::testing::Test {
     return final_table(ref);
   }
 
-  void kill_and_resume(bool relay, int kills, uint32_t seed);
+  void kill_and_resume(bool reports, int kills, uint32_t seed);
 
   fs::path dir_;
   std::string db_, side_;
 };
 
-void SweepKill::kill_and_resume(bool relay, int kills, uint32_t seed) {
+void SweepKill::kill_and_resume(bool reports, int kills, uint32_t seed) {
   std::mt19937 rng(seed);
   std::uniform_int_distribution<int> delay_ms(5, 60);
-  const std::string r = relay ? "1" : "0";
+  const std::string r = reports ? "1" : "0";
   int killed = 0;
   bool finished = false;
   for (int i = 0; i < kills && !finished; ++i) {
-    pid_t pid = spawn({{"CG_SWEEP_MODE", i == 0 ? "new" : "resume"}, {"CG_SWEEP_HANG", "1"},
-                       {"CG_SWEEP_RELAY", r}, {"CG_SWEEP_BOOT", "boot-1"}});
+    pid_t pid = spawn({{"CG_SWEEP_MODE", i == 0 ? "new" : "resume"},
+                       {"CG_SWEEP_HANG", "1"},
+                       {"CG_SWEEP_REPORTS", r},
+                       {"CG_SWEEP_BOOT", "boot-1"}});
     finished = wait_or_kill(pid, delay_ms(rng));
     if (!finished) ++killed;
   }
@@ -258,8 +259,8 @@ void SweepKill::kill_and_resume(bool relay, int kills, uint32_t seed) {
   const size_t starts_before_final = static_cast<size_t>(std::count_if(
       before_final.begin(), before_final.end(), [](const std::string& l) { return l[0] == 'S'; }));
   if (!finished) {
-    pid_t pid = spawn({{"CG_SWEEP_MODE", "resume"}, {"CG_SWEEP_RELAY", r},
-                       {"CG_SWEEP_BOOT", "boot-1"}});
+    pid_t pid =
+        spawn({{"CG_SWEEP_MODE", "resume"}, {"CG_SWEEP_REPORTS", r}, {"CG_SWEEP_BOOT", "boot-1"}});
     ASSERT_TRUE(wait_or_kill(pid, 30000)) << "the final resume did not finish";
   }
   {
@@ -293,7 +294,7 @@ void SweepKill::kill_and_resume(bool relay, int kills, uint32_t seed) {
       continue;
     }
     suspects.insert(k);
-    if (relay) {  // exact: the probe running at a kill, or the one about to start
+    if (reports) {  // exact: the probe running at a kill, or the one about to start
       EXPECT_TRUE(last_started_before_kill.count(k) || starts.count(k) == 0) << k;
     }
   }
@@ -301,14 +302,15 @@ void SweepKill::kill_and_resume(bool relay, int kills, uint32_t seed) {
     if (!ends.count(k)) {
       EXPECT_TRUE(suspects.count(k)) << k << " died running, not suspect";
     }
-  EXPECT_LE(suspects.size(), relay ? static_cast<size_t>(killed) : killed * size_t{128});
+  EXPECT_LE(suspects.size(), reports ? static_cast<size_t>(killed) : killed * size_t{128});
   EXPECT_GT(killed, 0);
   std::printf("kills %d, probes started before the final resume %zu of %zu, suspects %zu\n",
               killed, starts_before_final, ref.size(), suspects.size());
 
   // --retry-suspects runs each suspect once more, alone, and the table is complete.
   fs::remove(side_);
-  pid_t pid = spawn({{"CG_SWEEP_MODE", "retry"}, {"CG_SWEEP_RELAY", r}, {"CG_SWEEP_BOOT", "boot-1"}});
+  pid_t pid =
+      spawn({{"CG_SWEEP_MODE", "retry"}, {"CG_SWEEP_REPORTS", r}, {"CG_SWEEP_BOOT", "boot-1"}});
   ASSERT_TRUE(wait_or_kill(pid, 30000));
   std::set<std::string> rerun;
   for (const auto& l : side_lines()) {
@@ -330,11 +332,11 @@ void SweepKill::kill_and_resume(bool relay, int kills, uint32_t seed) {
 }
 
 TEST_F(SweepKill, ResumesAfterTwentyRandomSigkillsWithExactSuspects) {
-  kill_and_resume(/*relay=*/true, 20, 20261124);
+  kill_and_resume(/*reports=*/true, 20, 20261124);
 }
 
 TEST_F(SweepKill, ResumesAfterRandomSigkillsWithGroupMarksOnly) {
-  kill_and_resume(/*relay=*/false, 12, 7);
+  kill_and_resume(/*reports=*/false, 12, 7);
 }
 
 // The process kills itself as execution `kill_at` starts, in groups of 8 whose results
@@ -342,14 +344,16 @@ TEST_F(SweepKill, ResumesAfterRandomSigkillsWithGroupMarksOnly) {
 // group 3 are being committed by the other thread, at 12 three results of group 2 exist
 // only in the journal, at 17 group 3 has just been handed over.
 TEST_F(SweepKill, AKillWhileTheNextGroupIsMarkedLosesNoResultAndNamesTheRunningProbe) {
-  for (bool relay : {true, false})
+  for (bool reports : {true, false})
     for (int kill_at : {9, 12, 17}) {
-      SCOPED_TRACE(::testing::Message() << "relay " << relay << ", kill at " << kill_at);
+      SCOPED_TRACE(::testing::Message()
+                   << "reports dispatch " << reports << ", kill at " << kill_at);
       TearDown();
       SetUp();
-      const std::map<std::string, std::string> vars = {
-          {"CG_SWEEP_RELAY", relay ? "1" : "0"}, {"CG_SWEEP_BOOT", "boot-1"},
-          {"CG_SWEEP_GROUP", "8"}, {"CG_SWEEP_BATCH_MS", "100000"}};
+      const std::map<std::string, std::string> vars = {{"CG_SWEEP_REPORTS", reports ? "1" : "0"},
+                                                       {"CG_SWEEP_BOOT", "boot-1"},
+                                                       {"CG_SWEEP_GROUP", "8"},
+                                                       {"CG_SWEEP_BATCH_MS", "100000"}};
       auto with = [&](std::map<std::string, std::string> v) {
         v.insert(vars.begin(), vars.end());
         return v;
@@ -374,7 +378,7 @@ TEST_F(SweepKill, AKillWhileTheNextGroupIsMarkedLosesNoResultAndNamesTheRunningP
       const size_t running = static_cast<size_t>(kill_at - 1);
       const size_t group_end = (running / 8 + 1) * 8;
       std::set<std::string> want;
-      for (size_t i = running; i < (relay ? running + 1 : group_end); ++i)
+      for (size_t i = running; i < (reports ? running + 1 : group_end); ++i)
         want.insert(key(plan[i].problem));
       std::set<std::string> suspects;
       for (const auto& [k, p] : final_table(db_))

@@ -20,6 +20,7 @@
 #pragma once
 
 #include <fcntl.h>
+#include <gtest/gtest.h>
 #include <unistd.h>
 
 #include <csignal>
@@ -27,12 +28,10 @@
 #include <cstdlib>
 #include <string>
 
-#include <gtest/gtest.h>
-
 #include "convguard/cpu_engines.h"
 #include "convguard/sim.h"
+#include "convguard/worker.h"
 #include "process.h"
-#include "worker.h"
 
 namespace convguard::testing {
 
@@ -63,7 +62,7 @@ class FaultPrepared : public Prepared {
   }
   Result<double> execute(ConvTensors& t, const ExecOptions& opt) override {
     if (!canary_) {
-      if (Status s = fault(); !s.ok()) return s;
+      CG_RETURN_IF_ERROR(fault());
       ++*execs_;
     }
     auto r = base_->execute(t, opt);
@@ -90,7 +89,7 @@ class FaultPrepared : public Prepared {
     }
     if (p_.ic == 9) {
       const char junk[] = "Segmentation fault (core dumped)\n";
-      (void)!::write(kChildOutFd, junk, sizeof junk - 1);
+      (void)!::write(kWorkerResultFd, junk, sizeof junk - 1);
     }
     if (p_.oc == 13) return Status::Error("fault: injected error status");
     if (p_.oc == 21) return Status::DeviceLost("fault: injected device loss");
@@ -170,7 +169,7 @@ inline Result<std::unique_ptr<Engine>> make_test_engine(const EngineSpec& spec) 
 /// "--as-worker" it serves probes on the child fds, otherwise it runs the tests.
 inline int test_or_worker_main(int argc, char** argv) {
   if (argc > 1 && std::string(argv[1]) == "--as-worker")
-    return worker_main(kChildInFd, kChildOutFd, make_test_engine);
+    return worker_main(kWorkerRequestFd, kWorkerResultFd, make_test_engine);
   ::testing::InitGoogleTest(&argc, argv);
   return RUN_ALL_TESTS();
 }

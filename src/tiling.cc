@@ -34,13 +34,12 @@ class Composite : public Prepared {
   AlgoClass algo_class() const override { return cls_; }
 
   Result<double> execute(ConvTensors& t, const ExecOptions& opt) override {
-    if (Status s = check_tensors(p_, t); !s.ok()) return s;
-    for (int i = 0; i < opt.warmup; ++i)
-      if (Status s = run_once(t); !s.ok()) return s;
+    CG_RETURN_IF_ERROR(check_tensors(p_, t));
+    for (int i = 0; i < opt.warmup; ++i) CG_RETURN_IF_ERROR(run_once(t));
     std::vector<double> ms;
     for (int i = 0; i < std::max(1, opt.repeats); ++i) {
       const auto start = std::chrono::steady_clock::now();
-      if (Status s = run_once(t); !s.ok()) return s;
+      CG_RETURN_IF_ERROR(run_once(t));
       ms.push_back(std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() -
                                                              start).count());
     }
@@ -121,7 +120,7 @@ class Tiled : public Composite {
     for (int64_t b0 = 0; b0 < images; b0 += per_call_) {
       const int64_t b1 = std::min(images, b0 + per_call_);
       Prepared& inner = b1 - b0 == per_call_ ? *inner_.front() : *inner_.back();
-      if (Status s = run_chunk(inner, t, b0, b1); !s.ok()) return s;
+      CG_RETURN_IF_ERROR(run_chunk(inner, t, b0, b1));
     }
     return Status::Ok();
   }
@@ -253,10 +252,8 @@ class Split : public Composite {
     const Problem& p = problem();
     for (int64_t g0 = 0; g0 < p.g; g0 += g_chunk_)
       for (int64_t n0 = 0; n0 < p.mb; n0 += mb_chunk_)
-        if (Status s = run_chunk(t, n0, std::min(mb_chunk_, p.mb - n0), g0,
-                                 std::min(g_chunk_, p.g - g0));
-            !s.ok())
-          return s;
+        CG_RETURN_IF_ERROR(
+            run_chunk(t, n0, std::min(mb_chunk_, p.mb - n0), g0, std::min(g_chunk_, p.g - g0)));
     return Status::Ok();
   }
 
@@ -270,7 +267,7 @@ class Split : public Composite {
     for (Arg a : inputs_of(p.dir))
       move_slice(Move::gather, slice_of(p, a, n0, nn, g0, gn), tensor(t, a).data(),
                  tensor(sub_, a).data());
-    if (Status s = run_inner(*inner_[size_t(it - shapes_.begin())], sub_); !s.ok()) return s;
+    CG_RETURN_IF_ERROR(run_inner(*inner_[size_t(it - shapes_.begin())], sub_));
     // Backward weights of a batch chunk is a partial sum over its images.
     const Move out = (p.dir == Dir::BWD_W || p.dir == Dir::BWD_WB) && n0 > 0 ? Move::add : Move::put;
     for (Arg a : outputs_of(p.dir))
@@ -288,7 +285,7 @@ class Split : public Composite {
 }  // namespace
 
 Result<TileGeometry> tile_geometry(const Problem& p, const TilePlan& plan) {
-  if (Status s = validate(p); !s.ok()) return s;
+  CG_RETURN_IF_ERROR(validate(p));
   if (plan.th < 1) return Status::Invalid("invalid tile th=" + std::to_string(plan.th) + ": must be >= 1");
   if (plan.tw < 1) return Status::Invalid("invalid tile tw=" + std::to_string(plan.tw) + ": must be >= 1");
   if (plan.max_images < 0)
@@ -336,7 +333,7 @@ std::vector<Problem> split_problems(const Problem& p, const SplitPlan& plan) {
 
 Result<std::unique_ptr<Prepared>> prepare_split(Engine& engine, const Problem& p,
                                                 const std::string& algo, const SplitPlan& plan) {
-  if (Status s = validate(p); !s.ok()) return s;
+  CG_RETURN_IF_ERROR(validate(p));
   if (plan.max_mb < 0 || plan.max_groups < 0)
     return Status::Invalid("invalid split max_mb=" + std::to_string(plan.max_mb) +
                            " max_groups=" + std::to_string(plan.max_groups) + ": must be >= 0");

@@ -1,4 +1,4 @@
-#include "worker.h"
+#include "convguard/worker.h"
 
 #include <sys/prctl.h>
 
@@ -6,7 +6,6 @@
 
 #include "convguard/inprocess.h"
 #include "convguard/probe.h"
-#include "convguard/sim.h"
 #include "protocol.h"
 
 namespace convguard {
@@ -100,9 +99,8 @@ int Worker::probe(const Message& req) {
     auto on_phase = [&](Phase ph) {
       if (ph != Phase::init && !broken) broken = !send_phase(req.id, ph).ok();
     };
-    if (req.canary) set_canary_mode(*engine_, true);
+    opt.canary = req.canary;
     out.result = run_probe(*engine_, *p, req.algo, reference_.get(), opt, on_phase, &lost);
-    if (req.canary) set_canary_mode(*engine_, false);
   }
   if (broken || !send(std::move(out)).ok()) return kExitProtocol;
   return lost ? kExitDeviceLost : -1;

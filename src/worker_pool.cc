@@ -2,15 +2,8 @@
 
 namespace convguard {
 
-Result<std::unique_ptr<WorkerProc>> WorkerProc::start(const SupervisorOptions& opt, int slot) {
-  SpawnOptions so;
-  so.argv = opt.worker_argv;
-  so.env_set = opt.worker_env;
-  if (!opt.devices.empty()) {
-    const std::string& dev = opt.devices[static_cast<size_t>(slot) % opt.devices.size()];
-    so.env_set["CUDA_VISIBLE_DEVICES"] = dev;
-    so.env_set["HIP_VISIBLE_DEVICES"] = dev;
-  }
+Result<std::unique_ptr<WorkerProc>> WorkerProc::start(const SpawnOptions& so,
+                                                      const EngineSpec& engine, int slot) {
   auto child = Child::spawn(so);
   if (!child.ok()) return child.status();
   std::unique_ptr<WorkerProc> w(new WorkerProc());
@@ -18,7 +11,7 @@ Result<std::unique_ptr<WorkerProc>> WorkerProc::start(const SupervisorOptions& o
   w->child_ = std::move(*child);
   Message hello;
   hello.type = MsgType::hello;
-  hello.spec = opt.engine;
+  hello.spec = engine;
   // A worker that dies at once shows up as end of stream, with its exit status.
   (void)w->send(hello);
   return w;

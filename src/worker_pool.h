@@ -6,7 +6,7 @@
 #include <optional>
 #include <string>
 
-#include "convguard/supervisor.h"
+#include "convguard/engine.h"
 #include "process.h"
 #include "protocol.h"
 
@@ -14,9 +14,10 @@ namespace convguard {
 
 class WorkerProc {
  public:
-  /// Spawns worker `slot` (its device from opt.devices) and sends hello. Requests may
-  /// follow at once: the worker reads them after its engine is ready.
-  static Result<std::unique_ptr<WorkerProc>> start(const SupervisorOptions& opt, int slot);
+  /// Spawns the worker command `so` as slot `slot` and sends hello naming `engine`.
+  /// Requests may follow at once: the worker reads them after its engine is ready.
+  static Result<std::unique_ptr<WorkerProc>> start(const SpawnOptions& so, const EngineSpec& engine,
+                                                   int slot);
 
   int slot() const { return slot_; }
   pid_t pid() const { return child_->pid(); }

@@ -74,7 +74,7 @@ struct BoundaryResult {
   std::vector<AxisProbe> evidence;  ///< every probe used, in the order run
 };
 
-/// DESIGN.md's summary object: {"axis", "over", "largest_ok", "first_failing", "outcome",
+/// docs/DESIGN.md's summary object: {"axis", "over", "largest_ok", "first_failing", "outcome",
 /// "phase", "probes", "confirmed"} plus "tie", "flaky", "non_monotonic" and "notes" when set.
 nlohmann::json to_json(const BoundaryResult& r);
 /// One line: "largest ok: ih=42 (42x42)  first failing: 44 (44x44, hang, execute)  probes: 8".

@@ -12,9 +12,6 @@
 
 namespace convguard {
 
-/// True in builds that contain the cuDNN engine.
-bool cudnn_engine_built();
-
 /// `cudnn`: algorithms are named "<dir>.<ALGO>.<math>" for the legacy API
 /// (e.g. "fwd.IMPLICIT_PRECOMP_GEMM.tf32", "bwd_data.ALGO_1.fma", "bwd_filter.FFT.default";
 /// math: default | tf32 (f32) or tensor_op (f16/bf16) | fma), "engine<N>" for the backend
@@ -24,10 +21,4 @@ bool cudnn_engine_built();
 /// A guard-band change in any device buffer makes execute() return an Error whose
 /// message starts with "oob:". Never fails today; a Result for future checks.
 Result<std::unique_ptr<Engine>> make_cudnn_engine();
-
-/// Test-only: every execute() in this process that follows writes `bytes` bytes of
-/// garbage just past the end of its first output buffer after the convolution, so the
-/// guard-band check must fire. 0 (the initial value) turns it off.
-void set_cudnn_test_overrun(int64_t bytes);
-
 }  // namespace convguard

@@ -2,6 +2,7 @@
 // cudnn, sim, later miopen and torch) fits behind it, in process or in a worker.
 #pragma once
 
+#include <functional>
 #include <map>
 #include <memory>
 #include <string>
@@ -88,6 +89,10 @@ class Engine {
   /// and returns once it is running (a GPU engine launches a spinning kernel, then
   /// blocks in a synchronize). CPU engines return Unsupported; sim then spins itself.
   virtual Status inject_hang() { return Status::Unsupported(name() + " has no device to hang"); }
+  /// A canary probe (a known-good problem that checks the device after a failure) starts
+  /// (true) or ends (false); see ProbeOptions::canary. Engines that inject faults (sim)
+  /// stand down during it; the others ignore it.
+  virtual void set_canary(bool on) { (void)on; }
 };
 
 /// What it takes to build an engine in any process (the supervisor passes it to workers).
@@ -97,5 +102,8 @@ struct EngineSpec {
   std::string quirks_path;  ///< for sim: the quirk file
   uint64_t seed = 0;        ///< for sim: seed of probabilistic rules
 };
+
+/// Builds an engine from its spec (make_engine in engine_registry.h, or a test's own).
+using EngineFactory = std::function<Result<std::unique_ptr<Engine>>(const EngineSpec&)>;
 
 }  // namespace convguard

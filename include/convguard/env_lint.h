@@ -17,15 +17,10 @@
 #include <string_view>
 #include <vector>
 
+#include "convguard/environment.h"
 #include "convguard/shell.h"
 
 namespace convguard {
-
-/// Variable name -> value. A variable set to "" is present with an empty value.
-using EnvMap = std::map<std::string, std::string>;
-
-/// The calling process's environment.
-EnvMap current_env();
 
 enum class Severity { error, warning, info };
 /// "error", "warning", "info".

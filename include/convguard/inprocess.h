@@ -25,13 +25,16 @@ class InProcessProber : public Prober {
                   ProbeOptions opt);
   ~InProcessProber() override;
 
-  /// Runs requests in order; stops with Code::kDeviceLost after a probe lost the device.
-  Status run(const std::vector<ProbeRequest>& requests, const ResultCallback& on_result) override;
+  bool reports_dispatch() const override { return true; }
   Result<std::vector<std::string>> algorithms(const Problem& p) override;
   Result<std::map<std::string, std::string>> fingerprint() override;
   std::string engine_name() const override;
 
  private:
+  /// Runs requests in order; stops with Code::kDeviceLost after a probe lost the device.
+  Status do_run(const std::vector<ProbeRequest>& requests, const ResultCallback& on_result,
+                const DispatchCallback& on_dispatch) override;
+
   std::unique_ptr<Engine> engine_;
   std::unique_ptr<Reference> reference_;
   ProbeOptions opt_;

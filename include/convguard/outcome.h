@@ -11,7 +11,7 @@
 
 namespace convguard {
 
-/// DESIGN.md's taxonomy. Declaration order is severity order for summaries.
+/// The taxonomy of docs/DESIGN.md. Declaration order is severity order for summaries.
 enum class Outcome { ok, unsupported, wrong, oob, error, crash, hang, wedged, suspect, invalid };
 enum class Phase { init, prepare, execute, verify };
 
@@ -20,7 +20,7 @@ const char* to_string(Phase p);
 Result<Outcome> parse_outcome(std::string_view s);
 Result<Phase> parse_phase(std::string_view s);
 
-/// One probe's record. Fields beyond DESIGN.md's minimum are optional in JSON
+/// One probe's record. Fields beyond docs/DESIGN.md's minimum are optional in JSON
 /// (written only when set).
 struct ProbeResult {
   std::string problem;  ///< key(p)

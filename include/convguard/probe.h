@@ -36,6 +36,8 @@ struct ProbeOptions {
   bool verify = true;
   ExecOptions exec;
   uint64_t seed = 0;
+  /// The probe is a canary: the engine is in canary mode (Engine::set_canary) while it runs.
+  bool canary = false;
 };
 
 /// Called when the probe enters a phase (the worker forwards it to the supervisor).

@@ -27,11 +27,21 @@ using DispatchCallback = std::function<void(size_t index)>;
 class Prober {
  public:
   virtual ~Prober() = default;
-  /// Runs every request and reports each result through `on_result`. Returns a non-ok
-  /// Status only when the harness cannot go on (wedged device: Code::kDeviceLost;
-  /// store unusable: Code::kIo); results already reported stand. Requests not run
-  /// then get no callback.
-  virtual Status run(const std::vector<ProbeRequest>& requests, const ResultCallback& on_result) = 0;
+  /// Runs every request and reports each result through `on_result`. When given,
+  /// `on_dispatch(i)` is called just before request i is handed to whatever executes it
+  /// (a request sent ahead to a worker that was lost before starting it is announced
+  /// again when it is sent elsewhere); see reports_dispatch(). Returns a non-ok Status
+  /// only when the harness cannot go on (wedged device: Code::kDeviceLost; store
+  /// unusable: Code::kIo); results already reported stand. Requests not run then get no
+  /// callback.
+  Status run(const std::vector<ProbeRequest>& requests, const ResultCallback& on_result,
+             const DispatchCallback& on_dispatch = {}) {
+    return do_run(requests, on_result, on_dispatch);
+  }
+  /// Whether run() announces every request through `on_dispatch` before it can start.
+  /// Only then can a store that journals the announcements name exactly the probe that
+  /// was in flight when the process died.
+  virtual bool reports_dispatch() const { return false; }
   /// Algorithms the engine offers for p, its default first (asked of a worker when
   /// isolated: listing may touch the device).
   virtual Result<std::vector<std::string>> algorithms(const Problem& p) = 0;
@@ -39,6 +49,11 @@ class Prober {
   virtual Result<std::map<std::string, std::string>> fingerprint() = 0;
   /// Engine label used in results ("onednn", "sim").
   virtual std::string engine_name() const = 0;
+
+ protected:
+  /// run()'s implementation, under run()'s contract.
+  virtual Status do_run(const std::vector<ProbeRequest>& requests, const ResultCallback& on_result,
+                        const DispatchCallback& on_dispatch) = 0;
 };
 
 /// Convenience: runs requests and returns results in request order. Missing results

@@ -5,7 +5,7 @@
 // Heat maps: one map per (engine, algo, dir, dt) and per value of any other problem field
 // that varies *within* a cell (e.g. two kernel sizes at the same ih and ic give one map per
 // kernel size). Fields that vary only together with the axes (oc = 2*ic, iw = ih, oh, ow)
-// do not split maps. When splitting would give more than kMaxSplitMaps maps for a group,
+// do not split maps. When splitting would give more than kMaxSplitMaps (heatmap.h) maps for a group,
 // the remaining cells show the worst outcome of their probes (Outcome's declaration order)
 // and say how many probes they hold. Cells never probed are left blank.
 #pragma once
@@ -21,9 +21,6 @@
 #include "convguard/store.h"
 
 namespace convguard {
-
-/// Most maps one (engine, algo, dir, dt) group is split into before cells merge (worst of).
-inline constexpr int kMaxSplitMaps = 12;
 
 struct HtmlReportOptions {
   std::string title = "convguard report";
@@ -52,9 +49,6 @@ Result<std::string> render_html_report(const ReportData& data, const HtmlReportO
 /// load_report_data + render_html_report, written to `out_path` ("-": stdout). Io names
 /// the path when it cannot be written.
 Status write_html_report(Store& store, const HtmlReportOptions& opt, const std::string& out_path);
-
-/// Text made safe for HTML element content and quoted attribute values (& < > " ').
-std::string html_escape(std::string_view text);
 
 /// JSON text made safe inside <script>: '<', '>', '&', U+2028 and U+2029 as \uXXXX escapes
 /// (so "</script>" or "<!--" in a string cannot end or change the script element). The

@@ -1,7 +1,7 @@
 // The `sim` engine: wraps any engine and injects faults described by a quirk file,
 // so the supervisor, searches and guard can be tested without a broken GPU.
 //
-// Quirk file (JSON; see DESIGN.md and quirks/README.md):
+// Quirk file (JSON; see docs/DESIGN.md and quirks/README.md):
 //   { "name": "rx5600xt-rocm57", "description": "optional text",
 //     "rules": [ { "when": {...}, "effect": "hang", "factor": 5, "after_calls": 3,
 //                  "phase": "execute", "probability": 0.5, "message": "text" } ] }
@@ -52,8 +52,8 @@
 //
 // Canary mode: the worker checks the device with a known-good problem after a failure.
 // A canary must see the base untouched (except for init rules and the wedge file), and
-// must not advance the execution count: call set_canary(true) on the SimEngine
-// (or set_canary_mode(engine, true), a no-op for other engines) around the canary.
+// must not advance the execution count: Engine::set_canary(true) around the canary
+// (run_probe does it for ProbeOptions::canary).
 #pragma once
 
 #include <cstdint>
@@ -125,9 +125,8 @@ bool rule_fires(const QuirkRule& rule, uint64_t seed, Phase phase, const std::st
 /// The sim engine's own surface beyond Engine (reach it with dynamic_cast).
 class SimEngine : public Engine {
  public:
-  /// While on, prepare/execute pass straight to the base and are not counted
-  /// (init rules and the wedge file still apply). Off by default.
-  virtual void set_canary(bool on) = 0;
+  /// Canary mode (set_canary): prepare/execute pass straight to the base and are not
+  /// counted (init rules and the wedge file still apply). Off by default.
   virtual bool canary() const = 0;
   /// Executions counted so far (the `after_calls` clock).
   virtual int64_t executions() const = 0;
@@ -142,8 +141,5 @@ Result<std::unique_ptr<Engine>> make_sim_engine(std::unique_ptr<Engine> base,
                                                 const std::string& quirks_path, uint64_t seed);
 /// As make_sim_engine, from parsed quirks.
 std::unique_ptr<Engine> make_sim_engine(std::unique_ptr<Engine> base, Quirks quirks, uint64_t seed);
-
-/// Turns canary mode on or off if `e` is a sim engine; returns whether it is one.
-bool set_canary_mode(Engine& e, bool on);
 
 }  // namespace convguard

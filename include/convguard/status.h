@@ -1,6 +1,6 @@
 // Status and Result: the error currency of convguard's library code.
 // Library code never exits; it returns a Status (or a Result<T>) and the CLI
-// maps codes to exit codes (see DESIGN.md: 2 invalid input, 3 harness cannot go on).
+// maps codes to exit codes (see docs/DESIGN.md: 2 invalid input, 3 harness cannot go on).
 #pragma once
 
 #include <string>
@@ -71,3 +71,10 @@ class [[nodiscard]] Result {
 };
 
 }  // namespace convguard
+
+/// Returns the Status of `expr` from the enclosing function when it is not ok: the one
+/// way convguard passes an error up.
+#define CG_RETURN_IF_ERROR(expr)                                                      \
+  do {                                                                                \
+    if (::convguard::Status cg_status_ = (expr); !cg_status_.ok()) return cg_status_; \
+  } while (0)

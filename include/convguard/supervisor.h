@@ -98,10 +98,6 @@ struct SupervisorOptions {
   /// Large probes are not queued deep: those queued on healthy workers still run
   /// while a recovery waits for them.
   double queue_ahead_s = 0.05;
-  /// Before request i goes to a worker. A request sent behind another one (workers get
-  /// the next request early, to save a round trip) that never started because the worker
-  /// was lost is sent again later, so i may be announced twice.
-  DispatchCallback on_dispatch;
   std::function<void(const SupervisorEvent&)> on_event;
 };
 
@@ -111,15 +107,7 @@ class Supervisor : public Prober {
   /// Stops the workers (stop message, then SIGKILL to the group) and reaps them.
   ~Supervisor() override;
 
-  /// Runs requests over `jobs` workers, dispatched in request order; results arrive in
-  /// completion order. A hang or crash keeps its own outcome and triggers recovery:
-  /// no new dispatch until a fresh worker passes the canary; probes that also hung or
-  /// crashed while in flight beside it are re-run (attempt 2) rather than blamed. If the
-  /// canary fails canary_tries times or recovery outlasts canary_budget_s, every worker is
-  /// killed and run() returns Code::kDeviceLost saying what happened and what to do.
-  /// Code::kError when the engine cannot start at all (e.g. no device). Workers persist
-  /// across calls; call run() from one long-lived thread (workers die with it).
-  Status run(const std::vector<ProbeRequest>& requests, const ResultCallback& on_result) override;
+  bool reports_dispatch() const override { return true; }
   /// Optional: starts every worker and waits (up to the init deadline) until each has
   /// its engine ready, so an engine that cannot start is reported before any probe and
   /// a later run() measures probes only. Workers that are already up are kept.
@@ -128,10 +116,18 @@ class Supervisor : public Prober {
   Result<std::map<std::string, std::string>> fingerprint() override;
   std::string engine_name() const override;
 
-  /// The current execute speed estimate (GFLOP/s).
-  double measured_gflops() const;
-
  private:
+  /// run(): runs requests over `jobs` workers, dispatched in request order; results arrive in
+  /// completion order. A hang or crash keeps its own outcome and triggers recovery:
+  /// no new dispatch until a fresh worker passes the canary; probes that also hung or
+  /// crashed while in flight beside it are re-run (attempt 2) rather than blamed. If the
+  /// canary fails canary_tries times or recovery outlasts canary_budget_s, every worker is
+  /// killed and run() returns Code::kDeviceLost saying what happened and what to do.
+  /// Code::kError when the engine cannot start at all (e.g. no device). Workers persist
+  /// across calls; call run() from one long-lived thread (workers die with it).
+  Status do_run(const std::vector<ProbeRequest>& requests, const ResultCallback& on_result,
+                const DispatchCallback& on_dispatch) override;
+
   struct Impl;
   std::unique_ptr<Impl> impl_;
 };

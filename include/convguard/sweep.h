@@ -12,9 +12,9 @@
 // The journal. What only has to survive the death of the process, not of the host, goes
 // to a small append-only file beside the store ("<db>.run<id>.journal", one write() per
 // line, no fsync, no SQLite transaction): "group k handed over", "request i dispatched"
-// (the DispatchRelay's reports) and every result before its batch reaches SQLite. A dead
-// process's writes are in the page cache, so a resume on the same boot reads all of them;
-// after a host death (boot id changed) the journal is not read at all, because the
+// (the inner prober's dispatch reports, Prober::reports_dispatch) and every result before its batch
+// reaches SQLite. A dead process's writes are in the page cache, so a resume on the same boot reads
+// all of them; after a host death (boot id changed) the journal is not read at all, because the
 // fsynced marks are then the only evidence and the whole group is suspect anyway. Results
 // reach SQLite in batches (SweepOptions::batch_max / batch_ms, NORMAL commits that never
 // wait on the mark thread's fsync: a batch that would is put off, it is in the journal).
@@ -50,25 +50,6 @@
 
 namespace convguard {
 
-/// Lets a prober that is built before its StoreProber (the Supervisor takes its
-/// on_dispatch in its options) report dispatches to it: pass callback() to the prober,
-/// and the relay to the StoreProber through SweepOptions.
-class DispatchRelay {
- public:
-  DispatchRelay() : target_(std::make_shared<DispatchCallback>()) {}
-  /// Forwards to the current target; does nothing while none is set.
-  DispatchCallback callback() const {
-    auto t = target_;
-    return [t](size_t i) {
-      if (*t) (*t)(i);
-    };
-  }
-  void set_target(DispatchCallback cb) { *target_ = std::move(cb); }
-
- private:
-  std::shared_ptr<DispatchCallback> target_;
-};
-
 /// Where a sweep stands, for progress displays.
 struct SweepProgress {
   size_t total = 0;       ///< plan entries of this run (or requests of this run() call)
@@ -92,8 +73,6 @@ struct SweepOptions {
   size_t batch_max = 64;   ///< most results in one transaction
   /// A result (already in the journal) waits about this long for its batch's commit.
   double batch_ms = 50;
-  /// Set when the inner prober reports dispatches through it (queued/running marks).
-  std::shared_ptr<DispatchRelay> relay;
   /// Identity of this boot; empty: current_boot_id(). Tests set it to act out a reboot.
   std::string boot_id;
   /// Polled between groups: when true the sweep stops after the group in flight.
@@ -135,10 +114,8 @@ class StoreProber : public Prober {
                                                      SweepOptions opt);
   ~StoreProber() override;
 
-  /// Appends `requests` to the run's plan as they are (call plan_sweep() first to order
-  /// them) and runs them as run_plan() does, reporting with request indices. Reused results
-  /// are reported too. Returns kIo if the store fails, the inner prober's error otherwise.
-  Status run(const std::vector<ProbeRequest>& requests, const ResultCallback& on_result) override;
+  /// Reports dispatches when the inner prober does.
+  bool reports_dispatch() const override;
   Result<std::vector<std::string>> algorithms(const Problem& p) override;
   Result<std::map<std::string, std::string>> fingerprint() override;
   std::string engine_name() const override;
@@ -161,6 +138,12 @@ class StoreProber : public Prober {
   struct Impl;
 
  private:
+  /// run(): appends `requests` to the run's plan as they are (call plan_sweep() first to
+  /// order them) and runs them as run_plan() does, reporting with request indices. Reused
+  /// results are reported too. Returns kIo if the store fails, the inner prober's error
+  /// otherwise.
+  Status do_run(const std::vector<ProbeRequest>& requests, const ResultCallback& on_result,
+                const DispatchCallback& on_dispatch) override;
   explicit StoreProber(std::unique_ptr<Impl> impl);
   std::unique_ptr<Impl> impl_;
 };

@@ -1,7 +1,7 @@
 // Exact decompositions of one convolution into smaller library calls, so that a problem
 // whose native shape is unsafe can run as problems of shapes proven safe:
 //
-//  - spatial tiling (DESIGN.md, "Performance notes"): the output is cut into tiles of at
+//  - spatial tiling (docs/DESIGN.md): the output is cut into tiles of at
 //    most th x tw; each tile's input window, halo included (kernel extent, stride and
 //    dilation), is gathered into a staging tensor whose batch dimension holds the tiles,
 //    with zeros where the window leaves the real tensor (the padding); the library runs

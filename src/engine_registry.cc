@@ -1,12 +1,13 @@
 // The one place that knows every engine this build has.
-#include "cli.h"
+#include "convguard/engine_registry.h"
+
 #include "convguard/cpu_engines.h"
 #include "convguard/sim.h"
 #ifdef CONVGUARD_HAVE_CUDNN
 #include "convguard/cudnn_engine.h"
 #endif
 
-namespace convguard::cli {
+namespace convguard {
 
 std::vector<std::string> engine_names() {
   std::vector<std::string> names{"ref", "onednn"};
@@ -32,4 +33,4 @@ Result<std::unique_ptr<Engine>> make_engine(const EngineSpec& spec) {
   return Status::Invalid("invalid --engine=" + spec.name + ": not in this build");
 }
 
-}  // namespace convguard::cli
+}  // namespace convguard
