@@ -33,7 +33,7 @@
 #include "convguard/sim.h"
 #include "convguard/supervisor.h"
 #include "convguard/worker.h"
-#include "protocol.h"
+#include "isolation/protocol.h"
 
 namespace convguard {
 namespace {

@@ -1,0 +1,166 @@
+#include "cli/cli_isolation.h"
+
+#include <unistd.h>
+
+#include <cerrno>
+#include <climits>
+#include <cstdlib>
+#include <thread>
+
+#include <fmt/format.h>
+#include <nlohmann/json.hpp>
+
+namespace convguard::cli {
+namespace {
+
+Result<double> parse_timeout(const std::string& text, const char* option) {
+  if (text == "auto") return 0.0;
+  char* end = nullptr;
+  errno = 0;
+  double v = std::strtod(text.c_str(), &end);
+  if (errno != 0 || end == text.c_str() || *end != '\0' || !(v > 0))
+    return Status::Invalid(fmt::format("invalid {}={}: seconds > 0 or auto", option, text));
+  return v;
+}
+
+Result<std::string> self_path() {
+  char buf[PATH_MAX];
+  ssize_t n = ::readlink("/proc/self/exe", buf, sizeof buf - 1);
+  if (n <= 0) return Status::Io("cannot find this executable (/proc/self/exe) to start workers");
+  return std::string(buf, static_cast<size_t>(n));
+}
+
+void log_events(SupervisorOptions& o) {
+  o.on_event = [](const SupervisorEvent& e) {
+    if (e.kind == SupervisorEvent::dispatched || e.kind == SupervisorEvent::phase_change) return;
+    fmt::print(stderr, "convguard: worker {} (pid {}): {}{}{}\n", e.worker, e.pid,
+               to_string(e.kind), e.kind == SupervisorEvent::verdict ? " " : "",
+               e.kind == SupervisorEvent::verdict ? to_string(e.outcome) : "");
+  };
+}
+
+}  // namespace
+
+void IsolationArgs::add_to(CLI::App& app) {
+  app.add_option("-j,--jobs", jobs, "concurrent workers")->capture_default_str();
+  app.add_option("--devices", devices,
+                 "device per worker, round robin (sets CUDA_VISIBLE_DEVICES and "
+                 "HIP_VISIBLE_DEVICES), e.g. 0,1")
+      ->delimiter(',')
+      ->allow_extra_args(false);
+  app.add_option("--timeout-init", timeout_init, "seconds for library load and context creation")
+      ->capture_default_str();
+  app.add_option("--timeout-prepare", timeout_prepare, "seconds for find/plan/kernel compilation")
+      ->capture_default_str();
+  app.add_option("--timeout-exec", timeout_exec,
+                 "seconds per execution phase, or auto (cost model with a 1 s floor)")
+      ->capture_default_str();
+  app.add_option("--timeout-verify", timeout_verify,
+                 "seconds for the reference and comparison, or auto (scaled by size)")
+      ->capture_default_str();
+  app.add_flag("--no-verify", no_verify, "skip the comparison with the reference");
+  app.add_option("--warmup", warmup, "untimed executions before the timed ones");
+  app.add_option("--repeats", repeats, "timed executions; the median is reported");
+  app.add_flag("-v,--verbose", verbose, "log worker starts, verdicts and canaries");
+}
+
+nlohmann::json IsolationArgs::to_json() const {
+  return {{"jobs", jobs},
+          {"devices", devices},
+          {"timeout_init", timeout_init},
+          {"timeout_prepare", timeout_prepare},
+          {"timeout_exec", timeout_exec},
+          {"timeout_verify", timeout_verify},
+          {"no_verify", no_verify},
+          {"warmup", warmup},
+          {"repeats", repeats}};
+}
+
+Result<IsolationArgs> IsolationArgs::from_json(const nlohmann::json& j) {
+  IsolationArgs a;
+  try {
+    a.jobs = j.value("jobs", a.jobs);
+    a.devices = j.value("devices", a.devices);
+    a.timeout_init = j.value("timeout_init", a.timeout_init);
+    a.timeout_prepare = j.value("timeout_prepare", a.timeout_prepare);
+    a.timeout_exec = j.value("timeout_exec", a.timeout_exec);
+    a.timeout_verify = j.value("timeout_verify", a.timeout_verify);
+    a.no_verify = j.value("no_verify", a.no_verify);
+    a.warmup = j.value("warmup", a.warmup);
+    a.repeats = j.value("repeats", a.repeats);
+  } catch (const nlohmann::json::exception& e) {
+    return Status::Invalid(fmt::format("invalid isolation options {}: {}", j.dump(), e.what()));
+  }
+  return a;
+}
+
+Result<SupervisorOptions> supervisor_options(const EngineArgs& engine, const IsolationArgs& a) {
+  CG_RETURN_IF_ERROR(engine.check());
+  if (a.jobs < 1) return Status::Invalid(fmt::format("invalid --jobs={}: at least 1", a.jobs));
+  if (a.repeats < 1) return Status::Invalid(fmt::format("invalid --repeats={}: at least 1", a.repeats));
+  if (a.warmup < 0) return Status::Invalid(fmt::format("invalid --warmup={}: 0 or more", a.warmup));
+  if (!(a.timeout_init > 0))
+    return Status::Invalid(fmt::format("invalid --timeout-init={}: seconds > 0", a.timeout_init));
+  if (!(a.timeout_prepare > 0))
+    return Status::Invalid(fmt::format("invalid --timeout-prepare={}: seconds > 0", a.timeout_prepare));
+  auto exec = parse_timeout(a.timeout_exec, "--timeout-exec");
+  if (!exec.ok()) return exec.status();
+  auto verify = parse_timeout(a.timeout_verify, "--timeout-verify");
+  if (!verify.ok()) return verify.status();
+  auto self = self_path();
+  if (!self.ok()) return self.status();
+  SupervisorOptions o;
+  o.jobs = a.jobs;
+  o.devices = a.devices;
+  o.worker_argv = {*self, "worker"};
+  // CPU engines thread each probe over every core; `jobs` workers share them instead.
+  const unsigned cores = std::max(1u, std::thread::hardware_concurrency());
+  if (a.jobs > 1 && !std::getenv("OMP_NUM_THREADS"))
+    o.worker_env["OMP_NUM_THREADS"] = std::to_string(std::max(1u, cores / unsigned(a.jobs)));
+  o.engine = engine.spec;
+  o.timeouts.init_s = a.timeout_init;
+  o.timeouts.prepare_s = a.timeout_prepare;
+  o.timeouts.execute_s = *exec;
+  o.timeouts.verify_s = *verify;
+  o.probe.verify = !a.no_verify;
+  o.probe.exec.warmup = a.warmup;
+  o.probe.exec.repeats = a.repeats;
+  if (a.verbose) log_events(o);
+  return o;
+}
+
+Result<std::unique_ptr<Prober>> make_isolated_prober(const EngineArgs& engine,
+                                                     const IsolationArgs& a) {
+  auto o = supervisor_options(engine, a);
+  if (!o.ok()) return o.status();
+  return std::unique_ptr<Prober>(std::make_unique<Supervisor>(std::move(*o)));
+}
+
+void StoreCommandArgs::add_to(CLI::App& app) {
+  app.add_option("--db", db, "the store (SQLite file), created if missing")->required();
+  problems.add_to(app);
+  engine.add_to(app);
+  iso.add_to(app);
+}
+
+nlohmann::json StoreCommandArgs::engine_json() const {
+  const EngineSpec& e = engine.spec;
+  return {{"engine", {{"name", e.name}, {"base", e.base}, {"quirks", e.quirks_path}, {"seed", e.seed}}},
+          {"isolation", iso.to_json()}};
+}
+
+Status StoreCommandArgs::restore_engine(const nlohmann::json& j) {
+  try {
+    const auto& e = j.at("engine");
+    engine.spec = {e.at("name").get<std::string>(), e.value("base", ""), e.value("quirks", ""),
+                   e.value("seed", uint64_t{0})};
+  } catch (const nlohmann::json::exception& ex) {
+    return Status::Corrupt(fmt::format("the run's stored options are incomplete: {}", ex.what()));
+  }
+  auto restored = IsolationArgs::from_json(j.value("isolation", nlohmann::json::object()));
+  if (!restored.ok()) return restored.status();
+  iso = *restored;
+  return Status::Ok();
+}
+
+}  // namespace convguard::cli

@@ -1,0 +1,199 @@
+#include "convguard/fill.h"
+
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+#include <limits>
+
+#include "engines/parallel.h"
+
+namespace convguard {
+namespace {
+
+// splitmix64's finaliser: a counter-based generator, so element i's value needs no
+// state from elements before it and any split of the index range gives the same fill.
+uint64_t mix(uint64_t x) {
+  x += 0x9e3779b97f4a7c15ull;
+  x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ull;
+  x = (x ^ (x >> 27)) * 0x94d049bb133111ebull;
+  return x ^ (x >> 31);
+}
+
+// Longest sum of products any output element of the direction accumulates.
+double reduction_length(const Problem& p) {
+  switch (p.dir) {
+    case Dir::FWD_D:
+    case Dir::FWD_B: return double(p.ic / p.g) * p.kh * p.kw + 1;  // +1: bias
+    case Dir::BWD_D: return double(p.oc / p.g) * p.kh * p.kw;
+    case Dir::BWD_W:
+    case Dir::BWD_WB: return double(p.mb) * p.oh * p.ow;
+  }
+  return 1;
+}
+
+struct FillParams {
+  int magnitude = 1;     // values are integers in [-magnitude, magnitude]
+  double density = 1.0;  // share of elements that are drawn rather than 0
+};
+
+// Every partial sum stays an integer below `limit` in magnitude when
+// reduction_length * magnitude^2 <= limit, so exact algorithms are exact in f32
+// whatever their summation order. f32 and bf16 accumulate in f32 (2^24 integers are
+// exact); f16 results must also fit f16's exact-integer range (2^11), far inside its
+// 65504 maximum. The magnitude cap keeps bf16 inputs exact (8 significant bits) and
+// f16 inputs small. Past the limit, inputs become sparse +-1: the random signs keep
+// typical sums near sqrt(n), so overflow of the exact range is vanishingly unlikely.
+FillParams params_for(const Problem& p) {
+  const double limit = p.dt == DataType::f16 ? 2048.0 : 16777216.0;
+  const int cap = p.dt == DataType::f16 ? 4 : 16;
+  const double n = std::max(1.0, reduction_length(p));
+  FillParams f;
+  f.magnitude = static_cast<int>(std::clamp(std::floor(std::sqrt(limit / n)), 1.0, double(cap)));
+  if (n > limit) f.density = std::max(limit / n, 1e-3);
+  return f;
+}
+
+float fill_value(const FillParams& f, uint64_t seed, Arg a, int64_t i) {
+  const uint64_t h = mix(mix(seed * 4 + static_cast<uint64_t>(a)) ^ static_cast<uint64_t>(i));
+  if (f.density < 1.0 && double(h >> 11) * 0x1.0p-53 >= f.density) return 0.0f;
+  const uint64_t span = 2 * static_cast<uint64_t>(f.magnitude) + 1;
+  return static_cast<float>(static_cast<int64_t>((h >> 7) % span) - f.magnitude);
+}
+
+}  // namespace
+
+float round_to(DataType dt, float v) {
+  switch (dt) {
+    case DataType::f32: return v;
+    case DataType::f16: return static_cast<float>(static_cast<_Float16>(v));
+    case DataType::bf16: {
+      if (std::isnan(v)) return v;
+      uint32_t bits;
+      std::memcpy(&bits, &v, 4);
+      bits += 0x7fffu + ((bits >> 16) & 1u);  // round to nearest even
+      bits &= 0xffff0000u;
+      std::memcpy(&v, &bits, 4);
+      return v;
+    }
+  }
+  return v;
+}
+
+void fill_range(const Problem& p, Arg a, uint64_t seed, int64_t begin, int64_t end, float* out) {
+  const FillParams f = params_for(p);
+  for (int64_t i = begin; i < end; ++i) out[i - begin] = fill_value(f, seed, a, i);
+}
+
+void fill_inputs(const Problem& p, ConvTensors& t, uint64_t seed) {
+  for (Arg a : inputs_of(p.dir)) {
+    std::vector<float>& v = tensor(t, a);
+    parallel_ranges(static_cast<int64_t>(v.size()), int64_t{1} << 16, [&](int64_t b, int64_t e) {
+      fill_range(p, a, seed, b, e, v.data() + b);
+    });
+  }
+}
+
+void poison_outputs(const Problem& p, ConvTensors& t) {
+  for (Arg a : outputs_of(p.dir)) {
+    std::vector<float>& v = tensor(t, a);
+    std::fill(v.begin(), v.end(), std::numeric_limits<float>::quiet_NaN());
+  }
+}
+
+Tolerance tolerance_for(DataType dt, AlgoClass cls) {
+  // One unit in the last place of the output type, relative: an exact algorithm's
+  // integer sum is exact in f32 (see params_for) and is rounded once on store, so a
+  // correct engine can differ from the reference only by a different final rounding.
+  const double ulp = dt == DataType::f32 ? 0.0 : dt == DataType::f16 ? 0x1.0p-10 : 0x1.0p-7;
+  switch (cls) {
+    case AlgoClass::exact: return {ulp};
+    // TF32 keeps 10 mantissa bits of each input (relative rounding 2^-11 per factor);
+    // f16 accumulation rounds every partial sum to 11 bits. Either gives ~1e-3 of the
+    // sum's terms; 4 ulps of the output type on top covers the final store.
+    case AlgoClass::reduced: return {std::max(4e-3, 4 * ulp)};
+    // Winograd's transforms use fractions (1/4, 1/6, ...) that are not exact in binary
+    // and grow intermediate values ~10x, so each output carries a few f32 roundings of
+    // terms up to ~10x its own size: ~1e-5 relative. 1e-4 leaves a 10x margin
+    // (oneDNN 2.6 offers Winograd only for blocked layouts, so no test measures it yet).
+    case AlgoClass::winograd: return {std::max(1e-4, 4 * ulp)};
+    // FFT rounds through log2(n) butterfly stages of trigonometric twiddles.
+    case AlgoClass::fft: return {std::max(1e-3, 4 * ulp)};
+  }
+  return {ulp};
+}
+
+namespace {
+
+struct ArgCheck {
+  double max_rel = 0;
+  int64_t mismatches = 0, nonfinite = 0, first_bad = -1;
+  bool got_nonzero = false, ref_nonzero = false;
+};
+
+ArgCheck check_arg(const std::vector<float>& got, const std::vector<float>& ref, double tol) {
+  ArgCheck c;
+  for (size_t i = 0; i < ref.size(); ++i) {
+    const double g = got[i], r = ref[i];
+    c.got_nonzero |= g != 0.0;
+    c.ref_nonzero |= r != 0.0;
+    bool bad;
+    if (!std::isfinite(g) || !std::isfinite(r)) {
+      ++c.nonfinite;
+      bad = true;
+    } else {
+      const double rel = std::fabs(g - r) / std::max(std::fabs(r), 1.0);
+      c.max_rel = std::max(c.max_rel, rel);
+      bad = rel > tol;
+    }
+    if (bad && c.first_bad < 0) c.first_bad = static_cast<int64_t>(i);
+    c.mismatches += bad;
+  }
+  return c;
+}
+
+std::string describe_first(Arg a, const ArgCheck& c, const std::vector<float>& got,
+                           const std::vector<float>& ref) {
+  const size_t i = static_cast<size_t>(c.first_bad);
+  const double g = got[i], r = ref[i];
+  std::string m = std::string(to_string(a)) + "[" + std::to_string(i) + "] got " +
+                  std::to_string(g) + " expected " + std::to_string(r);
+  if (std::isfinite(g) && std::isfinite(r))
+    m += " (rel err " + std::to_string(std::fabs(g - r) / std::max(std::fabs(r), 1.0)) + ")";
+  return m + "; " + std::to_string(c.mismatches) + " of " + std::to_string(ref.size()) +
+         " elements differ";
+}
+
+}  // namespace
+
+Comparison compare_outputs(const Problem& p, const ConvTensors& got, const ConvTensors& ref,
+                           Tolerance tol) {
+  Comparison out;
+  for (Arg a : outputs_of(p.dir)) {
+    const std::vector<float>& g = tensor(got, a);
+    const std::vector<float>& r = tensor(ref, a);
+    if (g.size() != r.size()) {
+      out.mismatches += 1;
+      if (out.message.empty())
+        out.message = std::string(to_string(a)) + " has " + std::to_string(g.size()) +
+                      " elements, expected " + std::to_string(r.size());
+      continue;
+    }
+    const ArgCheck c = check_arg(g, r, tol.rel);
+    out.max_rel_err = std::max(out.max_rel_err, c.max_rel);
+    out.mismatches += c.mismatches;
+    out.nonfinite += c.nonfinite;
+    if (c.ref_nonzero && !c.got_nonzero && !out.all_zero) {
+      // Ahead of any element message: a kernel that never ran is the likelier story.
+      out.all_zero = true;
+      out.message = std::string("all-zero output not trusted: ") + to_string(a) +
+                    " is all zero, the reference is not" +
+                    (out.message.empty() ? "" : "; " + out.message);
+    } else if (c.first_bad >= 0 && out.message.empty()) {
+      out.message = describe_first(a, c, g, r);
+    }
+  }
+  out.pass = out.mismatches == 0 && out.nonfinite == 0 && !out.all_zero;
+  return out;
+}
+
+}  // namespace convguard

@@ -1,0 +1,228 @@
+// The supervisor's verdicts on hangs, deaths and protocol errors, and what follows
+// them: the canary in a fresh worker, re-runs of probes caught beside a failure, and
+// the wedged stop.
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <cmath>
+
+#include "isolation/supervisor_impl.h"
+
+namespace convguard {
+namespace {
+
+std::chrono::milliseconds ms(double seconds) {
+  return std::chrono::milliseconds(static_cast<int64_t>(std::ceil(seconds * 1000)));
+}
+
+double seconds_since(Clock::time_point t) {
+  return std::chrono::duration<double>(Clock::now() - t).count();
+}
+
+std::string describe(const Job& job, const ProbeResult& r) {
+  std::string who = job.canary ? "canary " + key(job.problem) : key(job.problem);
+  return fmt::format("{} {} in {} ({})", who, to_string(r.outcome), to_string(r.phase),
+                     r.message);
+}
+
+}  // namespace
+
+ProbeResult Supervisor::Impl::base_result(const Slot& s, const Job& job) const {
+  ProbeResult r;
+  r.problem = key(job.problem);
+  r.name = job.problem.name;
+  r.dir = job.problem.dir;
+  r.dt = job.problem.dt;
+  r.engine = opt.engine.name;
+  r.algo = job.algo;
+  r.phase = job.phase;
+  r.worker = s.index;
+  r.worker_pid = s.worker ? s.worker->pid() : 0;
+  r.attempt = job.attempt;
+  return r;
+}
+
+void Supervisor::Impl::deliver(const Slot* s, size_t index, const ProbeResult& r) {
+  if (opt.on_event) {
+    SupervisorEvent e{SupervisorEvent::verdict, s ? s->index : r.worker, r.worker_pid, index,
+                      r.phase, r.outcome, Clock::now(), r.message};
+    opt.on_event(e);
+  }
+  if (on_result && *on_result) (*on_result)(index, r);
+}
+
+void Supervisor::Impl::finish_job(Slot& s, ProbeResult r) {
+  Job job = std::move(*s.job);
+  s.job.reset();
+  r.worker = s.index;
+  r.worker_pid = s.worker->pid();
+  r.attempt = job.attempt;
+  r.wall_ms = seconds_since(job.dispatched) * 1000;
+  if (job.canary) return canary_done(s, r.outcome == Outcome::ok, describe(job, r));
+  // A crash outcome from the worker itself is a lost device: the worker exits on its own
+  // and the device must prove itself before the next probe.
+  if (r.outcome != Outcome::crash) {
+    promote_queued(s);
+    return deliver(&s, job.index, r);
+  }
+  r.stderr_tail = (s.worker->drain_stderr(), s.worker->stderr_tail());
+  if (auto e = s.worker->reap_exited(ms(opt.kill_wait_s)); e && e->exited)
+    r.exit_status = e->status;
+  drop_worker(s);
+  judge_failure(s, job, std::move(r));
+}
+
+void Supervisor::Impl::judge_failure(Slot& s, const Job& job, ProbeResult r) {
+  if (job.canary) return canary_done(s, false, describe(job, r));
+  if (recovering) {
+    // It may have failed only because the device was already in trouble: hold it until
+    // the canary speaks.
+    deferred.push_back({job.index, job.attempt, std::move(r)});
+    return;
+  }
+  std::string what = describe(job, r);
+  deliver(&s, job.index, r);
+  begin_recovery(s, what);
+}
+
+void Supervisor::Impl::fail_job(Slot& s, Outcome o, const std::string& what,
+                                std::optional<ExitInfo> exit) {
+  Job job = std::move(*s.job);
+  s.job.reset();
+  ProbeResult r = base_result(s, job);
+  r.outcome = o;
+  r.message = what;
+  r.wall_ms = seconds_since(job.dispatched) * 1000;
+  if (s.worker) {
+    s.worker->drain_stderr();
+    r.stderr_tail = s.worker->stderr_tail();
+  }
+  if (exit) {
+    r.signal = exit->signal;
+    if (exit->exited) r.exit_status = exit->status;
+  }
+  drop_worker(s);
+  judge_failure(s, job, std::move(r));
+}
+
+void Supervisor::Impl::on_hang(Slot& s) {
+  const Job& job = *s.job;
+  double limit = std::chrono::duration<double>(job.deadline - job.phase_start).count();
+  pid_t pid = s.worker->pid();
+  auto exit = s.worker->kill(ms(opt.kill_wait_s));
+  std::string what = fmt::format("no progress in {} within its deadline of {:.3g} s; killed "
+                                 "worker {} (pid {})",
+                                 to_string(job.phase), limit, s.index, pid);
+  if (!exit)
+    what += fmt::format("; it was still not dead {:.3g} s after SIGKILL", opt.kill_wait_s);
+  fail_job(s, Outcome::hang, what, std::nullopt);
+}
+
+void Supervisor::Impl::on_death(Slot& s) {
+  auto exit = s.worker->reap_exited(ms(opt.kill_wait_s));
+  if (!s.job) return drop_worker(s);  // an idle worker's end costs no probe
+  std::string how = exit ? exit->describe() : "closed its pipe and would not die";
+  std::string what = fmt::format("worker {} (pid {}) died in {}: {}", s.index,
+                                 s.worker->pid(), to_string(s.job->phase), how);
+  if (exit && exit->exited) what += " before answering";
+  fail_job(s, Outcome::crash, what, exit);
+}
+
+void Supervisor::Impl::on_protocol_error(Slot& s, const Status& st) {
+  if (!s.job) return drop_worker(s);
+  std::string what = fmt::format("worker protocol error: {} (worker {}, pid {}, killed)",
+                                 st.message(), s.index, s.worker->pid());
+  auto exit = s.worker->kill(ms(opt.kill_wait_s));
+  (void)exit;  // the SIGKILL is ours, not the probe's
+  fail_job(s, Outcome::crash, what, std::nullopt);
+}
+
+void Supervisor::Impl::on_fatal(Slot& s, const Message& m) {
+  bool canary = s.job && s.job->canary;
+  if (!ever_ready && !canary) {
+    // The engine has never started in any worker: no probe can run, and none is blamed.
+    stop = Status(m.code == Code::kOk ? Code::kError : m.code,
+                  fmt::format("engine {} could not start in a worker: {}", opt.engine.name,
+                              m.message));
+    kill_all();
+    return;
+  }
+  if (!s.job) return drop_worker(s);
+  auto exit = s.worker->reap_exited(ms(opt.kill_wait_s));
+  fail_job(s, Outcome::crash, "worker could not start the engine: " + m.message, exit);
+}
+
+void Supervisor::Impl::begin_recovery(const Slot& s, const std::string& what) {
+  if (recovering) return;
+  recovering = true;
+  recovery_start = next_canary_at = Clock::now();
+  canary_failures = 0;
+  canary_slot = s.index;
+  trigger = what;
+}
+
+void Supervisor::Impl::start_canary_if_due() {
+  // The canary runs alone: a probe still running beside it could hold the device and
+  // make a healthy device look wedged.
+  for (const Slot& s : slots)
+    if (s.job) return;
+  if (Clock::now() < next_canary_at) return;
+  Slot& s = slots[static_cast<size_t>(canary_slot)];
+  drop_worker(s);  // always a fresh process
+  if (!ensure_worker(s)) return;
+  Job job;
+  job.canary = true;
+  job.id = next_id++;
+  job.problem = opt.canary;
+  job.algo = kDefaultAlgo;
+  job.flops = opt.canary.flops();
+  Message m;
+  m.type = MsgType::probe;
+  m.id = job.id;
+  m.problem = to_string(opt.canary);
+  m.algo = kDefaultAlgo;
+  m.canary = true;
+  m.seed = opt.probe.seed;
+  if (send_job(s, std::move(job), m)) emit(SupervisorEvent::canary_started, &s, &*s.job);
+}
+
+void Supervisor::Impl::canary_done(Slot& s, bool passed, const std::string& what) {
+  if (passed) {
+    recovering = false;
+    emit(SupervisorEvent::canary_passed, &s, nullptr, what);
+    for (Deferred& d : deferred) {
+      if (d.attempt >= 2) {
+        deliver(nullptr, d.index, d.result);  // failed twice, the second time after a canary
+        continue;
+      }
+      requeue(d.index, d.attempt + 1);
+    }
+    deferred.clear();
+    return;
+  }
+  ++canary_failures;
+  last_canary_failure = what;
+  emit(SupervisorEvent::canary_failed, &s, nullptr, what, Outcome::wedged);
+  drop_worker(s);
+  if (canary_failures >= opt.canary_tries || seconds_since(recovery_start) >= opt.canary_budget_s)
+    return wedge();
+  // The device may need a moment after its last user was killed.
+  next_canary_at = Clock::now() + std::chrono::milliseconds(250 * canary_failures);
+}
+
+void Supervisor::Impl::wedge() {
+  std::string msg = fmt::format(
+      "device wedged: after {}, a fresh worker failed the canary {} {} time(s) in {:.1f} s "
+      "(last: {}). Every worker was stopped and no further probe was run; the results "
+      "reported so far stand. Reset the device (e.g. nvidia-smi --gpu-reset, rocm-smi "
+      "--gpureset) or reboot, then resume the run.",
+      trigger, key(opt.canary), canary_failures, seconds_since(recovery_start),
+      last_canary_failure);
+  kill_all();
+  pending.clear();
+  deferred.clear();
+  emit(SupervisorEvent::wedged, nullptr, nullptr, msg, Outcome::wedged);
+  stop = Status::DeviceLost(msg);
+}
+
+}  // namespace convguard

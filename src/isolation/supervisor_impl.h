@@ -1,0 +1,139 @@
+// Internals of the Supervisor (include/convguard/supervisor.h), shared by
+// supervisor.cc (dispatch, the poll loop, messages) and recovery.cc (verdicts on hangs
+// and deaths, the canary, wedged).
+#pragma once
+
+#include <chrono>
+#include <deque>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "convguard/supervisor.h"
+#include "isolation/worker_pool.h"
+
+namespace convguard {
+
+using Clock = std::chrono::steady_clock;
+
+/// What a worker slot is doing.
+struct Job {
+  bool canary = false;
+  size_t index = 0;  ///< request index (not for canaries)
+  int attempt = 1;
+  uint64_t id = 0;   ///< protocol request id
+  Problem problem;
+  std::string algo;
+  double flops = 0;
+  Phase phase = Phase::init;
+  Clock::time_point dispatched, phase_start, deadline, exec_start;
+};
+
+struct Slot {
+  int index = 0;
+  std::unique_ptr<WorkerProc> worker;
+  std::optional<Job> job;     ///< the request the worker is on
+  /// Sent behind `job` so the worker never waits for a round trip; they have no deadline
+  /// until they become `job`, and go back to the queue if the worker is lost first.
+  std::deque<Job> queued;
+  /// Recent seconds per probe while busy (moving average over at least 10 ms of busy
+  /// time each, so results read in batches still average right); 0 until measured.
+  /// Sizes the queue ahead.
+  double probe_s = 0;
+  Clock::time_point busy_since;  ///< start of the current job, or of the last result
+  double pace_busy_s = 0;        ///< busy seconds not yet in probe_s
+  int pace_done = 0;             ///< results not yet in probe_s
+};
+
+/// A probe that failed beside a recovery; judged once the canary says the device is fine.
+struct Deferred {
+  size_t index;
+  int attempt;
+  ProbeResult result;
+};
+
+struct Supervisor::Impl {
+  explicit Impl(SupervisorOptions o);
+
+  SupervisorOptions opt;
+  ExecCostModel model;
+  std::vector<Slot> slots;
+  uint64_t next_id = 1;
+  bool ever_ready = false;  ///< some worker has started the engine
+  std::vector<std::unique_ptr<WorkerProc>> graveyard;  ///< killed, not yet reaped
+
+  // Recovery persists across run() calls: a hang at the end of one run is checked by
+  // the canary before the next run's first probe.
+  bool recovering = false;
+  int canary_failures = 0;
+  int canary_slot = 0;
+  Clock::time_point recovery_start, next_canary_at;
+  std::string trigger, last_canary_failure;
+
+  // The current run.
+  const std::vector<ProbeRequest>* requests = nullptr;
+  const ResultCallback* on_result = nullptr;
+  const DispatchCallback* on_dispatch = nullptr;
+  std::deque<std::pair<size_t, int>> pending;  ///< (index, attempt), in request order
+  std::vector<Deferred> deferred;
+  Status stop;  ///< non-ok ends the run
+
+  // supervisor.cc
+  Status run(const std::vector<ProbeRequest>& reqs, const ResultCallback& cb,
+             const DispatchCallback& on_dispatch);
+  Status start_all();
+  /// Some request of this run has no verdict yet: pending, running, queued on a
+  /// worker, or held beside a recovery.
+  bool work_left() const;
+  void dispatch();
+  bool ensure_worker(Slot& s);
+  bool send_job(Slot& s, Job job, const Message& m);
+  void start_probe(Slot& s, size_t index, int attempt);
+  void queue_probe(Slot& s, size_t index, int attempt);
+  Job make_job(size_t index, int attempt, Message* m);
+  /// After a job ends: the first queued request (if any) becomes the worker's job.
+  void promote_queued(Slot& s);
+  /// How many requests s should have queued ahead (see queue_ahead_s).
+  size_t queue_target(const Slot& s) const;
+  /// A result came from s at `now`: updates its pace (probe_s).
+  void observe_pace(Slot& s, Clock::time_point now);
+  void requeue(size_t index, int attempt);
+  void wait_and_handle();
+  /// Whether every busy worker has requests queued, so the loop may pause to batch
+  /// wake-ups without starving anyone.
+  bool all_fed() const;
+  void handle_readable(Slot& s);
+  void on_message(Slot& s, const Message& m);
+  void on_phase(Slot& s, const Message& m);
+  void on_result_msg(Slot& s, const Message& m);
+  void check_deadlines();
+  void set_phase(Job& job, Phase ph, Clock::time_point now);
+  Result<Message> ask(Message req, MsgType want);
+  void emit(SupervisorEvent::Kind k, const Slot* s, const Job* job, std::string msg = {},
+            Outcome o = Outcome::ok) const;
+  void reap_graveyard();
+  void drop_worker(Slot& s);
+
+  // recovery.cc
+  ProbeResult base_result(const Slot& s, const Job& job) const;
+  /// Reports a verdict to the run's callback (and the event hook).
+  void deliver(const Slot* s, size_t index, const ProbeResult& r);
+  /// A result message from the worker ends the slot's job.
+  void finish_job(Slot& s, ProbeResult r);
+  /// Ends the slot's job with outcome `o` from the supervisor's side; drops the worker.
+  void fail_job(Slot& s, Outcome o, const std::string& what, std::optional<ExitInfo> exit);
+  /// A hang or crash: reported and followed by recovery, or held while one is under way.
+  void judge_failure(Slot& s, const Job& job, ProbeResult r);
+  void on_hang(Slot& s);
+  void on_death(Slot& s);
+  void on_protocol_error(Slot& s, const Status& st);
+  void on_fatal(Slot& s, const Message& m);
+  void begin_recovery(const Slot& s, const std::string& what);
+  void start_canary_if_due();
+  void canary_done(Slot& s, bool passed, const std::string& what);
+  void wedge();
+  void kill_all();
+};
+
+}  // namespace convguard

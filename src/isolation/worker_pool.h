@@ -1,0 +1,60 @@
+// One worker process as the supervisor sees it: a Child speaking the protocol.
+#pragma once
+
+#include <chrono>
+#include <memory>
+#include <optional>
+#include <string>
+
+#include "convguard/engine.h"
+#include "isolation/process.h"
+#include "isolation/protocol.h"
+
+namespace convguard {
+
+class WorkerProc {
+ public:
+  /// Spawns the worker command `so` as slot `slot` and sends hello naming `engine`.
+  /// Requests may follow at once: the worker reads them after its engine is ready.
+  static Result<std::unique_ptr<WorkerProc>> start(const SpawnOptions& so, const EngineSpec& engine,
+                                                   int slot);
+
+  int slot() const { return slot_; }
+  pid_t pid() const { return child_->pid(); }
+  /// A ready message has been seen.
+  bool ready() const { return ready_; }
+  void set_ready() { ready_ = true; }
+
+  /// Sends m; Io if the worker has closed its end or stopped reading.
+  Status send(const Message& m);
+  /// One read of the result pipe and a drain of stderr; then next() yields messages.
+  Status pump();
+  /// The next complete message, nullopt when none; Corrupt on garbage.
+  Result<std::optional<Message>> next() { return reader_.next(); }
+  /// The result pipe reached end of stream (the worker exited or closed it).
+  bool eof() const { return reader_.eof(); }
+
+  int result_fd() const { return child_->result_fd(); }
+  int stderr_fd() const { return child_->stderr_fd(); }
+  void drain_stderr() { child_->drain_stderr(); }
+  std::string stderr_tail() const { return child_->stderr_tail(); }
+
+  /// SIGKILL to the group and reap within `wait`; nullopt if it would not die.
+  std::optional<ExitInfo> kill(std::chrono::milliseconds wait);
+  /// Reaps a worker that has closed its pipe (it is exiting), killing it if it lingers.
+  std::optional<ExitInfo> reap_exited(std::chrono::milliseconds wait);
+  /// Asks the worker to exit: stop message, then end of input.
+  void request_stop();
+  /// Waits up to `wait` for an exit after request_stop(); kills the group otherwise.
+  void finish(std::chrono::milliseconds wait);
+
+ private:
+  WorkerProc() = default;
+
+  int slot_ = 0;
+  bool ready_ = false;
+  std::unique_ptr<Child> child_;
+  FrameReader reader_;
+};
+
+}  // namespace convguard
