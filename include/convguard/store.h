@@ -1,4 +1,4 @@
-// The durable store: runs, probe results and the in-flight journal in one SQLite file.
+// The durable store: runs, probe results, conclusions and the in-flight journal in one SQLite file.
 //
 // Durability model (WAL mode):
 //  - Results, plans and run bookkeeping are committed with synchronous=NORMAL: a commit
@@ -31,7 +31,7 @@ namespace convguard {
 
 /// Schema version this build writes (PRAGMA user_version). Older files are migrated
 /// in place on open; newer files are refused and left untouched.
-inline constexpr int kStoreSchemaVersion = 3;
+inline constexpr int kStoreSchemaVersion = 4;
 
 enum class RunStatus { running, done, interrupted, failed };
 const char* to_string(RunStatus s);
@@ -90,6 +90,32 @@ struct InflightMark {
 struct ResultRecord {
   int64_t plan_index = -1;
   ProbeResult result;
+};
+
+/// A concluding command's result, kept so that reports print what the command concluded
+/// instead of deriving it again from probes. Today one boundary of `convguard boundary`.
+struct StoredConclusion {
+  int64_t id = 0;
+  int64_t run_id = 0;
+  std::string kind = "boundary";
+  std::string problem;    ///< key of the searched line's base problem (its --over value set)
+  std::string engine;     ///< the engine label of the run
+  std::string algo;       ///< the algorithm searched
+  std::string fingerprint_hash;
+  std::string axis;       ///< the field searched ("ih")
+  std::string tie;        ///< fields that followed the axis, comma-separated ("iw"), or ""
+  std::string over;       ///< a frontier line's fixed values ("ic=16", comma-separated), or ""
+  Outcome outcome = Outcome::ok;  ///< of the first failing probe (ok when none failed)
+  bool confirmed = false;
+  std::string summary_json;  ///< the summary object the command printed (boundary.h's to_json)
+  int64_t created_ms = 0;
+};
+
+/// Filters for list_conclusions(); empty/unset fields do not filter.
+struct ConclusionFilter {
+  std::optional<int64_t> run_id;
+  std::string engine;
+  std::string kind;
 };
 
 /// Filters for list_probes(); empty/unset fields do not filter.
@@ -159,6 +185,16 @@ class Store {
   /// The latest probe per (problem, engine, algo, fingerprint), filtered, ordered by problem
   /// key, engine, algo. With a run filter: the latest per key among that run's probes.
   Result<std::vector<StoredProbe>> list_probes(const ProbeFilter& filter = {});
+
+  // --- conclusions ---
+  /// Records conclusions of run `run_id` (each one's run_id and created_ms are set here) in
+  /// one transaction; returns their ids in order.
+  Result<std::vector<int64_t>> record_conclusions(int64_t run_id,
+                                                  const std::vector<StoredConclusion>& cs);
+  /// The newest conclusion per line (kind, problem, engine, algo, axis, tie, over), over
+  /// every fingerprint, filtered, oldest first. With a run filter: the newest per line
+  /// among that run's conclusions.
+  Result<std::vector<StoredConclusion>> list_conclusions(const ConclusionFilter& filter = {});
 
   // --- in-flight journal ---
   /// Marks the requests of one group as queued, durably (synchronous=FULL, fsync) before

@@ -8,6 +8,7 @@
 #include "cli/cli.h"
 #include "cli/cli_isolation.h"
 #include "search/boundary.h"
+#include "report/conclusions.h"
 #include "convguard/store.h"
 #include "convguard/sweep.h"
 
@@ -68,6 +69,16 @@ Result<BoundaryOptions> search_options(const BoundaryArgs& a) {
   return o;
 }
 
+// Each boundary's conclusion, in one transaction, so that reports print what was concluded
+// here rather than deriving it again from the probes.
+Status keep_conclusions(Store& store, StoreProber& run, const Problem& base,
+                        const std::string& algo, const std::vector<BoundaryResult>& rs) {
+  std::vector<StoredConclusion> cs;
+  for (const auto& r : rs)
+    cs.push_back(conclusion_of(r, base, algo, run.engine_name(), run.fingerprint_hash()));
+  return store.record_conclusions(run.run_id(), cs).status();
+}
+
 int print_results(const std::vector<BoundaryResult>& rs, bool json, ResultPrinter& printer) {
   printer.finish();
   for (const auto& r : rs) {
@@ -108,14 +119,17 @@ int boundary_main(BoundaryArgs& a) {
   opt->repeat_prober = &shown_again;
   auto rs = over.first.empty() ? map_frontier(shown, *base, *opt, "", {})
                                : map_frontier(shown, *base, *opt, over.first, over.second);
-  const RunStatus end = rs.ok() ? RunStatus::done : RunStatus::failed;
+  const Status kept =
+      rs.ok() ? keep_conclusions(**store, **main, *base, opt->algo, *rs) : Status::Ok();
+  const RunStatus end = rs.ok() && kept.ok() ? RunStatus::done : RunStatus::failed;
   (void)(*repeat)->finish(end);
   if (auto s = (*main)->finish(end); !s.ok() && rs.ok()) return report_error(s);
   if (!rs.ok()) {
     printer.finish();
     return report_error(rs.status());
   }
-  return print_results(*rs, a.json, printer);
+  const int code = print_results(*rs, a.json, printer);
+  return kept.ok() ? code : report_error(kept);
 }
 
 }  // namespace

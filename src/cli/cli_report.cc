@@ -1,5 +1,6 @@
 // `convguard report`: the store as markdown in the seed's form, JSON lines, or one
-// self-contained HTML page with heat maps; --compare puts two runs side by side.
+// self-contained HTML page with heat maps; --compare puts two runs side by side. Boundaries
+// are the stored conclusions of `convguard boundary`, derived from probes only without any.
 #include <algorithm>
 #include <cstdio>
 #include <fstream>
@@ -10,6 +11,7 @@
 
 #include "cli/cli.h"
 #include "report/compare.h"
+#include "report/conclusions.h"
 #include "report/report_md.h"
 #include "report/report_html.h"
 #include "convguard/store.h"
@@ -96,15 +98,21 @@ int report_main(const ReportArgs& a) {
   if (a.format == "html") return html_report(**store, a);
   auto ps = latest_probes(**store, a);
   if (!ps.ok()) return report_error(ps.status());
+  ReportInput in;
+  for (const auto& p : *ps) in.probes.push_back(p.result);
+  ConclusionFilter cf;
+  if (a.run) cf.run_id = a.run;
+  cf.engine = a.engine;
+  auto bs = load_report_boundaries(**store, cf, in.probes);
+  if (!bs.ok()) return report_error(bs.status());
   std::string text;
   if (a.format == "json") {
-    text = json_lines(*ps);
+    text = json_lines(*ps) + boundary_json_lines(*bs);
   } else {
-    ReportInput in;
     in.title = a.title;
     describe_runs(**store, *ps, in);
-    for (const auto& p : *ps) in.probes.push_back(p.result);
-    in.boundaries = boundaries_from_probes(in.probes);
+    in.boundary_source = bs->source;
+    for (const auto& b : bs->boundaries) in.boundaries.push_back(b.result);
     text = report_markdown(in);
   }
   if (a.out.empty()) {

@@ -13,6 +13,7 @@
 #include <nlohmann/json.hpp>
 
 #include "report/compare.h"
+#include "report/conclusions.h"
 #include "search/repro.h"
 #include "report/heatmap.h"
 #include "report/report_assets.h"
@@ -96,7 +97,43 @@ std::string fingerprint_section(const RunInfo& run) {
       html_escape(run.command), fingerprint_table(run));
 }
 
-std::string boundaries_section(const std::vector<HeatMap>& maps) {
+std::string conclusion_status(const BoundaryResult& r) {
+  std::string s = r.confirmed ? "confirmed" : "not confirmed";
+  if (r.flaky) s += ", flaky";
+  if (r.non_monotonic) s += ", non-monotonic";
+  for (const auto& n : r.notes) s += "; " + n;
+  return html_escape(s);
+}
+
+std::string conclusion_row(const ReportBoundary& b) {
+  const BoundaryResult& r = b.result;
+  std::string axis = r.axis;
+  for (const auto& t : r.tie) axis += "=" + t;
+  auto at = [&](const std::optional<int64_t>& v) {
+    return v ? html_escape(axis) + "=" + std::to_string(*v) : std::string("none");
+  };
+  return fmt::format(
+      "<tr><td>{}</td><td><code>{}</code></td><td>{}</td><td>{}</td><td>{}</td><td>{}</td>"
+      "<td>{}</td></tr>\n",
+      b.stored->run_id, html_escape(descriptor_of(b.stored->problem)), at(r.largest_ok),
+      at(r.first_failing), r.first_failing ? outcome_badge(r.outcome) : "", r.probes,
+      conclusion_status(r));
+}
+
+// What `convguard boundary` concluded, as it said it (confirmed or not).
+std::string conclusions_table(const std::vector<StoredConclusion>& cs) {
+  auto read = read_conclusions(cs);
+  if (!read.ok()) return "<p class=\"note\">" + html_escape(read.status().message()) + "</p>\n";
+  std::string rows;
+  for (const auto& b : *read) rows += conclusion_row(b);
+  return "<table class=\"boundaries\"><thead><tr><th>run</th><th>line</th><th>largest ok</th>"
+         "<th>first failing</th><th>outcome</th><th>probes</th><th>conclusion</th></tr></thead>"
+         "<tbody>\n" + rows + "</tbody></table>\n";
+}
+
+std::string boundaries_section(const std::vector<HeatMap>& maps,
+                               const std::vector<StoredConclusion>& conclusions) {
+  if (!conclusions.empty()) return conclusions_table(conclusions);
   std::string rows;
   for (const auto& m : maps)
     for (const auto& b : report::row_boundaries(m))
@@ -106,7 +143,9 @@ std::string boundaries_section(const std::vector<HeatMap>& maps) {
           b.largest_ok ? html_escape(m.x_axis) + "=" + std::to_string(*b.largest_ok) : "none",
           html_escape(m.x_axis), b.first_failing, outcome_badge(b.outcome));
   if (rows.empty()) return "<p>No failures: no boundary to show.</p>\n";
-  return "<table class=\"boundaries\"><thead><tr><th>map</th><th>row</th><th>largest ok</th>"
+  return "<p class=\"note\">No boundary conclusion is stored for these probes: these are "
+         "derived from probes (the first failing cell of each heat-map row), not confirmed.</p>\n"
+         "<table class=\"boundaries\"><thead><tr><th>map</th><th>row</th><th>largest ok</th>"
          "<th>first failing</th><th>outcome</th></tr></thead><tbody>\n" +
          rows + "</tbody></table>\n";
 }
@@ -262,7 +301,8 @@ std::string page(const ReportData& d, const HtmlReportOptions& opt, const std::v
          "</p></header>\n<main>\n";
   out += "<section id=\"summary\"><h2>Summary</h2><p class=\"counts\">" +
          counts_badges(results_of(d.probes, std::nullopt)) + "</p>\n" + runs_table(d) +
-         "<h3>Boundaries found</h3>\n" + boundaries_section(maps) + "</section>\n";
+         "<h3>Boundaries found</h3>\n" + boundaries_section(maps, d.conclusions) +
+         "</section>\n";
   out += "<section id=\"maps\"><h2>Heat maps</h2>\n" + maps_section(maps) + "</section>\n";
   out += "<section id=\"repro\"><h2>Failures: repro lines</h2>\n" + repro_section(d, maps) + "</section>\n";
   out += "<section id=\"table\"><h2>Probes</h2>\n" + table_section(d, opt) + "</section>\n";
@@ -319,6 +359,13 @@ Result<ReportData> load_report_data(Store& store, std::optional<int64_t> run_id,
   auto probes = store.list_probes(f);
   if (!probes.ok()) return probes.status();
   d.probes = std::move(*probes);
+  ConclusionFilter cf;
+  cf.run_id = run_id;
+  cf.engine = engine;
+  cf.kind = "boundary";
+  auto conclusions = store.list_conclusions(cf);
+  if (!conclusions.ok()) return conclusions.status();
+  d.conclusions = std::move(*conclusions);
   return d;
 }
 

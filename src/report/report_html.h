@@ -35,10 +35,13 @@ struct HtmlReportOptions {
 struct ReportData {
   std::vector<RunInfo> runs;        ///< the runs shown in the summary, oldest first
   std::vector<StoredProbe> probes;  ///< latest per (problem, engine, algo, fingerprint)
+  /// The newest stored boundary per line (Store::list_conclusions); the page derives
+  /// boundaries from the heat maps' rows only when there is none.
+  std::vector<StoredConclusion> conclusions;
 };
 
-/// Reads runs and probes (ProbeFilter semantics: the latest per problem, engine, algo and
-/// fingerprint). Invalid names an unknown run id.
+/// Reads runs, probes (ProbeFilter semantics: the latest per problem, engine, algo and
+/// fingerprint) and boundary conclusions, filtered alike. Invalid names an unknown run id.
 Result<ReportData> load_report_data(Store& store, std::optional<int64_t> run_id = {},
                                     const std::string& engine = "");
 

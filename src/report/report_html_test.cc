@@ -11,6 +11,7 @@
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
 
+#include "report/conclusions.h"
 #include "report/heatmap.h"
 
 namespace convguard {
@@ -149,6 +150,47 @@ TEST(Heatmaps, OneMapPerAlgorithmWithTheSeedBoundaryInEveryRow) {
     EXPECT_EQ(b.first_failing, 44);
     EXPECT_EQ(b.outcome, Outcome::hang);
   }
+}
+
+// The "Boundaries found" part of a page.
+std::string boundaries_part(const std::string& html) {
+  const size_t at = html.find("<h3>Boundaries found</h3>");
+  return at == std::string::npos ? "" : html.substr(at, html.find("</section>", at) - at);
+}
+
+TEST(HtmlBoundaries, ShowTheStoredConclusionRatherThanDerivingOne) {
+  ReportData d;
+  d.probes = stored(seed_results());
+  BoundaryResult b;
+  b.axis = "ih";
+  b.tie = {"iw"};
+  b.largest_ok = 42;
+  b.first_failing = 44;
+  b.outcome = Outcome::hang;
+  b.phase = Phase::execute;
+  b.probes = 14;
+  b.confirmed = true;
+  auto base = parse_problem("--dir=FWD_D " + seed_desc(16, 8));
+  ASSERT_TRUE(base.ok());
+  d.conclusions.push_back(conclusion_of(b, *base, "default", "sim", "fp"));
+  d.conclusions.back().run_id = 1;
+  auto html = render_html_report(d, HtmlReportOptions{});
+  ASSERT_TRUE(html.ok()) << html.status().to_string();
+  const std::string part = boundaries_part(*html);
+  EXPECT_NE(part.find("<td>ih=iw=42</td><td>ih=iw=44</td>"), std::string::npos) << part;
+  EXPECT_NE(part.find("<td>confirmed</td>"), std::string::npos) << part;
+  EXPECT_EQ(part.find("derived"), std::string::npos) << part;
+}
+
+TEST(HtmlBoundaries, AreDerivedFromHeatMapRowsOnlyWithoutConclusionsAndSaySo) {
+  ReportData d;
+  d.probes = stored(seed_results());
+  auto html = render_html_report(d, HtmlReportOptions{});
+  ASSERT_TRUE(html.ok()) << html.status().to_string();
+  const std::string part = boundaries_part(*html);
+  EXPECT_NE(part.find("derived from probes"), std::string::npos) << part;
+  EXPECT_NE(part.find("not confirmed"), std::string::npos) << part;
+  EXPECT_EQ(part.find("<td>confirmed</td>"), std::string::npos) << part;
 }
 
 TEST(Heatmaps, SplitsByKernelSizeWhenTwoKernelsShareACell) {

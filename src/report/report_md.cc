@@ -141,7 +141,7 @@ std::string at_value(const BoundaryResult& b, const std::optional<Problem>& p, i
   return fmt::format("{}={}", b.axis, v);
 }
 
-std::string boundary_line(const BoundaryResult& b) {
+std::string boundary_line(const BoundaryResult& b, BoundarySource source) {
   std::string s = "- ";
   for (const auto& [f, v] : b.over) s += fmt::format("{}={}, ", f, v);
   const auto& any = b.failing_problem ? b.failing_problem : b.ok_problem;
@@ -155,7 +155,11 @@ std::string boundary_line(const BoundaryResult& b) {
                                        to_string(b.outcome), to_string(b.phase))
                          : "none";
   }
-  s += fmt::format(" — {} probes, {}", b.probes, b.confirmed ? "confirmed" : "not confirmed");
+  // A derived boundary was never re-probed: it cannot be confirmed, and says why.
+  const char* status = source == BoundarySource::derived ? "derived from probes, not confirmed"
+                       : b.confirmed                     ? "confirmed"
+                                                         : "not confirmed";
+  s += fmt::format(" — {} probes, {}", b.probes, status);
   for (const auto& n : b.notes) s += "; " + cell(n);
   return s + "\n";
 }
@@ -196,7 +200,6 @@ BoundaryResult judge_line(const SizeLine& line) {
   BoundaryResult b;
   b.axis = "ih";
   b.tie = {"iw"};
-  b.notes.push_back("derived from stored probes");
   const Row* first_fail = nullptr;
   std::optional<int64_t> top_ok;
   for (const auto& [size, rows] : line.by_size)
@@ -293,7 +296,7 @@ std::string report_markdown(const ReportInput& in) {
     s += "\n## ➖ Unsupported by the engine (not failures)\n\n" + table(unsupported, other, false, in.repro);
   if (!in.boundaries.empty()) {
     s += "\n## Size boundary\n\n";
-    for (const auto& b : in.boundaries) s += boundary_line(b);
+    for (const auto& b : in.boundaries) s += boundary_line(b, in.boundary_source);
   }
   return s;
 }

@@ -169,10 +169,34 @@ TEST(ReportBoundaries, AreReadOffStoredSizeLines) {
   EXPECT_EQ(bs[1].first_failing, 48);
   ReportInput in = seed_report();
   in.boundaries = bs;
+  in.boundary_source = BoundarySource::derived;
   const std::string md = report_markdown(in);
   EXPECT_TRUE(has_line(md, "- 16→32: largest ok: 42x42, first failing: 44x44 (hang, execute) — 6 "
-                           "probes, not confirmed; derived from stored probes"))
+                           "probes, derived from probes, not confirmed"))
       << md;
+}
+
+TEST(ReportBoundaries, AStoredConfirmedConclusionPrintsConfirmed) {
+  // What `convguard boundary` stored, read back as the report reads it.
+  ReportInput in = seed_report();
+  auto stored = boundary_from_json(nlohmann::json::parse(to_json(in.boundaries[0]).dump()));
+  ASSERT_TRUE(stored.ok()) << stored.status().to_string();
+  in.boundaries = {*stored};
+  in.boundary_source = BoundarySource::stored;
+  const std::string md = report_markdown(in);
+  EXPECT_TRUE(has_line(md, "- 16→32: largest ok: 42x42, first failing: 44x44 (hang, execute) — "
+                           "12 probes, confirmed"))
+      << md;
+  EXPECT_EQ(md.find("not confirmed"), std::string::npos) << md;
+}
+
+TEST(ReportBoundaries, AStoredUnconfirmedConclusionSaysSoWithItsNotes) {
+  ReportInput in = seed_report();
+  in.boundaries[0].confirmed = false;
+  in.boundaries[0].notes = {"probe budget spent"};
+  const std::string md = report_markdown(in);
+  EXPECT_NE(md.find("— 12 probes, not confirmed; probe budget spent"), std::string::npos) << md;
+  EXPECT_EQ(md.find("derived"), std::string::npos) << md;
 }
 
 TEST(ReportBoundaries, DefaultAndTheAlgorithmItResolvedToShareALine) {

@@ -508,7 +508,95 @@ nlohmann::json to_json(const BoundaryResult& r) {
   if (r.flaky) j["flaky"] = true;
   if (r.non_monotonic) j["non_monotonic"] = true;
   if (!r.notes.empty()) j["notes"] = r.notes;
+  if (r.ok_problem) j["ok_problem"] = key(*r.ok_problem);
+  if (r.failing_problem) j["failing_problem"] = key(*r.failing_problem);
   return j;
+}
+
+namespace {
+
+// The value at `field` when it holds a T (absent or null: nullopt); Invalid names the field.
+template <class T>
+Result<std::optional<T>> optional_field(const nlohmann::json& j, const char* field) {
+  auto it = j.find(field);
+  if (it == j.end() || it->is_null()) return std::optional<T>();
+  try {
+    return std::optional<T>(it->get<T>());
+  } catch (const nlohmann::json::exception&) {
+    return bad(fmt::format("invalid summary field {}={}", field, it->dump()));
+  }
+}
+
+Status read_pair(const nlohmann::json& j, BoundaryResult& r) {
+  auto lo = optional_field<int64_t>(j, "largest_ok");
+  auto hi = optional_field<int64_t>(j, "first_failing");
+  auto ok_key = optional_field<std::string>(j, "ok_problem");
+  auto fail_key = optional_field<std::string>(j, "failing_problem");
+  for (const Status* s : {&lo.status(), &hi.status(), &ok_key.status(), &fail_key.status()})
+    if (!s->ok()) return *s;
+  r.largest_ok = *lo;
+  r.first_failing = *hi;
+  auto read_problem = [](const std::optional<std::string>& text, std::optional<Problem>& slot) {
+    if (!text) return Status::Ok();
+    auto p = parse_problem(*text);
+    if (!p.ok())
+      return bad(fmt::format("invalid summary problem '{}': {}", *text, p.status().message()));
+    slot = *p;
+    return Status::Ok();
+  };
+  if (auto s = read_problem(*ok_key, r.ok_problem); !s.ok()) return s;
+  return read_problem(*fail_key, r.failing_problem);
+}
+
+Status read_flags(const nlohmann::json& j, BoundaryResult& r) {
+  for (auto [field, flag] : {std::pair{"confirmed", &r.confirmed}, std::pair{"flaky", &r.flaky},
+                             std::pair{"non_monotonic", &r.non_monotonic}}) {
+    auto v = optional_field<bool>(j, field);
+    if (!v.ok()) return v.status();
+    *flag = v->value_or(false);
+  }
+  return Status::Ok();
+}
+
+Status read_verdict(const nlohmann::json& j, BoundaryResult& r) {
+  auto outcome = optional_field<std::string>(j, "outcome");
+  auto phase = optional_field<std::string>(j, "phase");
+  if (!outcome.ok()) return outcome.status();
+  if (!phase.ok()) return phase.status();
+  if (!*outcome || !*phase) return bad("summary lacks outcome or phase");
+  auto o = parse_outcome(**outcome);
+  if (!o.ok()) return o.status();
+  auto ph = parse_phase(**phase);
+  if (!ph.ok()) return ph.status();
+  r.outcome = *o;
+  r.phase = *ph;
+  return Status::Ok();
+}
+
+}  // namespace
+
+Result<BoundaryResult> boundary_from_json(const nlohmann::json& j) {
+  if (!j.is_object()) return bad("summary is not a JSON object");
+  BoundaryResult r;
+  auto axis = optional_field<std::string>(j, "axis");
+  auto tie = optional_field<std::vector<std::string>>(j, "tie");
+  auto over = optional_field<std::map<std::string, int64_t>>(j, "over");
+  auto probes = optional_field<int>(j, "probes");
+  auto notes = optional_field<std::vector<std::string>>(j, "notes");
+  for (const Status* s :
+       {&axis.status(), &tie.status(), &over.status(), &probes.status(), &notes.status()})
+    if (!s->ok()) return *s;
+  if (!*axis) return bad("summary lacks the axis");
+  r.axis = **axis;
+  r.tie = tie->value_or(std::vector<std::string>{});
+  for (const auto& [f, v] : over->value_or(std::map<std::string, int64_t>{}))
+    r.over.push_back({f, v});
+  r.probes = probes->value_or(0);
+  r.notes = notes->value_or(std::vector<std::string>{});
+  if (auto s = read_flags(j, r); !s.ok()) return s;
+  if (auto s = read_pair(j, r); !s.ok()) return s;
+  if (auto s = read_verdict(j, r); !s.ok()) return s;
+  return r;
 }
 
 std::string summary_line(const BoundaryResult& r) {

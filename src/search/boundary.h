@@ -75,8 +75,12 @@ struct BoundaryResult {
 };
 
 /// docs/DESIGN.md's summary object: {"axis", "over", "largest_ok", "first_failing", "outcome",
-/// "phase", "probes", "confirmed"} plus "tie", "flaky", "non_monotonic" and "notes" when set.
+/// "phase", "probes", "confirmed"} plus "tie", "flaky", "non_monotonic", "notes" and the
+/// problem keys "ok_problem" and "failing_problem" when set.
 nlohmann::json to_json(const BoundaryResult& r);
+/// Reads a summary object back (to_json's form; the evidence is not in it). Invalid names
+/// the field when one is missing or of the wrong type, or a value does not parse.
+Result<BoundaryResult> boundary_from_json(const nlohmann::json& j);
 /// One line: "largest ok: ih=42 (42x42)  first failing: 44 (44x44, hang, execute)  probes: 8".
 std::string summary_line(const BoundaryResult& r);
 

@@ -70,6 +70,42 @@ TEST(Boundary, SummaryJsonHasTheShapeDesignDescribes) {
       << summary_line(r);
 }
 
+TEST(Boundary, TheSummaryJsonReadsBackWithoutTheEvidence) {
+  FakeProber prober(seed_rule);
+  auto r = search(prober, ih_axis(8, 512, 2));
+  r.over = {{"ic", 16}};
+  r.notes = {"a note"};
+  auto back = boundary_from_json(nlohmann::json::parse(to_json(r).dump()));
+  ASSERT_TRUE(back.ok()) << back.status().to_string();
+  EXPECT_EQ(back->axis, "ih");
+  EXPECT_EQ(back->tie, r.tie);
+  EXPECT_EQ(back->over, r.over);
+  EXPECT_EQ(back->largest_ok, 42);
+  EXPECT_EQ(back->first_failing, 44);
+  ASSERT_TRUE(back->ok_problem && back->failing_problem);
+  EXPECT_EQ(key(*back->ok_problem), key(*r.ok_problem));
+  EXPECT_EQ(back->failing_problem->iw, 44);
+  EXPECT_EQ(back->outcome, Outcome::hang);
+  EXPECT_EQ(back->phase, Phase::execute);
+  EXPECT_EQ(back->probes, r.probes);
+  EXPECT_TRUE(back->confirmed);
+  EXPECT_EQ(back->notes, r.notes);
+  EXPECT_TRUE(back->evidence.empty());
+  EXPECT_EQ(to_json(*back), to_json(r));
+}
+
+TEST(Boundary, ASummaryThatDoesNotReadBackNamesTheField) {
+  auto bad_type = boundary_from_json(nlohmann::json::parse(
+      R"({"axis":"ih","largest_ok":"42","outcome":"hang","phase":"execute"})"));
+  ASSERT_FALSE(bad_type.ok());
+  EXPECT_NE(bad_type.status().message().find("largest_ok"), std::string::npos)
+      << bad_type.status().message();
+  auto no_axis = boundary_from_json(nlohmann::json::parse(R"({"outcome":"ok","phase":"init"})"));
+  ASSERT_FALSE(no_axis.ok());
+  EXPECT_NE(no_axis.status().message().find("axis"), std::string::npos);
+  EXPECT_FALSE(boundary_from_json(nlohmann::json::array()).ok());
+}
+
 TEST(Boundary, StepOneFindsTheAdjacentPair) {
   FakeProber prober(seed_rule);
   auto r = search(prober, ih_axis(8, 512, 1));

@@ -61,12 +61,25 @@ constexpr std::array<const char*, kStoreSchemaVersion> kMigrations = {
        ALTER TABLE inflight2 RENAME TO inflight;)",
     // 3: probes keep the implementation an algorithm name resolved to ("default" -> ...).
     R"(ALTER TABLE probes ADD COLUMN impl TEXT NOT NULL DEFAULT '';)",
+    // 4: concluding commands keep their conclusions (one row per boundary: key columns and
+    // the summary object), so reports print them instead of deriving them from probes.
+    R"(CREATE TABLE conclusions(id INTEGER PRIMARY KEY, run_id INTEGER NOT NULL REFERENCES runs(id),
+         kind TEXT NOT NULL, problem TEXT NOT NULL, engine TEXT NOT NULL, algo TEXT NOT NULL,
+         fingerprint_hash TEXT NOT NULL, axis TEXT NOT NULL, tie TEXT NOT NULL DEFAULT '',
+         over TEXT NOT NULL DEFAULT '', outcome TEXT NOT NULL, confirmed INTEGER NOT NULL,
+         summary TEXT NOT NULL, created INTEGER NOT NULL);
+       CREATE INDEX conclusions_by_line ON conclusions(kind, problem, engine, algo, axis, tie,
+         over, id);
+       CREATE INDEX conclusions_by_run ON conclusions(run_id, id);)",
 };
 
 constexpr const char* kProbeColumns =
     "id, run_id, problem, name, dir, dt, engine, algo, fingerprint_hash, outcome, phase, "
     "time_ms, max_rel_err, message, reference, worker, worker_pid, signal, exit_status, "
     "stderr_tail, wall_ms, attempt, created, impl";
+constexpr const char* kConclusionColumns =
+    "id, run_id, kind, problem, engine, algo, fingerprint_hash, axis, tie, over, outcome, "
+    "confirmed, summary, created";
 constexpr const char* kRunColumns =
     "id, command, engine, fingerprint, fingerprint_hash, boot_id, started, ended, status, options";
 
@@ -133,6 +146,27 @@ Result<RunInfo> read_run(Stmt& s) {
   r.status = *st;
   r.options_json = s.col_text(9);
   return r;
+}
+
+Result<StoredConclusion> read_conclusion(Stmt& s) {
+  StoredConclusion c;
+  c.id = s.col_int(0);
+  c.run_id = s.col_int(1);
+  c.kind = s.col_text(2);
+  c.problem = s.col_text(3);
+  c.engine = s.col_text(4);
+  c.algo = s.col_text(5);
+  c.fingerprint_hash = s.col_text(6);
+  c.axis = s.col_text(7);
+  c.tie = s.col_text(8);
+  c.over = s.col_text(9);
+  auto outcome = column_enum(parse_outcome(s.col_text(10)), "outcome");
+  if (!outcome.ok()) return outcome.status();
+  c.outcome = *outcome;
+  c.confirmed = s.col_int(11) != 0;
+  c.summary_json = s.col_text(12);
+  c.created_ms = s.col_int(13);
+  return c;
 }
 
 template <class T, class Read>
@@ -470,6 +504,41 @@ Result<std::vector<StoredProbe>> Store::list_probes(const ProbeFilter& f) {
   s.bind(3, std::string(f.outcome ? to_string(*f.outcome) : ""));
   s.bind(4, f.fingerprint_hash);
   return read_all<StoredProbe>(s, read_probe);
+}
+
+Result<std::vector<int64_t>> Store::record_conclusions(int64_t run_id,
+                                                      const std::vector<StoredConclusion>& cs) {
+  std::vector<int64_t> ids;
+  Txn txn(impl_->db);
+  if (auto s = txn.begin(); !s.ok()) return s;
+  Stmt& ins = impl_->prep(
+      "INSERT INTO conclusions(run_id, kind, problem, engine, algo, fingerprint_hash, axis, tie, "
+      "over, outcome, confirmed, summary, created) VALUES(?,?,?,?,?,?,?,?,?,?,?,?,?)");
+  const int64_t created = now_ms();
+  for (const auto& c : cs) {
+    ins.bind_all(run_id, c.kind, c.problem, c.engine, c.algo, c.fingerprint_hash, c.axis, c.tie,
+                 c.over, std::string(to_string(c.outcome)), int64_t{c.confirmed}, c.summary_json,
+                 created);
+    if (auto s = ins.run(); !s.ok()) return s;
+    ids.push_back(impl_->db.last_insert_id());
+  }
+  if (auto s = txn.commit(); !s.ok()) return s;
+  return ids;
+}
+
+Result<std::vector<StoredConclusion>> Store::list_conclusions(const ConclusionFilter& f) {
+  // As list_probes: the newest per line first (within the run when filtered by run), then
+  // the other filters.
+  const std::string text = fmt::format(
+      "SELECT {} FROM conclusions WHERE id IN (SELECT max(id) FROM conclusions WHERE (?1 IS "
+      "NULL OR run_id=?1) GROUP BY kind, problem, engine, algo, axis, tie, over) AND (?2='' OR "
+      "engine=?2) AND (?3='' OR kind=?3) ORDER BY id",
+      kConclusionColumns);
+  Stmt& s = impl_->prep(text);
+  if (f.run_id) s.bind(1, *f.run_id); else s.bind_null(1);
+  s.bind(2, f.engine);
+  s.bind(3, f.kind);
+  return read_all<StoredConclusion>(s, read_conclusion);
 }
 
 Status Store::mark_inflight(const std::vector<InflightMark>& marks,

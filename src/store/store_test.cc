@@ -163,6 +163,110 @@ TEST_F(StoreTest, MigratesAVersionOneStoreAndKeepsItsRows) {
   EXPECT_TRUE(store->integrity_check().ok());
 }
 
+StoredConclusion boundary_conclusion(const std::string& problem, const std::string& over,
+                                     bool confirmed) {
+  StoredConclusion c;
+  c.problem = problem;
+  c.engine = "sim";
+  c.algo = "default";
+  c.fingerprint_hash = "fp";
+  c.axis = "ih";
+  c.tie = "iw";
+  c.over = over;
+  c.outcome = Outcome::hang;
+  c.confirmed = confirmed;
+  c.summary_json = R"({"axis":"ih","largest_ok":42,"first_failing":44,"confirmed":true})";
+  return c;
+}
+
+TEST_F(StoreTest, ARecordedConclusionReadsBackAfterReopening) {
+  int64_t run = 0, id = 0;
+  {
+    auto store = open_ok();
+    run = *store->begin_run(run_info());
+    auto ids = store->record_conclusions(run, {boundary_conclusion("P", "", true)});
+    ASSERT_TRUE(ids.ok()) << ids.status().to_string();
+    id = ids->at(0);
+  }
+  auto store = open_ok();
+  auto cs = store->list_conclusions();
+  ASSERT_TRUE(cs.ok()) << cs.status().to_string();
+  ASSERT_EQ(cs->size(), 1u);
+  const StoredConclusion& c = cs->at(0);
+  EXPECT_EQ(c.id, id);
+  EXPECT_EQ(c.run_id, run);
+  EXPECT_EQ(c.kind, "boundary");
+  EXPECT_EQ(c.problem, "P");
+  EXPECT_EQ(c.engine, "sim");
+  EXPECT_EQ(c.algo, "default");
+  EXPECT_EQ(c.fingerprint_hash, "fp");
+  EXPECT_EQ(c.axis, "ih");
+  EXPECT_EQ(c.tie, "iw");
+  EXPECT_EQ(c.outcome, Outcome::hang);
+  EXPECT_TRUE(c.confirmed);
+  EXPECT_EQ(c.summary_json, boundary_conclusion("P", "", true).summary_json);
+  EXPECT_GT(c.created_ms, 0);
+}
+
+TEST_F(StoreTest, ListsTheNewestConclusionPerLineWithFilters) {
+  auto store = open_ok();
+  int64_t r1 = *store->begin_run(run_info());
+  int64_t r2 = *store->begin_run(run_info());
+  ASSERT_TRUE(store->record_conclusions(r1, {boundary_conclusion("P", "ic=16", false),
+                                             boundary_conclusion("P", "ic=32", false)})
+                  .ok());
+  ASSERT_TRUE(store->record_conclusions(r2, {boundary_conclusion("P", "ic=16", true)}).ok());
+  auto all = store->list_conclusions();
+  ASSERT_TRUE(all.ok());
+  ASSERT_EQ(all->size(), 2u);
+  EXPECT_EQ(all->at(0).over, "ic=32");  // oldest first
+  EXPECT_EQ(all->at(1).over, "ic=16");
+  EXPECT_TRUE(all->at(1).confirmed);  // the later run's
+  ConclusionFilter first;
+  first.run_id = r1;
+  auto of_r1 = store->list_conclusions(first);
+  ASSERT_TRUE(of_r1.ok());
+  ASSERT_EQ(of_r1->size(), 2u);
+  EXPECT_FALSE(of_r1->at(0).confirmed);
+  ConclusionFilter other;
+  other.engine = "onednn";
+  EXPECT_TRUE(store->list_conclusions(other)->empty());
+  other = {};
+  other.kind = "shrink";
+  EXPECT_TRUE(store->list_conclusions(other)->empty());
+}
+
+TEST_F(StoreTest, MigratesAVersionThreeStoreAndThenKeepsConclusions) {
+  int64_t run = 0;
+  {
+    auto store = open_ok();
+    run = *store->begin_run(run_info());
+    ASSERT_TRUE(store->record(run, "fp", {{-1, result("P", "default", Outcome::hang)}}).ok());
+  }
+  // Version 3 as released is version 4 without the conclusions table and its indices.
+  raw_exec("DROP TABLE conclusions; PRAGMA user_version=3;");
+  auto ro = Store::open(path_, Store::Mode::read_only);
+  ASSERT_FALSE(ro.ok()) << "a read-only open does not migrate";
+  {
+    auto store = open_ok();
+    ASSERT_TRUE(store);
+    EXPECT_EQ(store->schema_version(), kStoreSchemaVersion);
+    auto hit = store->lookup("P", "sim", "default", "fp");
+    ASSERT_TRUE(hit.ok() && hit->has_value());
+    EXPECT_EQ((*hit)->result.outcome, Outcome::hang);
+    EXPECT_TRUE(store->list_conclusions()->empty());
+    ASSERT_TRUE(store->record_conclusions(run, {boundary_conclusion("P", "", true)}).ok());
+    EXPECT_TRUE(store->integrity_check().ok());
+  }
+  auto store = Store::open(path_, Store::Mode::read_only);
+  ASSERT_TRUE(store.ok()) << store.status().to_string();
+  auto cs = (*store)->list_conclusions();
+  ASSERT_TRUE(cs.ok()) << cs.status().to_string();
+  ASSERT_EQ(cs->size(), 1u);
+  EXPECT_EQ(cs->at(0).run_id, run);
+  EXPECT_TRUE(cs->at(0).confirmed);
+}
+
 TEST_F(StoreTest, RefusesANewerSchemaAndLeavesTheFileUntouched) {
   { open_ok(); }
   raw_exec("PRAGMA user_version=99");
