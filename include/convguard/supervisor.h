@@ -50,6 +50,20 @@ class ExecCostModel {
   double gflops_;
 };
 
+/// One earlier measurement of an engine: a problem of `flops` whose execution took
+/// `time_ms` (the worker's own median per call).
+struct SpeedSample {
+  double flops = 0;
+  double time_ms = 0;
+};
+
+/// A starting speed (GFLOP/s) for the execute cost model from earlier measurements of the
+/// same engine and fingerprint: their median. Not a low quantile: the slowest samples are
+/// first calls (JIT, plan building) and tiny problems, whose rate says little about a large
+/// problem, and execute_factor already leaves a margin of 10. 0 when fewer than 3 samples
+/// have a time (nothing to start from).
+double speed_prior_gflops(const std::vector<SpeedSample>& samples);
+
 /// The deadline of `phase` for a problem of `flops` run `calls` times.
 double phase_deadline_s(const PhaseTimeouts& t, const ExecCostModel& model, Phase phase,
                         double flops, int calls);
@@ -115,6 +129,9 @@ class Supervisor : public Prober {
   Result<std::vector<std::string>> algorithms(const Problem& p) override;
   Result<std::map<std::string, std::string>> fingerprint() override;
   std::string engine_name() const override;
+  /// Starts the execute cost model at `gflops` (from speed_prior_gflops) instead of
+  /// PhaseTimeouts::prior_gflops; ignored unless positive. Call before run().
+  void seed_speed(double gflops);
 
  private:
   /// run(): runs requests over `jobs` workers, dispatched in request order; results arrive in

@@ -109,6 +109,7 @@ int boundary_main(BoundaryArgs& a) {
   const std::string options = stored_options(a, *base).dump();
   auto main = StoreProber::create(**store, **inner, describe(a), options, so);
   if (!main.ok()) return report_error(main.status());
+  seed_speed_from_store(**inner, **store, **main);
   // Confirmations must execute again: a second run that never reuses stored results.
   SweepOptions again;
   again.rerun = true;

@@ -5,6 +5,7 @@
 #include <cerrno>
 #include <climits>
 #include <cstdlib>
+#include <set>
 #include <thread>
 
 #include <fmt/format.h>
@@ -129,11 +130,55 @@ Result<SupervisorOptions> supervisor_options(const EngineArgs& engine, const Iso
   return o;
 }
 
-Result<std::unique_ptr<Prober>> make_isolated_prober(const EngineArgs& engine,
-                                                     const IsolationArgs& a) {
+Result<std::unique_ptr<Supervisor>> make_isolated_prober(const EngineArgs& engine,
+                                                         const IsolationArgs& a) {
   auto o = supervisor_options(engine, a);
   if (!o.ok()) return o.status();
-  return std::unique_ptr<Prober>(std::make_unique<Supervisor>(std::move(*o)));
+  return std::make_unique<Supervisor>(std::move(*o));
+}
+
+namespace {
+
+// The fingerprint without its environment entries ("env.*"): the same device and
+// libraries. Worker counts set OMP_NUM_THREADS, which changes the hash but not what a
+// speed measured there says about this device.
+nlohmann::json device_of(const std::string& fingerprint_json) {
+  auto j = nlohmann::json::parse(fingerprint_json, nullptr, false);
+  if (!j.is_object()) return {};
+  for (auto it = j.begin(); it != j.end();)
+    it = it.key().starts_with("env.") ? j.erase(it) : std::next(it);
+  return j;
+}
+
+// Fingerprint hashes of earlier runs of `engine` on the device of run `run_id`.
+std::vector<std::string> same_device_hashes(Store& store, int64_t run_id, const std::string& engine) {
+  auto mine = store.get_run(run_id);
+  auto runs = store.list_runs();
+  if (!mine.ok() || !runs.ok()) return {};
+  const nlohmann::json device = device_of(mine->fingerprint_json);
+  std::set<std::string> hashes;
+  for (const RunInfo& r : *runs)
+    if (r.engine == engine && device_of(r.fingerprint_json) == device) hashes.insert(r.fingerprint_hash);
+  return {hashes.begin(), hashes.end()};
+}
+
+}  // namespace
+
+void seed_speed_from_store(Supervisor& sup, Store& store, const StoreProber& run) {
+  std::vector<SpeedSample> samples;
+  for (const std::string& hash : same_device_hashes(store, run.run_id(), run.engine_name())) {
+    ProbeFilter f;
+    f.engine = run.engine_name();
+    f.outcome = Outcome::ok;
+    f.fingerprint_hash = hash;
+    auto stored = store.list_probes(f);
+    if (!stored.ok()) continue;  // no evidence from it: the prior stands
+    for (const StoredProbe& sp : *stored) {
+      auto p = parse_problem(sp.result.problem);
+      if (p.ok()) samples.push_back({p->flops(), sp.result.time_ms});
+    }
+  }
+  sup.seed_speed(speed_prior_gflops(samples));
 }
 
 void StoreCommandArgs::add_to(CLI::App& app) {

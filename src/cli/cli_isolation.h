@@ -10,7 +10,9 @@
 #include <nlohmann/json_fwd.hpp>
 
 #include "cli/cli.h"
+#include "convguard/store.h"
 #include "convguard/supervisor.h"
+#include "convguard/sweep.h"
 
 namespace convguard::cli {
 
@@ -54,7 +56,13 @@ struct StoreCommandArgs {
 
 /// The Supervisor over `engine` with `iso`'s workers and deadlines. Invalid names a bad
 /// option.
-Result<std::unique_ptr<Prober>> make_isolated_prober(const EngineArgs& engine,
-                                                     const IsolationArgs& iso);
+Result<std::unique_ptr<Supervisor>> make_isolated_prober(const EngineArgs& engine,
+                                                         const IsolationArgs& iso);
+
+/// Starts `sup`'s execute cost model from the speeds the store holds for `run`'s engine on
+/// the same device and libraries (earlier ok probes of runs whose fingerprints differ at
+/// most in environment variables), so a command's first large probe does not get the
+/// deadline of the conservative prior. Without such probes the prior stands.
+void seed_speed_from_store(Supervisor& sup, Store& store, const StoreProber& run);
 
 }  // namespace convguard::cli

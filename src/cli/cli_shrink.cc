@@ -66,6 +66,7 @@ int shrink_main(ShrinkArgs& a) {
                                           a.engine.spec.name, key(rq->problem));
   auto sp = StoreProber::create(**store, **inner, command, stored_options(a, *rq).dump(), so);
   if (!sp.ok()) return report_error(sp.status());
+  seed_speed_from_store(**inner, **store, **sp);
   ResultPrinter printer(a.json, false);
   PrintingProber shown(**sp, printer);
   ShrinkOptions opt;

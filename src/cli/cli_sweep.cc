@@ -129,6 +129,7 @@ int sweep_run(SweepArgs& a, std::unique_ptr<Store> store, int64_t resume_run) {
     sp = StoreProber::create(*store, **inner, a.command, stored_options(a).dump(), opt, *requests);
   }
   if (!sp.ok()) return report_error(sp.status());
+  seed_speed_from_store(**inner, *store, **sp);
   install_stop_handlers();
   ResultPrinter printer(a.json, false);
   Status s = (*sp)->run_plan([&](size_t, const ProbeResult& r) {

@@ -1,5 +1,6 @@
 // The execute cost model and the per-phase deadlines of include/convguard/supervisor.h.
 #include <algorithm>
+#include <vector>
 
 #include "convguard/supervisor.h"
 
@@ -27,6 +28,16 @@ void ExecCostModel::observe(double flops, int calls, double seconds) {
   if (seconds < kMinTimedSeconds && measured <= gflops_) return;
   const double w = measured > gflops_ ? kRiseWeight : kFallWeight;
   gflops_ = (1 - w) * gflops_ + w * measured;
+}
+
+double speed_prior_gflops(const std::vector<SpeedSample>& samples) {
+  std::vector<double> speeds;
+  for (const SpeedSample& s : samples)
+    if (s.flops > 0 && s.time_ms > 0) speeds.push_back(s.flops / (s.time_ms * 1e-3) / 1e9);
+  if (speeds.size() < 3) return 0;
+  const size_t k = speeds.size() / 2;
+  std::nth_element(speeds.begin(), speeds.begin() + static_cast<ptrdiff_t>(k), speeds.end());
+  return speeds[k];
 }
 
 double phase_deadline_s(const PhaseTimeouts& t, const ExecCostModel& model, Phase phase,

@@ -136,6 +136,10 @@ Status Supervisor::Impl::start_all() {
 
 std::string Supervisor::engine_name() const { return impl_->opt.engine.name; }
 
+void Supervisor::seed_speed(double gflops) {
+  if (gflops > 0) impl_->model = ExecCostModel(gflops);
+}
+
 void Supervisor::Impl::emit(SupervisorEvent::Kind k, const Slot* s, const Job* job,
                             std::string msg, Outcome o) const {
   if (!opt.on_event) return;

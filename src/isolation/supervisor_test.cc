@@ -458,6 +458,25 @@ TEST(ExecCostModel, DeadlinesHaveAFloorAndScaleWithWork) {
   EXPECT_DOUBLE_EQ(phase_deadline_s(t, m, Phase::execute, 1e12, 1), 5.0);
 }
 
+TEST(SpeedPrior, IsTheMedianRateOfEarlierProbesSoFirstCallsDoNotDragItDown) {
+  // 1 GFLOP in 10 ms is 100 GFLOP/s; a first call that built a plan took 500 ms.
+  std::vector<SpeedSample> s = {{1e9, 10}, {1e9, 12}, {2e9, 20}, {1e9, 500}, {1e9, 8}};
+  EXPECT_NEAR(speed_prior_gflops(s), 100.0, 1e-9);
+}
+
+TEST(SpeedPrior, NeedsThreeTimedSamplesOrGivesNothing) {
+  EXPECT_EQ(speed_prior_gflops({}), 0.0);
+  EXPECT_EQ(speed_prior_gflops({{1e9, 10}, {1e9, 0}, {0, 10}, {1e9, 10}}), 0.0);
+}
+
+TEST(SpeedPrior, ASeededSupervisorGivesALargeProblemAShortDeadline) {
+  PhaseTimeouts t;
+  ExecCostModel cold(t.prior_gflops), seeded(100.0);
+  const double flops = 2.4e9;  // the seed's 512x512 boundary probe
+  EXPECT_GT(phase_deadline_s(t, cold, Phase::execute, flops, 1), 20.0);
+  EXPECT_DOUBLE_EQ(phase_deadline_s(t, seeded, Phase::execute, flops, 1), t.execute_floor_s);
+}
+
 }  // namespace
 }  // namespace convguard
 
