@@ -11,6 +11,10 @@
 #                                      cores (engine, isolation, store on NVMe) and guard mode
 #   scripts/gpu_session.sh tables      device: only the outcome tables (TABLE_SUBCOMMAND=run
 #                                      runs them in process, TABLE_SECONDS caps each list)
+#   scripts/gpu_session.sh seed        device: validate, then the seed's investigation over
+#                                      sim+cudnn with the default deadlines (issue 13), timed
+#
+# GPU_TARGETS (stage) narrows what is built, e.g. "convguard cudnn_engine_test".
 #
 # On the device call it as: run(command="scripts/gpu_session.sh full", carry=[".carry"]).
 # Logs go to $OUT (or out/ when unset); a short table is printed last.
@@ -26,8 +30,8 @@ stage() {
   cd "$ROOT" || exit 1
   [ -d build-gpu ] || cmake -S . -B build-gpu -DCMAKE_BUILD_TYPE=Release -DCONVGUARD_WERROR=ON
   local targets=(cudnn_engine_test guard_bench resnet18_guarded engine_bench isolation_bench
-                 store_bench)
-  grep -q "^\.\.\. convguard$" <(cmake --build build-gpu --target help) && targets+=(convguard)
+                 store_bench convguard)
+  [ -n "${GPU_TARGETS:-}" ] && read -r -a targets <<<"$GPU_TARGETS"
   cmake --build build-gpu --target "${targets[@]}" -j2 || exit 1
   rm -rf .carry && mkdir -p .carry/build-gpu/bin
   cp build-gpu/CTestTestfile.cmake build-gpu/*_include.cmake .carry/build-gpu/ 2>/dev/null
@@ -242,6 +246,26 @@ measure_guard() {
   cat "$OUT/guard_bench.txt"; tail -25 "$OUT/resnet18.txt"; grep -E "probes|largest|GPU|pid" "$OUT/seed.txt"
 }
 
+# Issue 13: the seed's investigation (scripts/demo.sh's sweep and boundary) over sim+cudnn
+# with real never-ending kernels and the default deadlines (no --timeout-exec), each step
+# timed; the boundary starts from the speeds the sweep stored.
+measure_seed() {
+  cd "$ROOT" || return 1
+  local db=/tmp/seed13.db t0 t1 t2
+  local sim=(--engine sim --base cudnn --quirks quirks/rx5600xt-rocm57.json)
+  rm -f "$db"*
+  t0=$(now)
+  "$CG" sweep --db "$db" "${sim[@]}" --batch shapes/seed.txt --jobs 2 >"$OUT/seed13.txt" 2>&1
+  t1=$(now)
+  "$CG" boundary --db "$db" "${sim[@]}" --dir FWD_D --axis ih=8:512:2 --tie iw \
+    mb1ic16oc32kh3ph1 >>"$OUT/seed13.txt" 2>&1
+  t2=$(now)
+  "$CG" report --db "$db" --format md >>"$OUT/seed13.txt" 2>&1
+  awk -v a="$t0" -v b="$t1" -v c="$t2" 'BEGIN { printf "seed on the GPU: sweep %.1f s, boundary %.1f s, total %.1f s\n", b - a, c - b, c - a }' |
+    tee -a "$OUT/seed13.txt"
+  grep -E "deadline of|largest ok|16→32: largest" "$OUT/seed13.txt" | sed 's/(pid [0-9]*)//' | sort | uniq -c | sort -rn | head -12
+}
+
 # The CPU-side benchmarks, where the cores are not shared with compilers.
 measure_benches() {
   cd "$ROOT" || return 1
@@ -264,6 +288,7 @@ main() {
     validate|full) setup_device; gpu_facts; validate ;;
     guard) setup_device; gpu_facts; measure_guard; return ;;
     benches) setup_device; gpu_facts; validate; measure_benches; measure_guard; return ;;
+    seed) setup_device; gpu_facts; validate; measure_seed; return ;;
     tables) setup_device; cd "$ROOT" && measure_tables; summarise "$OUT" | tee "$OUT/summary.md" | tail -70
       return ;;
     *) echo "usage: $0 stage|validate|full" >&2; exit 2 ;;
