@@ -231,8 +231,9 @@ class TorchPrepared : public Prepared {
       const auto start = std::chrono::steady_clock::now();
       got = run(in);
       sync();
-      ms.push_back(std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() -
-                                                             start).count());
+      ms.push_back(
+          std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start)
+              .count());
     }
     for (size_t i = 0; i < outs.size(); ++i) banded[i].view.copy_(got[i]);
     sync();
@@ -258,8 +259,8 @@ std::string dotted(long v) {
 }
 
 bool relevant_env(std::string_view k) {
-  for (std::string_view prefix : {"PYTORCH_", "TORCH_", "MIOPEN_", "HSA_", "HIP_", "CUDA_", "CUDNN_",
-                                  "ONEDNN_", "DNNL_"})
+  for (std::string_view prefix :
+       {"PYTORCH_", "TORCH_", "MIOPEN_", "HSA_", "HIP_", "CUDA_", "CUDNN_", "ONEDNN_", "DNNL_"})
     if (k.starts_with(prefix)) return true;
   return k == "NVIDIA_TF32_OVERRIDE" || k == "OMP_NUM_THREADS";
 }
@@ -298,8 +299,8 @@ class TorchEngine : public Engine {
     tg.device = backend_.gpu ? at::Device(at::kCUDA, 0) : at::Device(at::kCPU);
     tg.dtype = scalar_type(p.dt);
     tg.channels_last = p.layout == Layout::nhwc || algo == "channels_last";
-    auto prepared = std::make_unique<TorchPrepared>(p, algo, tg,
-                                                    algo_class_for(backend_, p, algo), backend_.gpu);
+    auto prepared = std::make_unique<TorchPrepared>(p, algo, tg, algo_class_for(backend_, p, algo),
+                                                    backend_.gpu);
     CG_RETURN_IF_ERROR(prepared->first_call());
     return std::unique_ptr<Prepared>(std::move(prepared));
   }
@@ -331,10 +332,11 @@ class TorchEngine : public Engine {
     hang_flag_ = at::zeros({1}, at::TensorOptions().device(at::kCUDA).dtype(at::kInt));
     torch::cuda::synchronize();
     cudaError_t e = cuda::launch_spin(hang_flag_.data_ptr<int>(), nullptr);
-    if (e != cudaSuccess) return Status::Error(std::string("torch: hang kernel launch: ") +
-                                               cudaGetErrorString(e));
+    if (e != cudaSuccess)
+      return Status::Error(std::string("torch: hang kernel launch: ") + cudaGetErrorString(e));
     e = cudaDeviceSynchronize();
-    return Status::DeviceLost(std::string("torch: the hang kernel ended: ") + cudaGetErrorString(e));
+    return Status::DeviceLost(std::string("torch: the hang kernel ended: ") +
+                              cudaGetErrorString(e));
 #else
     return Status::Unsupported("torch: built without the CUDA toolkit, no kernel to hang with");
 #endif

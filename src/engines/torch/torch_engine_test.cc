@@ -38,12 +38,12 @@ std::string case_name(const testing::TestParamInfo<Case>& info) {
   return std::string(shape.name) + "_" + to_string(dir) + "_" + to_string(layout);
 }
 
-INSTANTIATE_TEST_SUITE_P(
-    Shapes, TorchMatchesRef,
-    testing::Combine(testing::ValuesIn(kShapes),
-                     testing::Values(Dir::FWD_D, Dir::FWD_B, Dir::BWD_D, Dir::BWD_W, Dir::BWD_WB),
-                     testing::Values(Layout::nchw, Layout::nhwc)),
-    case_name);
+INSTANTIATE_TEST_SUITE_P(Shapes, TorchMatchesRef,
+                         testing::Combine(testing::ValuesIn(kShapes),
+                                          testing::Values(Dir::FWD_D, Dir::FWD_B, Dir::BWD_D,
+                                                          Dir::BWD_W, Dir::BWD_WB),
+                                          testing::Values(Layout::nchw, Layout::nhwc)),
+                         case_name);
 
 // PyTorch 2.11's CPU bf16 backward (oneDNN's and its own kernels alike) rounds partial
 // sums to bf16: results off by up to ~12% of small outputs where partial sums cancel
@@ -93,9 +93,10 @@ struct Flags {
 
 Flags global_flags() {
   const at::Context& c = at::globalContext();
-  return {c.userEnabledCuDNN(),   c.benchmarkCuDNN(),  c.deterministicCuDNN(),
-          c.userEnabledMkldnn(),  c.immediateMiopen(),
-          c.float32Precision(at::Float32Backend::CUDA, at::Float32Op::CONV)};
+  return {
+      c.userEnabledCuDNN(),   c.benchmarkCuDNN(),
+      c.deterministicCuDNN(), c.userEnabledMkldnn(),
+      c.immediateMiopen(),    c.float32Precision(at::Float32Backend::CUDA, at::Float32Op::CONV)};
 }
 
 TEST(TorchEngine, EveryKnobRestoresPyTorchsGlobalFlags) {

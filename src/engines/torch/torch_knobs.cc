@@ -70,7 +70,8 @@ GlobalFlags read_flags() {
   f.miopen_immediate = c.immediateMiopen();
   // The fp32 precision API, not allowTF32CuDNN(): PyTorch 2.9+ deprecates the legacy
   // flag and refuses to mix the two.
-  f.tf32_conv = at::precision2str(c.float32Precision(at::Float32Backend::CUDA, at::Float32Op::CONV));
+  f.tf32_conv =
+      at::precision2str(c.float32Precision(at::Float32Backend::CUDA, at::Float32Op::CONV));
   return f;
 }
 
@@ -134,8 +135,8 @@ KnobScope::~KnobScope() {
 AlgoClass algo_class_for(const Backend& b, const Problem& p, const std::string& knob) {
   if (!b.gpu) return AlgoClass::exact;
   if (knob == "cudnn.off") return p.dt == DataType::f32 ? AlgoClass::exact : AlgoClass::reduced;
-  const bool tf32 = b.cudnn && p.dt == DataType::f32 && knob != "tf32.off" &&
-                    read_flags().tf32_conv != "ieee";
+  const bool tf32 =
+      b.cudnn && p.dt == DataType::f32 && knob != "tf32.off" && read_flags().tf32_conv != "ieee";
   return tf32 ? AlgoClass::reduced : AlgoClass::fft;
 }
 

@@ -62,8 +62,8 @@ inline int probe_all_algorithms(Engine& e, Reference& ref, const Problem& p,
   for (const std::string& algo : e.algorithms(p)) {
     SCOPED_TRACE(algo);
     const ProbeResult r = run_probe(e, p, algo, &ref, ProbeOptions{});
-    const bool passes = r.outcome == Outcome::ok ||
-                        std::find(also.begin(), also.end(), r.outcome) != also.end();
+    const bool passes =
+        r.outcome == Outcome::ok || std::find(also.begin(), also.end(), r.outcome) != also.end();
     EXPECT_TRUE(passes) << to_string(r.outcome) << " in " << to_string(r.phase) << ": "
                         << r.message;
     ok += r.outcome == Outcome::ok;
