@@ -6,6 +6,9 @@
 #ifdef CONVGUARD_HAVE_CUDNN
 #include "engines/cudnn/cudnn_engine.h"
 #endif
+#ifdef CONVGUARD_HAVE_TORCH
+#include "engines/torch/torch_engine.h"
+#endif
 
 namespace convguard {
 
@@ -13,6 +16,9 @@ std::vector<std::string> engine_names() {
   std::vector<std::string> names{"ref", "onednn"};
 #ifdef CONVGUARD_HAVE_CUDNN
   names.push_back("cudnn");
+#endif
+#ifdef CONVGUARD_HAVE_TORCH
+  names.push_back("torch");
 #endif
   names.push_back("sim");
   return names;
@@ -23,6 +29,9 @@ Result<std::unique_ptr<Engine>> make_engine(const EngineSpec& spec) {
   if (spec.name == "onednn") return make_onednn_engine();
 #ifdef CONVGUARD_HAVE_CUDNN
   if (spec.name == "cudnn") return make_cudnn_engine();
+#endif
+#ifdef CONVGUARD_HAVE_TORCH
+  if (spec.name == "torch") return make_torch_engine();
 #endif
   if (spec.name == "sim") {
     if (spec.base == "sim") return Status::Invalid("invalid --base=sim: sim cannot wrap itself");
