@@ -23,7 +23,9 @@ machine that ran `scripts/install_deps.sh`, that is, when it is neither
   - nor on every Debian machine: Essential: yes or Priority: required (what debootstrap
     --variant=minbase installs), with their dependencies.
 A file that no Debian package owns is "not from a Debian package": allowed under the build
-directory, the source directory, /usr/local/cuda* and each --allow prefix, an error elsewhere.
+directory, the source directory, /usr/local/cuda*, where pip installs for python3 (PyPI's
+packages, e.g. PyTorch for the optional torch engine, and the python3 itself where the machine
+image brings its own) and each --allow prefix, an error elsewhere.
 Exit status: 0 every file accounted for, 1 some not, 2 the check could not run.
 Python 3 standard library only.
 """
@@ -40,6 +42,17 @@ import time
 from dataclasses import dataclass, field
 
 DEFAULT_ALLOWED = ("/usr/local/cuda*",)
+
+
+def pip_prefixes() -> list[str]:
+    """Where python3 and the packages pip installs for it live: files there come from PyPI
+    (or with the machine image's own python3), not from Debian."""
+    import site
+    out = [sys.prefix] + site.getsitepackages() + [site.getusersitepackages()]
+    python3 = shutil.which("python3")
+    if python3:
+        out.append(os.path.dirname(python3))
+    return [p for p in out if p and not p.startswith("/usr/lib") and p not in ("/usr", "/usr/bin")]
 
 
 class CheckError(Exception):
@@ -615,7 +628,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--source-dir", default=root, help="the source tree (default: this repository)")
     ap.add_argument("--allow", action="append", default=[],
                     help="a prefix where files from no Debian package are fine (besides the build and "
-                         "source trees and /usr/local/cuda*); a trailing * matches any name start")
+                         "source trees, /usr/local/cuda* and pip's prefixes); a trailing * matches any "
+                         "name start")
     ap.add_argument("-v", "--verbose", action="store_true", help="list every file and its package")
     a = ap.parse_args(argv)
     build = a.build_dir if os.path.isabs(a.build_dir) else os.path.join(os.getcwd(), a.build_dir)
@@ -624,7 +638,8 @@ def main(argv: list[str] | None = None) -> int:
             print(f"check_deps: {tool} not found", file=sys.stderr)
             return 2
     try:
-        return check(a.packages, a.group, build, a.source_dir, list(DEFAULT_ALLOWED) + a.allow, a.verbose)
+        allowed = list(DEFAULT_ALLOWED) + pip_prefixes() + a.allow
+        return check(a.packages, a.group, build, a.source_dir, allowed, a.verbose)
     except CheckError as e:
         print(f"check_deps: cannot check: {e}", file=sys.stderr)
         return 2

@@ -11,6 +11,8 @@
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
+#include "convguard/engine_registry.h"
+
 namespace convguard::cli {
 namespace {
 
@@ -113,7 +115,7 @@ Result<SupervisorOptions> supervisor_options(const EngineArgs& engine, const Iso
   SupervisorOptions o;
   o.jobs = a.jobs;
   o.devices = a.devices;
-  o.worker_argv = {*self, "worker"};
+  o.worker_argv = worker_argv_for(engine.spec, *self);
   // CPU engines thread each probe over every core; `jobs` workers share them instead.
   const unsigned cores = std::max(1u, std::thread::hardware_concurrency());
   if (a.jobs > 1 && !std::getenv("OMP_NUM_THREADS"))

@@ -1,6 +1,8 @@
 // The one place that knows every engine this build has.
 #include "convguard/engine_registry.h"
 
+#include <filesystem>
+
 #include "convguard/cpu_engines.h"
 #include "convguard/sim.h"
 #ifdef CONVGUARD_HAVE_CUDNN
@@ -17,7 +19,7 @@ std::vector<std::string> engine_names() {
 #ifdef CONVGUARD_HAVE_CUDNN
   names.push_back("cudnn");
 #endif
-#ifdef CONVGUARD_HAVE_TORCH
+#if defined(CONVGUARD_HAVE_TORCH) || defined(CONVGUARD_TORCH_WORKER)
   names.push_back("torch");
 #endif
   names.push_back("sim");
@@ -30,8 +32,13 @@ Result<std::unique_ptr<Engine>> make_engine(const EngineSpec& spec) {
 #ifdef CONVGUARD_HAVE_CUDNN
   if (spec.name == "cudnn") return make_cudnn_engine();
 #endif
-#ifdef CONVGUARD_HAVE_TORCH
+#if defined(CONVGUARD_HAVE_TORCH)
   if (spec.name == "torch") return make_torch_engine();
+#elif defined(CONVGUARD_TORCH_WORKER)
+  if (spec.name == "torch")
+    return Status::Unsupported("the torch engine runs only in its isolated workers (" CONVGUARD_TORCH_WORKER
+                               "), so that no other process pays for loading libtorch: "
+                               "use probe, sweep, boundary or shrink");
 #endif
   if (spec.name == "sim") {
     if (spec.base == "sim") return Status::Invalid("invalid --base=sim: sim cannot wrap itself");
@@ -40,6 +47,16 @@ Result<std::unique_ptr<Engine>> make_engine(const EngineSpec& spec) {
     return make_sim_engine(std::move(*base), spec.quirks_path, spec.seed);
   }
   return Status::Invalid("invalid --engine=" + spec.name + ": not in this build");
+}
+
+std::vector<std::string> worker_argv_for(const EngineSpec& spec, const std::string& self) {
+#ifdef CONVGUARD_TORCH_WORKER
+  if (spec.name == "torch" || (spec.name == "sim" && spec.base == "torch"))
+    return {(std::filesystem::path(self).parent_path() / CONVGUARD_TORCH_WORKER).string()};
+#else
+  (void)spec;
+#endif
+  return {self, "worker"};
 }
 
 }  // namespace convguard

@@ -5,7 +5,7 @@
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
 
-#include "testing/search_fakes.h"
+#include "testing/fake_probers.h"
 
 namespace convguard {
 namespace {

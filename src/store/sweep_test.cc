@@ -22,6 +22,7 @@
 #include <gtest/gtest.h>
 
 #include "store/sweep_journal.h"
+#include "testing/fake_probers.h"
 
 extern char** environ;
 
@@ -34,7 +35,7 @@ namespace fs = std::filesystem;
 // some of which hang (never return) while hanging is on. It appends "S <key>" when a
 // probe starts, "E <key>" when it ends and "R <n>" per run() call to a side file, with
 // unbuffered appends so that a SIGKILL loses nothing written.
-class FakeProber : public Prober {
+class FakeProber : public testing::FakeProberBase {
  public:
   /// `reports`: whether it announces dispatches (as the Supervisor does).
   FakeProber(std::string side, bool hang, bool reports = false)
@@ -73,13 +74,6 @@ class FakeProber : public Prober {
     }
     return Status::Ok();
   }
-  Result<std::vector<std::string>> algorithms(const Problem&) override {
-    return std::vector<std::string>{"default"};
-  }
-  Result<std::map<std::string, std::string>> fingerprint() override {
-    return std::map<std::string, std::string>{{"device", "fake"}};
-  }
-  std::string engine_name() const override { return "fake"; }
 
   int executions = 0;
   int delay_us_ = 1000;

@@ -1,5 +1,6 @@
-// Test double for boundary_test and shrink_test: a Prober whose outcome is a function of
-// the problem (and of a seeded generator, for flaky rules).
+// Test doubles for the probers: a base that names itself "fake", and (for boundary_test,
+// shrink_test and the report tests) a Prober whose outcome is a function of the problem (and
+// of a seeded generator, for flaky rules).
 #pragma once
 
 #include <cmath>
@@ -13,7 +14,20 @@
 
 namespace convguard::testing {
 
-class FakeProber : public Prober {
+/// A Prober named "fake" on device "fake" that offers only the default algorithm; test
+/// probers derive from it and say how they run.
+class FakeProberBase : public Prober {
+ public:
+  Result<std::vector<std::string>> algorithms(const Problem&) override {
+    return std::vector<std::string>{"default"};
+  }
+  Result<std::map<std::string, std::string>> fingerprint() override {
+    return std::map<std::string, std::string>{{"device", "fake"}};
+  }
+  std::string engine_name() const override { return "fake"; }
+};
+
+class FakeProber : public FakeProberBase {
  public:
   using Rule = std::function<Outcome(const Problem&, std::mt19937&)>;
   explicit FakeProber(Rule rule, uint32_t seed = 1) : rule_(std::move(rule)), rng_(seed) {}
@@ -28,13 +42,6 @@ class FakeProber : public Prober {
     }
     return Status::Ok();
   }
-  Result<std::vector<std::string>> algorithms(const Problem&) override {
-    return std::vector<std::string>{"default"};
-  }
-  Result<std::map<std::string, std::string>> fingerprint() override {
-    return std::map<std::string, std::string>{{"device", "fake"}};
-  }
-  std::string engine_name() const override { return "fake"; }
 
   int probes = 0;
   std::vector<size_t> batches;
