@@ -245,7 +245,7 @@ const char* torch_dtype(DataType t) {
 // The direction as PyTorch calls: forward, or autograd's backward for data / weights.
 std::string torch_direction(const Problem& p) {
   const std::string call =
-      "F.conv2d(x, w, b if fwd_bias else None, stride=STRIDE, padding=PADDING,"
+      "F.conv2d(x, w, b if with_bias else None, stride=STRIDE, padding=PADDING,"
       " dilation=DILATION, groups=GROUPS)";
   switch (p.dir) {
     case Dir::FWD_D:
@@ -262,18 +262,23 @@ std::string torch_direction(const Problem& p) {
   return "";
 }
 
-// cuDNN choices PyTorch exposes: benchmark (find) versus heuristics, TF32, determinism.
+// The choices PyTorch exposes: cuDNN (MIOpen on ROCm) on or off, benchmark (find) versus
+// heuristics, determinism, TF32, oneDNN on the CPU. The torch engine's algorithms are these
+// knobs by name (cudnn.benchmark, cudnn.off, tf32.off, mkldnn.off, ...); other engines'
+// algorithm names map to the nearest knobs.
 std::string torch_flags(const ProbeResult& r) {
   const std::string a = lower(r.algo);
-  const bool tf32 = a.find("tf32") != std::string::npos;
+  const bool torch = r.engine == "torch";
+  const bool tf32 = torch ? a != "tf32.off" : a.find("tf32") != std::string::npos;
   std::string s;
-  s += "torch.backends.cudnn.enabled = True\n";
+  s += fmt::format("torch.backends.cudnn.enabled = {}\n", a == "cudnn.off" ? "False" : "True");
   s += fmt::format("torch.backends.cudnn.benchmark = {}  # True: let cuDNN time its algorithms\n",
-                   a == "benchmark" || a == "find" ? "True" : "False");
+                   a == "benchmark" || a == "find" || a == "cudnn.benchmark" ? "True" : "False");
   s += fmt::format("torch.backends.cudnn.deterministic = {}\n",
                    a.find("determin") != std::string::npos ? "True" : "False");
   s += fmt::format("torch.backends.cudnn.allow_tf32 = {}\n", tf32 ? "True" : "False");
   s += "torch.backends.cuda.matmul.allow_tf32 = False\n";
+  if (a == "mkldnn.off") s += "torch.backends.mkldnn.enabled = False\n";
   return s;
 }
 
@@ -292,13 +297,17 @@ std::string torch_snippet(const Problem& p, const ProbeResult& r, const ReproCon
   s += "SEEN = " + python_literal(fmt::format("{} ({})", to_string(r.outcome), to_string(r.phase))) + "\n";
   s += "print('convguard repro:', PROBLEM, NAME, 'engine', ENGINE, 'algo', ALGO, 'seen', SEEN, flush=True)\n\n";
   s += torch_flags(r);
-  s += fmt::format("DEVICE = torch.device('{}')\nDTYPE = {}\n", cpu ? "cpu" : "cuda", torch_dtype(p.dt));
-  s += fmt::format("LAYOUT = {}\n", p.layout == Layout::nhwc ? "torch.channels_last" : "torch.contiguous_format");
+  // The torch engine ran where PyTorch found a GPU, else on the CPU.
+  const std::string device = r.engine == "torch" ? "'cuda' if torch.cuda.is_available() else 'cpu'"
+                                                 : cpu ? "'cpu'" : "'cuda'";
+  s += fmt::format("DEVICE = torch.device({})\nDTYPE = {}\n", device, torch_dtype(p.dt));
+  const bool channels_last = p.layout == Layout::nhwc || lower(r.algo) == "channels_last";
+  s += fmt::format("LAYOUT = {}\n", channels_last ? "torch.channels_last" : "torch.contiguous_format");
   s += fmt::format("MB, IC, IH, IW, OC, OH, OW, KH, KW = {}, {}, {}, {}, {}, {}, {}, {}, {}\n", p.mb,
                    p.ic, p.ih, p.iw, p.oc, p.oh, p.ow, p.kh, p.kw);
   s += fmt::format("STRIDE, PADDING, DILATION, GROUPS = ({}, {}), ({}, {}), ({}, {}), {}\n", p.sh,
                    p.sw, p.ph, p.pw, p.dh + 1, p.dw + 1, p.g);
-  s += fmt::format("fwd_bias = {}\n\n", p.dir == Dir::FWD_B ? "True" : "False");
+  s += fmt::format("with_bias = {}\n\n", p.has_bias() ? "True" : "False");
   s += "def fill(shape, period, shift):\n"
        "    # Small integers: exact algorithms give exact float32 results.\n"
        "    n = 1\n    for d in shape:\n        n *= d\n"

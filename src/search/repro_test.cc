@@ -37,7 +37,9 @@ Ran run_sh(const std::string& line, const std::string& dir) {
     close(fds[0]);
     close(fds[1]);
     if (chdir(dir.c_str()) != 0) _exit(126);
-    setenv("PATH", (dir + ":/usr/bin:/bin").c_str(), 1);
+    // The caller's PATH stays behind `dir`, so python3 is the user's (with their PyTorch).
+    const char* path = std::getenv("PATH");
+    setenv("PATH", (dir + ":" + (path ? path : "/usr/bin:/bin")).c_str(), 1);
     execl("/bin/sh", "sh", "-c", line.c_str(), static_cast<char*>(nullptr));
     _exit(127);
   }
@@ -287,6 +289,35 @@ TEST(Torch, SnippetRunsWherePyTorchIsInstalled) {
     EXPECT_EQ(r.status, 0) << r.out;
     EXPECT_NE(r.out.find("max_rel_err 0.0"), std::string::npos) << r.out;
   }
+  fs::remove(tmp);
+}
+
+TEST(Torch, TheTorchEnginesKnobsBecomeTheSnippetsSettings) {
+  auto p = *parse_problem("--dir=BWD_W mb1ic4ih8oc4kh3ph1");
+  EXPECT_NE(torch_snippet(p, result_for(p, "torch", "mkldnn.off")).find("torch.backends.mkldnn.enabled = False"),
+            std::string::npos);
+  EXPECT_NE(torch_snippet(p, result_for(p, "torch", "cudnn.off")).find("torch.backends.cudnn.enabled = False"),
+            std::string::npos);
+  EXPECT_NE(torch_snippet(p, result_for(p, "torch", "cudnn.benchmark")).find("torch.backends.cudnn.benchmark = True"),
+            std::string::npos);
+  EXPECT_NE(torch_snippet(p, result_for(p, "torch", "channels_last")).find("LAYOUT = torch.channels_last"),
+            std::string::npos);
+  EXPECT_NE(torch_snippet(p, result_for(p, "torch", "default")).find("torch.cuda.is_available()"),
+            std::string::npos);
+}
+
+TEST(Torch, SnippetsOfTheTorchEngineRunWithTheirKnobs) {
+  if (run_sh("python3 -c 'import torch'", "/").status != 0) GTEST_SKIP() << "no PyTorch here";
+  const auto tmp = fs::temp_directory_path() / ("cg_torch_knobs_" + std::to_string(getpid()) + ".py");
+  for (const char* algo : {"default", "mkldnn.off", "channels_last"})
+    for (Dir d : {Dir::FWD_D, Dir::BWD_W}) {
+      auto p = *parse_problem("mb2ic4ih7oc6kh3ph1");
+      p.dir = d;
+      std::ofstream(tmp) << torch_snippet(p, result_for(p, "torch", algo));
+      auto r = run_sh("python3 " + tmp.string(), "/");
+      EXPECT_EQ(r.status, 0) << algo << ": " << r.out;
+      EXPECT_NE(r.out.find("max_rel_err 0.0"), std::string::npos) << algo << ": " << r.out;
+    }
   fs::remove(tmp);
 }
 
