@@ -1,50 +1,25 @@
 #include <tuple>
+#include <vector>
 
 #include <gtest/gtest.h>
 
 #include "convguard/cpu_engines.h"
 #include "convguard/fill.h"
+#include "testing/conv_shapes.h"
 
 namespace convguard {
 namespace {
 
-struct Shape {
-  const char* name;
-  int64_t g, mb, ic, ih, iw, oc, kh, kw, sh, sw, ph, pw, dh, dw;
-};
+using testing::make_problem;
+using testing::Shape;
 
-// Shapes that cover what the issue asks: groups, depthwise, stride 2, asymmetric
-// kernels, dilation, padding larger than the kernel's half, mb > 1, and one where
-// oneDNN offers Winograd.
-const Shape kShapes[] = {
-    {"plain3x3", 1, 2, 16, 10, 10, 16, 3, 3, 1, 1, 1, 1, 0, 0},
-    {"groups", 2, 1, 8, 9, 9, 12, 3, 3, 1, 1, 1, 1, 0, 0},
-    {"depthwise", 16, 2, 16, 10, 10, 16, 3, 3, 1, 1, 1, 1, 0, 0},
-    {"stride2", 1, 1, 8, 11, 11, 16, 3, 3, 2, 2, 1, 1, 0, 0},
-    {"kernel1x3", 1, 1, 8, 7, 9, 8, 1, 3, 1, 1, 0, 1, 0, 0},
-    {"kernel3x1", 1, 1, 8, 9, 7, 8, 3, 1, 1, 1, 1, 0, 0, 0},
-    {"dilated", 1, 1, 8, 12, 12, 8, 3, 3, 1, 1, 2, 2, 1, 1},
-    {"widepad", 1, 3, 4, 6, 6, 8, 3, 3, 1, 1, 2, 3, 0, 0},
-    {"pointwise_s2", 1, 2, 32, 8, 8, 16, 1, 1, 2, 2, 0, 0, 0, 0},
-    {"winograd", 1, 1, 32, 14, 14, 32, 3, 3, 1, 1, 1, 1, 0, 0},
-};
-
-int64_t out_size(int64_t i, int64_t k, int64_t s, int64_t p, int64_t d) {
-  return (i - ((k - 1) * (d + 1) + 1) + 2 * p) / s + 1;
-}
-
-Problem make_problem(const Shape& s, Dir dir, Layout layout, DataType dt) {
-  Problem p;
-  p.dir = dir;
-  p.dt = dt;
-  p.layout = layout;
-  p.g = s.g, p.mb = s.mb, p.ic = s.ic, p.ih = s.ih, p.iw = s.iw, p.oc = s.oc;
-  p.kh = s.kh, p.kw = s.kw, p.sh = s.sh, p.sw = s.sw, p.ph = s.ph, p.pw = s.pw;
-  p.dh = s.dh, p.dw = s.dw;
-  p.oh = out_size(s.ih, s.kh, s.sh, s.ph, s.dh);
-  p.ow = out_size(s.iw, s.kw, s.sw, s.pw, s.dw);
-  return p;
-}
+// The shared shapes, and one where oneDNN offers Winograd.
+const Shape kWinograd = {"winograd", 1, 1, 32, 14, 14, 32, 3, 3, 1, 1, 1, 1, 0, 0};
+const std::vector<Shape> kShapes = [] {
+  std::vector<Shape> v(std::begin(testing::kShapes), std::end(testing::kShapes));
+  v.push_back(kWinograd);
+  return v;
+}();
 
 ConvTensors reference_for(const Problem& p) {
   auto ref = make_ref_engine();
@@ -96,7 +71,7 @@ int check_all_algorithms(const Problem& p) {
 }
 
 using Case = std::tuple<Shape, Dir, Layout>;
-class OnednnMatchesRef : public testing::TestWithParam<Case> {};
+class OnednnMatchesRef : public ::testing::TestWithParam<Case> {};
 
 TEST_P(OnednnMatchesRef, EveryListedAlgorithmMatchesTheReferenceInF32) {
   const auto& [shape, dir, layout] = GetParam();
@@ -104,16 +79,16 @@ TEST_P(OnednnMatchesRef, EveryListedAlgorithmMatchesTheReferenceInF32) {
   EXPECT_GT(check_all_algorithms(p), 0) << "onednn offered no f32 algorithm";
 }
 
-std::string case_name(const testing::TestParamInfo<Case>& info) {
+std::string case_name(const ::testing::TestParamInfo<Case>& info) {
   const auto& [shape, dir, layout] = info.param;
   return std::string(shape.name) + "_" + to_string(dir) + "_" + to_string(layout);
 }
 
 INSTANTIATE_TEST_SUITE_P(
     Shapes, OnednnMatchesRef,
-    testing::Combine(testing::ValuesIn(kShapes),
-                     testing::Values(Dir::FWD_D, Dir::FWD_B, Dir::BWD_D, Dir::BWD_W, Dir::BWD_WB),
-                     testing::Values(Layout::nchw, Layout::nhwc)),
+    ::testing::Combine(::testing::ValuesIn(kShapes),
+                     ::testing::Values(Dir::FWD_D, Dir::FWD_B, Dir::BWD_D, Dir::BWD_W, Dir::BWD_WB),
+                     ::testing::Values(Layout::nchw, Layout::nhwc)),
     case_name);
 
 TEST(OnednnEngine, Bf16MatchesTheReferenceWhereTheCpuSupportsIt) {
@@ -143,7 +118,7 @@ TEST(OnednnEngine, F16IsUnsupportedWithAReasonOrMatches) {
 // oneDNN 2.6 offers Winograd only for blocked (nChw16c) activations, never for the
 // nchw/nhwc problems convguard poses, so every listed algorithm here is direct.
 TEST(OnednnEngine, ListsItsImplementationsWithTheDefaultFirst) {
-  const Problem p = make_problem(kShapes[9], Dir::FWD_D, Layout::nhwc, DataType::f32);
+  const Problem p = make_problem(kWinograd, Dir::FWD_D, Layout::nhwc, DataType::f32);
   auto eng = make_onednn_engine();
   ASSERT_TRUE(eng->init().ok());
   const auto algos = eng->algorithms(p);

@@ -21,7 +21,7 @@ using torch_test::Shape;
 bool on_gpu() { return torch_engine::detect_backend().gpu; }
 
 using Case = std::tuple<Shape, Dir, Layout>;
-class TorchMatchesRef : public testing::TestWithParam<Case> {};
+class TorchMatchesRef : public ::testing::TestWithParam<Case> {};
 
 TEST_P(TorchMatchesRef, EveryKnobMatchesTheReferenceInF32) {
   const auto& [shape, dir, layout] = GetParam();
@@ -33,16 +33,16 @@ TEST_P(TorchMatchesRef, EveryKnobMatchesTheReferenceInF32) {
             static_cast<int>(e->algorithms(p).size()));
 }
 
-std::string case_name(const testing::TestParamInfo<Case>& info) {
+std::string case_name(const ::testing::TestParamInfo<Case>& info) {
   const auto& [shape, dir, layout] = info.param;
   return std::string(shape.name) + "_" + to_string(dir) + "_" + to_string(layout);
 }
 
 INSTANTIATE_TEST_SUITE_P(Shapes, TorchMatchesRef,
-                         testing::Combine(testing::ValuesIn(kShapes),
-                                          testing::Values(Dir::FWD_D, Dir::FWD_B, Dir::BWD_D,
+                         ::testing::Combine(::testing::ValuesIn(kShapes),
+                                          ::testing::Values(Dir::FWD_D, Dir::FWD_B, Dir::BWD_D,
                                                           Dir::BWD_W, Dir::BWD_WB),
-                                          testing::Values(Layout::nchw, Layout::nhwc)),
+                                          ::testing::Values(Layout::nchw, Layout::nhwc)),
                          case_name);
 
 // PyTorch 2.11's CPU bf16 backward (oneDNN's and its own kernels alike) rounds partial
