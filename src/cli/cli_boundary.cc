@@ -19,7 +19,7 @@ struct BoundaryArgs : StoreCommandArgs {
   std::string axis, over;
   std::vector<std::string> tie;
   int repeats = 2, spot_checks = 2, max_probes = 64;
-  bool rerun = false, json = false;
+  bool json = false;
 };
 
 // The base problem; a descriptor may leave out the axis (and --over) field, which the
@@ -158,7 +158,6 @@ Command boundary_command() {
                 ->capture_default_str();
             sub.add_option("--max-probes", a->max_probes, "probe budget per boundary")
                 ->capture_default_str();
-            sub.add_flag("--rerun", a->rerun, "run again even where a result is stored");
             sub.add_flag("--json", a->json, "JSON lines: every probe, then one summary per boundary");
             return [a] { return boundary_main(*a); };
           }};

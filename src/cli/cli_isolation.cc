@@ -2,6 +2,7 @@
 
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <climits>
 #include <cstdlib>
@@ -154,9 +155,10 @@ nlohmann::json device_of(const std::string& fingerprint_json) {
 
 // Fingerprint hashes of earlier runs of `engine` on the device of run `run_id`.
 std::vector<std::string> same_device_hashes(Store& store, int64_t run_id, const std::string& engine) {
-  auto mine = store.get_run(run_id);
   auto runs = store.list_runs();
-  if (!mine.ok() || !runs.ok()) return {};
+  if (!runs.ok()) return {};
+  auto mine = std::find_if(runs->begin(), runs->end(), [&](const RunInfo& r) { return r.id == run_id; });
+  if (mine == runs->end()) return {};
   const nlohmann::json device = device_of(mine->fingerprint_json);
   std::set<std::string> hashes;
   for (const RunInfo& r : *runs)
@@ -188,6 +190,7 @@ void StoreCommandArgs::add_to(CLI::App& app) {
   problems.add_to(app);
   engine.add_to(app);
   iso.add_to(app);
+  app.add_flag("--rerun", rerun, "run again even where a result is stored");
 }
 
 nlohmann::json StoreCommandArgs::engine_json() const {

@@ -44,6 +44,7 @@ struct StoreCommandArgs {
   ProblemArgs problems;
   EngineArgs engine;
   IsolationArgs iso;
+  bool rerun = false;  ///< --rerun: probe again where the store holds a result
 
   void add_to(CLI::App& app);
   /// {"engine": {...}, "isolation": {...}}, kept with a run so that its resume needs no

@@ -17,7 +17,7 @@ namespace {
 
 struct ShrinkArgs : StoreCommandArgs {
   int max_probes = 200;
-  bool any_phase = false, rerun = false, json = false;
+  bool any_phase = false, json = false;
 };
 
 Result<ProbeRequest> the_request(const ShrinkArgs& a) {
@@ -96,7 +96,6 @@ Command shrink_command() {
             sub.add_flag("--any-phase", a->any_phase,
                          "accept the same outcome in another phase (a hang in prepare for one "
                          "in execute)");
-            sub.add_flag("--rerun", a->rerun, "run again even where a result is stored");
             sub.add_flag("--json", a->json, "JSON lines: every probe, then the summary");
             return [a] { return shrink_main(*a); };
           }};

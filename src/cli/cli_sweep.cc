@@ -19,7 +19,7 @@ namespace convguard::cli {
 namespace {
 
 struct SweepArgs : StoreCommandArgs {
-  bool resume = false, retry_suspects = false, rerun = false, json = false;
+  bool resume = false, retry_suspects = false, json = false;
   int64_t run = 0;
   size_t group = 0;
   std::string command;  ///< the command line, for the run record
@@ -194,7 +194,6 @@ Command sweep_command() {
             sub.add_option("--run", a->run, "with --resume: the run to go on with");
             sub.add_flag("--retry-suspects", a->retry_suspects,
                          "re-run probes that were in flight when a sweep died, one at a time");
-            sub.add_flag("--rerun", a->rerun, "run again even where a result is stored");
             sub.add_option("--group", a->group,
                            "probes per durable in-flight mark (0: adaptive)")->capture_default_str();
             sub.add_flag("--json", a->json, "print JSON lines instead of a table");
