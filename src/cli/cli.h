@@ -85,6 +85,9 @@ class PrintingProber : public Prober {
 /// (2 for invalid input, 3 otherwise).
 int report_error(const Status& s);
 
+/// This executable's path (/proc/self/exe): workers and helpers start from beside it.
+Result<std::string> self_path();
+
 // The table (main.cc). Each lives in cli_<name>.cc.
 Command run_command();
 Command probe_command();
@@ -96,5 +99,6 @@ Command repro_command();     ///< cli_repro.cc (library convguard_cli_search)
 Command report_command();    ///< cli_report.cc (library convguard_cli_search)
 Command profile_command();   ///< cli_profile.cc (library convguard_cli_guard)
 Command env_command();       ///< cli_env.cc (library convguard_cli_env)
+Command scan_command();      ///< cli_scan.cc: runs python/convguard/scan.py
 
 }  // namespace convguard::cli

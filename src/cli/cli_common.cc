@@ -1,8 +1,10 @@
 // Options shared by the subcommands, the result printer, and the engine factory.
 #include <fmt/format.h>
 #include <fmt/ranges.h>
+#include <unistd.h>
 
 #include <algorithm>
+#include <climits>
 #include <cstdio>
 #include <iostream>
 #include <map>
@@ -233,6 +235,13 @@ Result<std::map<std::string, std::string>> PrintingProber::fingerprint() {
   return inner_.fingerprint();
 }
 std::string PrintingProber::engine_name() const { return inner_.engine_name(); }
+
+Result<std::string> self_path() {
+  char buf[PATH_MAX];
+  ssize_t n = ::readlink("/proc/self/exe", buf, sizeof buf - 1);
+  if (n <= 0) return Status::Io("cannot find this executable (/proc/self/exe)");
+  return std::string(buf, static_cast<size_t>(n));
+}
 
 int report_error(const Status& s) {
   fmt::print(stderr, "convguard: {}\n", s.message());

@@ -27,13 +27,6 @@ Result<double> parse_timeout(const std::string& text, const char* option) {
   return v;
 }
 
-Result<std::string> self_path() {
-  char buf[PATH_MAX];
-  ssize_t n = ::readlink("/proc/self/exe", buf, sizeof buf - 1);
-  if (n <= 0) return Status::Io("cannot find this executable (/proc/self/exe) to start workers");
-  return std::string(buf, static_cast<size_t>(n));
-}
-
 void log_events(SupervisorOptions& o) {
   o.on_event = [](const SupervisorEvent& e) {
     if (e.kind == SupervisorEvent::dispatched || e.kind == SupervisorEvent::phase_change) return;

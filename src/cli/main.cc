@@ -14,7 +14,7 @@ std::vector<Command> command_table() {
   using namespace convguard::cli;
   return {run_command(),    probe_command(),  sweep_command(),  boundary_command(),
           shrink_command(), repro_command(),  report_command(), profile_command(),
-          env_command(),    worker_command()};
+          env_command(),    scan_command(),   worker_command()};
 }
 
 }  // namespace

@@ -1,0 +1,148 @@
+#!/usr/bin/env bash
+# The torch engine on the lent GPU (issue 11).
+#
+#   scripts/gpu_torch.sh stage   here: build convguard, convguard-torch-worker and
+#                                torch_engine_gpu_test in build/, copy them with the Debian
+#                                libraries the device lacks into .carry/torch/
+#   scripts/gpu_torch.sh run     device: the torch GPU tests, every knob on shapes/resnet50.txt,
+#                                the seed's investigation through sim --base torch (real GPU hangs),
+#                                and isolated probes against a plain PyTorch loop
+#
+# On the device: run(command="scripts/gpu_torch.sh run", carry=[".carry"]). The worker was built
+# here against this machine's torch 2.11 wheel and runs there against the image's torch 2.11
+# (same version, same C++ ABI), found through LD_LIBRARY_PATH. Logs under $OUT; a table last.
+set -u -o pipefail
+MODE=${1:-run}
+ROOT=$(cd "$(dirname "$0")/.." && pwd)
+OUT=${OUT:-$ROOT/out}
+BIN=$ROOT/.carry/torch
+TARGETS=(convguard convguard-torch-worker torch_engine_gpu_test)
+
+stage() {
+  cd "$ROOT" || exit 1
+  cmake --build build --target "${TARGETS[@]}" -j2 || exit 1
+  rm -rf "$BIN" && mkdir -p "$BIN"
+  for t in "${TARGETS[@]}"; do cp "build/$t" "$BIN/" && strip "$BIN/$t"; done
+  local libs=(libdnnl.so.2 libfmt.so.9 libsqlite3.so.0 libOpenCL.so.1 libgomp.so.1)
+  (cd /lib/x86_64-linux-gnu && tar chJf "$BIN/libs.tar.xz" "${libs[@]}")
+  du -sh "$BIN"
+}
+
+now() { date +%s.%N; }
+since() { awk -v a="$1" -v b="$(now)" 'BEGIN { printf "%.2f", b - a }'; }
+stamp() { python3 -u -c 'import sys,time
+for l in sys.stdin: print(f"{time.time():.3f} {l}", end="", flush=True)'; }
+
+setup() {
+  mkdir -p "$OUT" /tmp/cglib && tar xJf "$BIN/libs.tar.xz" -C /tmp/cglib
+  PY=python3
+  python3 -c 'import torch' 2>/dev/null || PY=/opt/torch/.venv/bin/python3
+  local torch_lib
+  torch_lib=$("$PY" -c 'import os, torch; print(os.path.join(os.path.dirname(torch.__file__), "lib"))')
+  export LD_LIBRARY_PATH=/tmp/cglib:$torch_lib${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}
+  export PATH=$(dirname "$(command -v "$PY")"):$PATH
+  CG=$BIN/convguard
+  { nvidia-smi --query-gpu=name,driver_version --format=csv,noheader
+    "$PY" -c 'import torch; print("torch", torch.__version__, "cuda", torch.version.cuda, "cudnn", torch.backends.cudnn.version())'
+  } | tee "$OUT/facts.txt"
+}
+
+gpu_tests() {
+  "$BIN/torch_engine_gpu_test" >"$OUT/gpu_test.log" 2>&1
+  echo "torch_engine_gpu_test rc=$? $(grep -E '^\[  (PASSED|FAILED|SKIPPED) ' "$OUT/gpu_test.log" | tr '\n' ' ')" | tee -a "$OUT/steps.txt"
+}
+
+knobs() {
+  local t0=$(now)
+  timeout -s INT 150 "$CG" probe --engine torch --algo all --dir FWD_D,BWD_D,BWD_W --dt f32 \
+    --batch shapes/resnet50.txt -j 4 --json >"$OUT/knobs_f32.jsonl" 2>"$OUT/knobs_f32.err"
+  echo "knobs f32 rc=$? $(wc -l <"$OUT/knobs_f32.jsonl") probes $(since "$t0") s" | tee -a "$OUT/steps.txt"
+  t0=$(now)
+  timeout -s INT 100 "$CG" probe --engine torch --algo all --dir FWD_D,BWD_D,BWD_W --dt f16,bf16 \
+    --batch shapes/resnet50.txt -j 4 --json >"$OUT/knobs_half.jsonl" 2>"$OUT/knobs_half.err"
+  echo "knobs f16,bf16 rc=$? $(wc -l <"$OUT/knobs_half.jsonl") probes $(since "$t0") s" | tee -a "$OUT/steps.txt"
+}
+
+seed() {
+  local db=/tmp/seed-torch.db t0=$(now)
+  local sim=(--engine sim --base torch --quirks quirks/rx5600xt-rocm57.json)
+  "$CG" sweep --db "$db" "${sim[@]}" --batch shapes/seed.txt --jobs 2 >"$OUT/seed.txt" 2>&1
+  local t1=$(now)
+  "$CG" boundary --db "$db" "${sim[@]}" --dir FWD_D --axis ih=8:512:2 --tie iw \
+    mb1ic16oc32kh3ph1 >>"$OUT/seed.txt" 2>&1
+  echo "seed via sim --base torch: sweep $(awk -v a="$t0" -v b="$t1" 'BEGIN{printf "%.1f", b-a}') s, whole $(since "$t0") s" | tee -a "$OUT/steps.txt"
+  "$CG" report --db "$db" --format md >>"$OUT/seed.txt" 2>&1
+  grep -E "largest|smallest|boundary|confirmed" "$OUT/seed.txt" | head -5 | tee -a "$OUT/steps.txt"
+  nvidia-smi --query-compute-apps=pid,process_name --format=csv,noheader | wc -l |
+    sed 's/^/compute processes left on the GPU: /' | tee -a "$OUT/steps.txt"
+}
+
+throughput() {
+  local ic oc ih t0
+  for ic in 1 2 3 4 5 6 7 8 9 10; do for oc in 1 2 3 4 5 6 7 8 9 10; do
+    for ih in 5 6 7 8 9 10 11 12 13 14; do echo "mb1ic${ic}ih${ih}oc${oc}kh3ph1"; done
+  done; done >/tmp/small1000.txt
+  local common=(--engine torch --dir FWD_D --dt f32 --batch /tmp/small1000.txt --json)
+  t0=$(now); "$CG" probe "${common[@]}" >"$OUT/tp_probe.jsonl" 2>"$OUT/tp.err"
+  echo "probe_j1 $(since "$t0") $(grep -c '"ok"' "$OUT/tp_probe.jsonl")" >"$OUT/tp_times.txt"
+  t0=$(now); "$CG" probe "${common[@]}" --no-verify >"$OUT/tp_probe_nv.jsonl" 2>>"$OUT/tp.err"
+  echo "probe_noverify $(since "$t0") $(grep -c '"ok"' "$OUT/tp_probe_nv.jsonl")" >>"$OUT/tp_times.txt"
+  t0=$(now); "$CG" probe "${common[@]}" -j 4 >"$OUT/tp_probe_j4.jsonl" 2>>"$OUT/tp.err"
+  echo "probe_j4 $(since "$t0") $(grep -c '"ok"' "$OUT/tp_probe_j4.jsonl")" >>"$OUT/tp_times.txt"
+  t0=$(now); "$PY" bench/torch_loop.py /tmp/small1000.txt >"$OUT/loop.txt" 2>&1
+  echo "loop_process $(since "$t0") 1000" >>"$OUT/tp_times.txt"
+  "$PY" bench/torch_loop.py /tmp/small1000.txt --check >>"$OUT/loop.txt" 2>&1
+  cat "$OUT/loop.txt" "$OUT/tp_times.txt" | tee -a "$OUT/steps.txt"
+  # Init and first call: one worker's events, stamped.
+  "$CG" probe --engine torch -v --json mb1ic16ih32oc16kh3ph1 mb1ic16ih33oc16kh3ph1 \
+    >"$OUT/init.jsonl" 2> >(stamp >"$OUT/init.err")
+  t0=$(now); "$PY" -c 'import torch; torch.zeros(1, device="cuda")'
+  echo "python: import torch + CUDA context $(since "$t0") s" | tee -a "$OUT/steps.txt"
+  sleep 0.3
+}
+
+summary() {
+  "$PY" - "$OUT" <<'PY'
+import json, os, sys
+out = sys.argv[1]
+def load(n):
+    p = os.path.join(out, n)
+    return [json.loads(l) for l in open(p) if l.startswith("{")] if os.path.exists(p) else []
+rows = load("knobs_f32.jsonl") + load("knobs_half.jsonl")
+cols = [(d, t) for t in ("f32", "f16", "bf16") for d in ("FWD_D", "BWD_D", "BWD_W")]
+cells = {}
+for r in rows:
+    c = cells.setdefault(r["algo"], {}).setdefault((r["dir"], r["dt"]), {})
+    c[r["outcome"]] = c.get(r["outcome"], 0) + 1
+print(f"\n## every torch knob on shapes/resnet50.txt: {len(rows)} probes\n")
+print("| knob | " + " | ".join(f"{d} {t}" for d, t in cols) + " |")
+print("|---|" + "---|" * len(cols))
+for k in sorted(cells):
+    print(f"| {k} | " + " | ".join(" ".join(f"{o} {n}" for o, n in sorted(cells[k].get(c, {}).items())) or "-" for c in cols) + " |")
+bad = [r for r in rows if r["outcome"] not in ("ok", "unsupported")]
+for r in bad[:12]:
+    print(f"- {r['outcome']} {r['algo']} {r['dir']} {r['dt']} {r['problem'].split()[-1]}: {r.get('message', '')[:140]}")
+ev = [l.split(" ", 1) for l in open(os.path.join(out, "init.err"))] if os.path.exists(os.path.join(out, "init.err")) else []
+t = lambda word: next((float(a) for a, l in ev if word in l), None)
+start, canary = t("started"), t("canary")
+init = load("init.jsonl")
+if start and canary:
+    print(f"\nworker start -> canary passed (libtorch load, CUDA context, canary): {canary - start:.2f} s")
+for r in init:
+    print(f"first calls: {r['problem'].split()[-1]} {r['outcome']} wall {r.get('wall_ms', 0):.0f} ms, time {r.get('time_ms', 0):.3f} ms")
+PY
+}
+
+case "$MODE" in
+  stage) stage ;;
+  run)
+    cd "$ROOT" || exit 1
+    setup
+    gpu_tests
+    throughput
+    seed
+    knobs
+    echo; cat "$OUT/steps.txt"
+    summary | tee "$OUT/summary.md" ;;
+  *) echo "gpu_torch.sh: unknown mode $MODE (stage|run)" >&2; exit 2 ;;
+esac
