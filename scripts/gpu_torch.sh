@@ -6,7 +6,8 @@
 #                                libraries the device lacks into .carry/torch/
 #   scripts/gpu_torch.sh run     device: the torch GPU tests, every knob on shapes/resnet50.txt,
 #                                the seed's investigation through sim --base torch (real GPU hangs),
-#                                and isolated probes against a plain PyTorch loop
+#                                isolated probes against a plain PyTorch loop, and the guard under
+#                                PyTorch (bench/torch_guard_bench.py, guarded training under quirks)
 #
 # On the device: run(command="scripts/gpu_torch.sh run", carry=[".carry"]). The worker was built
 # here against this machine's torch 2.11 wheel and runs there against the image's torch 2.11
@@ -16,13 +17,14 @@ MODE=${1:-run}
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 OUT=${OUT:-$ROOT/out}
 BIN=$ROOT/.carry/torch
-TARGETS=(convguard convguard-torch-worker torch_engine_gpu_test)
+TARGETS=(convguard convguard-torch-worker torch_engine_gpu_test convguard_torch_guard)
+FILES=(convguard convguard-torch-worker torch_engine_gpu_test libconvguard_torch_guard.so)
 
 stage() {
   cd "$ROOT" || exit 1
   cmake --build build --target "${TARGETS[@]}" -j2 || exit 1
   rm -rf "$BIN" && mkdir -p "$BIN"
-  for t in "${TARGETS[@]}"; do cp "build/$t" "$BIN/" && strip "$BIN/$t"; done
+  for f in "${FILES[@]}"; do cp "build/$f" "$BIN/" && strip "$BIN/$f"; done
   local libs=(libdnnl.so.2 libfmt.so.9 libsqlite3.so.0 libOpenCL.so.1 libgomp.so.1)
   (cd /lib/x86_64-linux-gnu && tar chJf "$BIN/libs.tar.xz" "${libs[@]}")
   du -sh "$BIN"
@@ -42,6 +44,7 @@ setup() {
   export LD_LIBRARY_PATH=/tmp/cglib:$torch_lib${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}
   export PATH=$(dirname "$(command -v "$PY")"):$PATH
   CG=$BIN/convguard
+  export CONVGUARD_BUILD_DIR=$BIN PYTHONPATH=$ROOT/python
   { nvidia-smi --query-gpu=name,driver_version --format=csv,noheader
     "$PY" -c 'import torch; print("torch", torch.__version__, "cuda", torch.version.cuda, "cudnn", torch.backends.cudnn.version())'
   } | tee "$OUT/facts.txt"
@@ -54,11 +57,11 @@ gpu_tests() {
 
 knobs() {
   local t0=$(now)
-  timeout -s INT 150 "$CG" probe --engine torch --algo all --dir FWD_D,BWD_D,BWD_W --dt f32 \
+  timeout -s INT 120 "$CG" probe --engine torch --algo all --dir FWD_D,BWD_D,BWD_W --dt f32 \
     --batch shapes/resnet50.txt -j 4 --json >"$OUT/knobs_f32.jsonl" 2>"$OUT/knobs_f32.err"
   echo "knobs f32 rc=$? $(wc -l <"$OUT/knobs_f32.jsonl") probes $(since "$t0") s" | tee -a "$OUT/steps.txt"
   t0=$(now)
-  timeout -s INT 100 "$CG" probe --engine torch --algo all --dir FWD_D,BWD_D,BWD_W --dt f16,bf16 \
+  timeout -s INT 60 "$CG" probe --engine torch --algo all --dir FWD_D,BWD_D,BWD_W --dt f16,bf16 \
     --batch shapes/resnet50.txt -j 4 --json >"$OUT/knobs_half.jsonl" 2>"$OUT/knobs_half.err"
   echo "knobs f16,bf16 rc=$? $(wc -l <"$OUT/knobs_half.jsonl") probes $(since "$t0") s" | tee -a "$OUT/steps.txt"
 }
@@ -101,6 +104,24 @@ throughput() {
   sleep 0.3
 }
 
+guard() {
+  local t0=$(now)
+  timeout 240 "$PY" bench/torch_guard_bench.py --profile /tmp/r50.profile.json >"$OUT/guard_bench.md" 2>"$OUT/guard_bench.err"
+  echo "torch_guard_bench rc=$? $(since "$t0") s" | tee -a "$OUT/steps.txt"
+  local m
+  for m in small resnet18; do
+    t0=$(now)
+    timeout 150 "$PY" python/tests/guarded_training.py "$m" "/tmp/$m.profile.json" --device cuda \
+      --quirks quirks/rx5600xt-rocm57.json --input "$([ $m = small ] && echo 2x3x44x44 || echo 8x3x176x176)" \
+      >"$OUT/guarded_$m.json" 2>"$OUT/guarded_$m.err"
+    echo "guarded $m on cuda under the seed's quirks rc=$? $(since "$t0") s: $("$PY" -c 'import json,sys
+d = json.loads(open(sys.argv[1]).read().splitlines()[-1])
+k = {}
+for r in d["routes"]: k[r["route"]] = k.get(r["route"], 0) + 1
+print("error", d["error"], "max normwise diff", max(d["diffs"] or [0]), "routes", k)' "$OUT/guarded_$m.json" 2>&1 | tail -1)" | tee -a "$OUT/steps.txt"
+  done
+}
+
 summary() {
   "$PY" - "$OUT" <<'PY'
 import json, os, sys
@@ -141,8 +162,10 @@ case "$MODE" in
     gpu_tests
     throughput
     seed
+    guard
     knobs
     echo; cat "$OUT/steps.txt"
+    cat "$OUT/guard_bench.md"
     summary | tee "$OUT/summary.md" ;;
   *) echo "gpu_torch.sh: unknown mode $MODE (stage|run)" >&2; exit 2 ;;
 esac

@@ -148,10 +148,10 @@ def test_convguard_scan_writes_a_batch_file_that_convguard_probes(tmp_path):
     pytest.importorskip("torchvision")
     cg, out = convguard_binary(), tmp_path / "resnet18.txt"
     env = dict(os.environ, CONVGUARD_PYTHON=sys.executable)
-    subprocess.run([cg, "scan", "--torch", "torchvision:resnet18", "--input", "1x3x32x32", "--train",
+    subprocess.run([cg, "scan", "--torch", "torchvision:resnet18", "--input", "2x3x32x32", "--train",
                     "-o", str(out)], check=True, env=env, timeout=300)
     entries, _ = parse(out.read_text())
-    done = subprocess.run([cg, "run", "--engine", "ref", "--batch", str(out), "--json"],
+    done = subprocess.run([cg, "run", "--engine", "onednn", "--batch", str(out), "--json"],
                           capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stderr
     assert len(done.stdout.splitlines()) == len(entries)

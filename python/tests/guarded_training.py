@@ -1,0 +1,82 @@
+"""One training step of a model, unguarded and fault-free, then guarded under a quirk file; prints
+one JSON line with the normwise differences and the routes. Run by test_torch_guard.py in its own
+process, so that a guard that fails to route around a hang cannot hang the test runner.
+
+    python3 guarded_training.py MODEL PROFILE [--quirks FILE] [--compile] [--no-cpu] [--input NxCxHxW]
+"""
+
+import argparse
+import json
+import sys
+
+import torch
+import torch.nn as nn
+
+import convguard.torch as cg
+
+
+class Small(nn.Module):
+    """Two 3x3 convolutions at 44x44 and a strided 1x1: what the seed's card hangs on."""
+
+    def __init__(self):
+        super().__init__()
+        self.a = nn.Conv2d(3, 8, 3, padding=1)
+        self.b = nn.Conv2d(8, 8, 3, padding=1, bias=False)
+        self.c = nn.Conv2d(8, 4, 1, stride=2)
+
+    def forward(self, x):
+        return self.c(torch.relu(self.b(torch.relu(self.a(x)))))
+
+
+def build(name):
+    torch.manual_seed(0)
+    if name == "small":
+        return Small()
+    import torchvision
+
+    return torchvision.models.get_model(name, weights=None)
+
+
+def step(model, x):
+    model.zero_grad(set_to_none=True)
+    out = model(x)
+    out.float().pow(2).mean().backward()
+    return [out.detach().clone()] + [p.grad.detach().clone() for p in model.parameters() if p.grad is not None]
+
+
+def normwise(a, b):
+    return float((a.double() - b.double()).norm() / b.double().norm().clamp_min(1e-30))
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("model")
+    ap.add_argument("profile")
+    ap.add_argument("--quirks")
+    ap.add_argument("--compile", action="store_true")
+    ap.add_argument("--no-cpu", action="store_true")
+    ap.add_argument("--input", default="2x3x44x44")
+    ap.add_argument("--device", default="cpu")
+    args = ap.parse_args()
+    shape = [int(v) for v in args.input.split("x")]
+    model = build(args.model).to(args.device)
+    torch.manual_seed(1)
+    x = torch.randn(*shape, device=args.device)
+    run = torch.compile(model) if args.compile else model
+    expected = step(run, x)
+    with cg.guard(args.profile, learn=True, quirks=args.quirks, device=args.device,
+                  cpu=not args.no_cpu):
+        try:
+            got = step(run, x)
+            error = None
+        except RuntimeError as e:
+            got, error = None, str(e)
+        routes = cg.routes()
+    diffs = [normwise(g, e) for g, e in zip(got, expected)] if got else []
+    print(json.dumps({"diffs": diffs, "tensors": len(expected), "routes": routes, "error": error,
+                      "after": cg.routes()}))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
