@@ -51,17 +51,17 @@ setup() {
 }
 
 gpu_tests() {
-  "$BIN/torch_engine_gpu_test" >"$OUT/gpu_test.log" 2>&1
+  timeout 90 "$BIN/torch_engine_gpu_test" >"$OUT/gpu_test.log" 2>&1
   echo "torch_engine_gpu_test rc=$? $(grep -E '^\[  (PASSED|FAILED|SKIPPED) ' "$OUT/gpu_test.log" | tr '\n' ' ')" | tee -a "$OUT/steps.txt"
 }
 
 knobs() {
   local t0=$(now)
-  timeout -s INT 120 "$CG" probe --engine torch --algo all --dir FWD_D,BWD_D,BWD_W --dt f32 \
+  timeout -s INT 80 "$CG" probe --engine torch --algo all --dir FWD_D,BWD_D,BWD_W --dt f32 \
     --batch shapes/resnet50.txt -j 4 --json >"$OUT/knobs_f32.jsonl" 2>"$OUT/knobs_f32.err"
   echo "knobs f32 rc=$? $(wc -l <"$OUT/knobs_f32.jsonl") probes $(since "$t0") s" | tee -a "$OUT/steps.txt"
   t0=$(now)
-  timeout -s INT 60 "$CG" probe --engine torch --algo all --dir FWD_D,BWD_D,BWD_W --dt f16,bf16 \
+  timeout -s INT 40 "$CG" probe --engine torch --algo all --dir FWD_D,BWD_D,BWD_W --dt f16,bf16 \
     --batch shapes/resnet50.txt -j 4 --json >"$OUT/knobs_half.jsonl" 2>"$OUT/knobs_half.err"
   echo "knobs f16,bf16 rc=$? $(wc -l <"$OUT/knobs_half.jsonl") probes $(since "$t0") s" | tee -a "$OUT/steps.txt"
 }
@@ -69,9 +69,9 @@ knobs() {
 seed() {
   local db=/tmp/seed-torch.db t0=$(now)
   local sim=(--engine sim --base torch --quirks quirks/rx5600xt-rocm57.json)
-  "$CG" sweep --db "$db" "${sim[@]}" --batch shapes/seed.txt --jobs 2 >"$OUT/seed.txt" 2>&1
+  timeout 60 "$CG" sweep --db "$db" "${sim[@]}" --batch shapes/seed.txt --jobs 2 >"$OUT/seed.txt" 2>&1
   local t1=$(now)
-  "$CG" boundary --db "$db" "${sim[@]}" --dir FWD_D --axis ih=8:512:2 --tie iw \
+  timeout 60 "$CG" boundary --db "$db" "${sim[@]}" --dir FWD_D --axis ih=8:512:2 --tie iw \
     mb1ic16oc32kh3ph1 >>"$OUT/seed.txt" 2>&1
   echo "seed via sim --base torch: sweep $(awk -v a="$t0" -v b="$t1" 'BEGIN{printf "%.1f", b-a}') s, whole $(since "$t0") s" | tee -a "$OUT/steps.txt"
   "$CG" report --db "$db" --format md >>"$OUT/seed.txt" 2>&1
@@ -106,12 +106,12 @@ throughput() {
 
 guard() {
   local t0=$(now)
-  timeout 240 "$PY" bench/torch_guard_bench.py --profile /tmp/r50.profile.json >"$OUT/guard_bench.md" 2>"$OUT/guard_bench.err"
+  timeout 150 "$PY" bench/torch_guard_bench.py --profile /tmp/r50.profile.json --steps 10 >"$OUT/guard_bench.md" 2>"$OUT/guard_bench.err"
   echo "torch_guard_bench rc=$? $(since "$t0") s" | tee -a "$OUT/steps.txt"
   local m
   for m in small resnet18; do
     t0=$(now)
-    timeout 150 "$PY" python/tests/guarded_training.py "$m" "/tmp/$m.profile.json" --device cuda \
+    timeout 60 "$PY" python/tests/guarded_training.py "$m" "/tmp/$m.profile.json" --device cuda \
       --quirks quirks/rx5600xt-rocm57.json --input "$([ $m = small ] && echo 2x3x44x44 || echo 8x3x176x176)" \
       >"$OUT/guarded_$m.json" 2>"$OUT/guarded_$m.err"
     echo "guarded $m on cuda under the seed's quirks rc=$? $(since "$t0") s: $("$PY" -c 'import json,sys
