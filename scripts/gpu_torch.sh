@@ -8,6 +8,7 @@
 #                                the seed's investigation through sim --base torch (real GPU hangs),
 #                                isolated probes against a plain PyTorch loop, and the guard under
 #                                PyTorch (bench/torch_guard_bench.py, guarded training under quirks)
+#   scripts/gpu_torch.sh guard   device: only the guard under PyTorch
 #
 # On the device: run(command="scripts/gpu_torch.sh run", carry=[".carry"]). The worker was built
 # here against this machine's torch 2.11 wheel and runs there against the image's torch 2.11
@@ -118,7 +119,7 @@ guard() {
 d = json.loads(open(sys.argv[1]).read().splitlines()[-1])
 k = {}
 for r in d["routes"]: k[r["route"]] = k.get(r["route"], 0) + 1
-print("error", d["error"], "max normwise diff", max(d["diffs"] or [0]), "routes", k)' "$OUT/guarded_$m.json" 2>&1 | tail -1)" | tee -a "$OUT/steps.txt"
+print("error", d["error"], "max normwise diff", max(d["diffs"] or [0]), "two unguarded runs", max(d["noise"] or [0]), "routes", k)' "$OUT/guarded_$m.json" 2>&1 | tail -1)" | tee -a "$OUT/steps.txt"
   done
 }
 
@@ -167,5 +168,11 @@ case "$MODE" in
     echo; cat "$OUT/steps.txt"
     cat "$OUT/guard_bench.md"
     summary | tee "$OUT/summary.md" ;;
-  *) echo "gpu_torch.sh: unknown mode $MODE (stage|run)" >&2; exit 2 ;;
+  guard)
+    cd "$ROOT" || exit 1
+    setup
+    guard
+    echo; cat "$OUT/steps.txt"
+    cat "$OUT/guard_bench.md" ;;
+  *) echo "gpu_torch.sh: unknown mode $MODE (stage|run|guard)" >&2; exit 2 ;;
 esac

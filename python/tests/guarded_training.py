@@ -64,6 +64,9 @@ def main():
     x = torch.randn(*shape, device=args.device)
     run = torch.compile(model) if args.compile else model
     expected = step(run, x)
+    # The same step again, unguarded: how far two fault-free runs differ here (nondeterministic
+    # GPU kernels, TF32), the floor under any comparison with the guarded run.
+    noise = [normwise(a, e) for a, e in zip(step(run, x), expected)]
     with cg.guard(args.profile, learn=True, quirks=args.quirks, device=args.device,
                   cpu=not args.no_cpu):
         try:
@@ -73,7 +76,7 @@ def main():
             got, error = None, str(e)
         routes = cg.routes()
     diffs = [normwise(g, e) for g, e in zip(got, expected)] if got else []
-    print(json.dumps({"diffs": diffs, "tensors": len(expected), "routes": routes, "error": error,
+    print(json.dumps({"diffs": diffs, "noise": noise, "tensors": len(expected), "routes": routes, "error": error,
                       "after": cg.routes()}))
     return 0
 

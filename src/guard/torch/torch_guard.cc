@@ -288,6 +288,8 @@ at::Tensor guarded_convolution(const at::Tensor& input, const at::Tensor& weight
                                bool transposed, c10::SymIntArrayRef output_padding,
                                c10::SymInt groups) {
   ForwardCall c{input, weight, bias, params(stride, padding, dilation, transposed, output_padding, groups)};
+  // The dispatcher hands "no bias" over as an empty optional or as an undefined tensor.
+  if (c.bias && !c.bias->defined()) c.bias.reset();
   if (auto g = current()) return g->forward(c);
   const auto& cp = c.params;
   return at::native::convolution(input, weight, bias, cp.stride, cp.padding, cp.dilation,
