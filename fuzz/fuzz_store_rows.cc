@@ -50,6 +50,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
 
   sqlite3* db = nullptr;
   if (sqlite3_open(store_path().c_str(), &db) != SQLITE_OK) std::abort();
+  // No fsync per input: the file is scratch, and synced writes made this ~4 inputs a second.
+  sqlite3_exec(db, "PRAGMA synchronous=OFF", nullptr, nullptr, nullptr);
   sqlite3_exec(db,
                "DELETE FROM probes; DELETE FROM plan; DELETE FROM inflight; "
                "DELETE FROM conclusions; DELETE FROM runs;",

@@ -13,6 +13,8 @@
 
 #include <gtest/gtest.h>
 
+#include "testing/hostile_inputs.h"
+
 namespace {
 
 namespace fs = std::filesystem;
@@ -107,15 +109,8 @@ TEST_F(Hostile, PathsThatAreNoFilesAreInvalidInputNamingThePath) {
 }
 
 TEST_F(Hostile, AHugeBatchLineIsRefusedSayingHowMany) {
-  std::string dirs, dts, tags;
-  for (int i = 0; i < 2000; ++i) {
-    dirs += std::string(i ? "," : "") + "FWD_D";
-    dts += std::string(i ? "," : "") + "f32";
-    tags += std::string(i ? "," : "") + "nchw";
-  }
   const std::string batch = (dir_ / "huge.txt").string();
-  std::ofstream(batch) << "--dir=" << dirs << " --dt=" << dts << " --stag=" << tags
-                       << " mb1ic4ih8oc4kh3\n";
+  std::ofstream(batch) << convguard::testing::huge_knob_line() << "\n";
   expect({"probe", "--engine", "ref", "--batch", batch}, 2, "8000000000 problems");
 }
 

@@ -8,6 +8,7 @@
 
 #include "convguard/problem.h"
 #include "model/limits.h"
+#include "testing/hostile_inputs.h"
 
 namespace convguard {
 namespace {
@@ -178,14 +179,7 @@ TEST(Batch, MissingNestedFileNamesTheIncludingLine) {
 }
 
 TEST(Batch, KnobListsThatWouldExpandPastTheCapAreInvalidBeforeExpanding) {
-  std::string dirs, dts, tags;
-  for (int i = 0; i < 2000; ++i) {
-    dirs += std::string(i ? "," : "") + "FWD_D";
-    dts += std::string(i ? "," : "") + "f32";
-    tags += std::string(i ? "," : "") + "nchw";
-  }
-  const std::string line =
-      "--dir=" + dirs + " --dt=" + dts + " --stag=" + tags + " mb1ic4ih8oc4kh3";
+  const std::string line = testing::huge_knob_line();
   Result<std::vector<Problem>> r = batch(line);
   ASSERT_FALSE(r.ok());
   EXPECT_EQ(r.status().code(), Code::kInvalid);
