@@ -23,3 +23,17 @@ BUILD_DIR=$build scripts/run_pytest.sh -q -rs scripts/check_deps_test.py
 BUILD_DIR=$build scripts/run_pytest.sh -q -rs python/tests
 
 ctest --test-dir "$build" -LE soak --output-on-failure -j "$(nproc)"
+
+# The suite again under AddressSanitizer and UndefinedBehaviorSanitizer (its own build folder,
+# without the GPU engines), then each parser's fuzz target briefly with clang (scripts/fuzz.sh).
+# They roughly double the time of this script (docs/HACKING.md has the figures);
+# CONVGUARD_SANITIZERS=0 skips them.
+if [ "${CONVGUARD_SANITIZERS:-1}" != 0 ]; then
+  BUILD_DIR=$build-asan scripts/build.sh -DCONVGUARD_WERROR=ON -DCONVGUARD_SANITIZE=address,undefined \
+    -DCONVGUARD_CUDNN=OFF -DCONVGUARD_TORCH=OFF
+  # Crashes are what the isolation tests provoke on purpose: signals stay signals.
+  ASAN_OPTIONS=detect_leaks=1:handle_segv=0:handle_abort=0:handle_sigbus=0:handle_sigfpe=0 \
+    UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
+    ctest --test-dir "$build-asan" -LE 'soak|gpu' --output-on-failure -j "$(nproc)"
+  FUZZ_BUILD_DIR=$build-fuzz scripts/fuzz.sh test
+fi

@@ -27,10 +27,10 @@ using DispatchCallback = std::function<void(size_t index)>;
 class Prober {
  public:
   virtual ~Prober() = default;
-  /// Runs every request and reports each result through `on_result`. When given,
-  /// `on_dispatch(i)` is called just before request i is handed to whatever executes it
-  /// (a request sent ahead to a worker that was lost before starting it is announced
-  /// again when it is sent elsewhere); see reports_dispatch(). Returns a non-ok Status
+  /// Runs every request and reports each result through `on_result`. `on_dispatch(i)`, when
+  /// given, is called as request i becomes the one its executor runs (from a worker's queue:
+  /// as the worker moves on to it; at most one per worker is announced and unreported); see
+  /// reports_dispatch(). Returns a non-ok Status
   /// only when the harness cannot go on (wedged device: Code::kDeviceLost; store
   /// unusable: Code::kIo); results already reported stand. Requests not run then get no
   /// callback.

@@ -59,6 +59,9 @@ std::string describe(const BoundaryArgs& a) {
 Result<BoundaryOptions> search_options(const BoundaryArgs& a) {
   auto axis = parse_axis(a.axis);
   if (!axis.ok()) return axis.status();
+  // As shrink: a budget of no probes would conclude from nothing.
+  if (a.max_probes < 1)
+    return Status::Invalid(fmt::format("invalid --max-probes={}: at least 1", a.max_probes));
   BoundaryOptions o;
   o.axis = *axis;
   o.tie = a.tie;

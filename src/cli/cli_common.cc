@@ -12,6 +12,8 @@
 
 #include "cli/cli.h"
 #include "convguard/engine_registry.h"
+#include "convguard/sim.h"
+#include "model/limits.h"
 #include "search/grid.h"
 
 namespace convguard::cli {
@@ -49,6 +51,7 @@ Result<Knobs> knobs_from(const ProblemArgs& a) {
 // --mb override applied.
 template <class Make>
 Status append_for_knobs(const Knobs& k, Make make, std::vector<Problem>* out) {
+  CG_RETURN_IF_ERROR(check_expansion(out->size(), 1, k, "the --dir/--dt/--layout lists"));
   for (Dir d : k.dirs)
     for (DataType t : k.dts)
       for (Layout l : k.layouts) {
@@ -58,6 +61,9 @@ Status append_for_knobs(const Knobs& k, Make make, std::vector<Problem>* out) {
         base.layout = l;
         Result<std::vector<Problem>> ps = make(base);
         if (!ps.ok()) return ps.status();
+        if (out->size() + ps->size() > kMaxProblems)
+          return Status::Invalid(
+              fmt::format("the problems named come to more than {}: split them", kMaxProblems));
         for (Problem& p : *ps) {
           if (k.mb > 0) p.mb = k.mb;
           out->push_back(std::move(p));
@@ -122,6 +128,7 @@ Result<std::vector<Problem>> ProblemArgs::problems() const {
   for (const auto& b : batches) {
     auto ps = parse_batch_file(b, *k);
     if (!ps.ok()) return ps.status();
+    CG_RETURN_IF_ERROR(check_expansion(out.size(), ps->size(), Knobs{}, "--batch " + b));
     out.insert(out.end(), ps->begin(), ps->end());
   }
   for (const auto& c : driver_cmds) {
@@ -159,7 +166,8 @@ void EngineArgs::add_to(CLI::App& app) {
   app.add_option("--engine", spec.name, "engine: ref, onednn, cudnn, sim")->capture_default_str();
   app.add_option("--base", spec.base, "for --engine sim: the engine it wraps");
   app.add_option("--quirks", spec.quirks_path, "for --engine sim: the quirk file (JSON)");
-  app.add_option("--seed", spec.seed, "for --engine sim: seed of probabilistic rules");
+  app.add_option("--seed", spec.seed, "for --engine sim: seed of probabilistic rules")
+      ->check(CLI::NonNegativeNumber);
 }
 
 Status EngineArgs::check() const {
@@ -180,7 +188,9 @@ Status EngineArgs::check() const {
                                        spec.base.empty() ? "(none)" : spec.base,
                                        fmt::join(names, ", ")));
   if (spec.quirks_path.empty()) return Status::Invalid("--engine sim needs --quirks FILE");
-  return Status::Ok();
+  // Read here as well as in each worker: a bad file is the user's input (exit 2), not a
+  // worker that cannot start.
+  return load_quirks(spec.quirks_path).status();
 }
 
 ResultPrinter::ResultPrinter(bool json, bool show_worker) : json_(json), show_worker_(show_worker) {}

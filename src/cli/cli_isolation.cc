@@ -3,8 +3,10 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cctype>
 #include <cerrno>
 #include <climits>
+#include <cmath>
 #include <cstdlib>
 #include <set>
 #include <thread>
@@ -17,14 +19,58 @@
 namespace convguard::cli {
 namespace {
 
+// A week: far beyond any phase a probe should take, and small enough that a deadline
+// computed from it (steady_clock plus milliseconds) can neither overflow nor go back.
+constexpr double kMaxSeconds = 7 * 24 * 3600;
+
+Result<double> check_seconds(double v, const char* option, const char* also = "") {
+  if (std::isfinite(v) && v > 0 && v <= kMaxSeconds) return v;
+  return Status::Invalid(
+      fmt::format("invalid {}={}: seconds > 0 and at most {:g}{}", option, v, kMaxSeconds, also));
+}
+
 Result<double> parse_timeout(const std::string& text, const char* option) {
   if (text == "auto") return 0.0;
   char* end = nullptr;
   errno = 0;
   double v = std::strtod(text.c_str(), &end);
-  if (errno != 0 || end == text.c_str() || *end != '\0' || !(v > 0))
+  if (errno != 0 || end == text.c_str() || *end != '\0')
     return Status::Invalid(fmt::format("invalid {}={}: seconds > 0 or auto", option, text));
-  return v;
+  return check_seconds(v, option, ", or auto");
+}
+
+// More workers than this only queue for the same cores (CPU engines) or the same
+// devices; a typo such as --jobs 10000 would start that many processes.
+int max_jobs() { return std::max(16, 4 * static_cast<int>(std::thread::hardware_concurrency())); }
+
+// Enough for any median; a bigger count is a typo that would hold a worker for hours.
+constexpr int kMaxExecutions = 10000;
+
+Status check_counts(const IsolationArgs& a) {
+  if (a.jobs < 1 || a.jobs > max_jobs())
+    return Status::Invalid(
+        fmt::format("invalid --jobs={}: 1 to {} on this machine (4 per core)", a.jobs, max_jobs()));
+  if (a.repeats < 1 || a.repeats > kMaxExecutions)
+    return Status::Invalid(fmt::format("invalid --repeats={}: 1 to {}", a.repeats, kMaxExecutions));
+  if (a.warmup < 0 || a.warmup > kMaxExecutions)
+    return Status::Invalid(fmt::format("invalid --warmup={}: 0 to {}", a.warmup, kMaxExecutions));
+  return Status::Ok();
+}
+
+// What CUDA_VISIBLE_DEVICES and HIP_VISIBLE_DEVICES take: an index, or a GPU/MIG UUID.
+Status check_devices(const std::vector<std::string>& devices) {
+  for (const std::string& d : devices) {
+    const bool index = !d.empty() && d.size() <= 4 &&
+                       std::all_of(d.begin(), d.end(), [](char c) { return c >= '0' && c <= '9'; });
+    const bool uuid = (d.starts_with("GPU-") || d.starts_with("MIG-")) && d.size() > 4 &&
+                      std::all_of(d.begin(), d.end(), [](char c) {
+                        return std::isalnum(static_cast<unsigned char>(c)) || c == '-' || c == '/';
+                      });
+    if (!index && !uuid)
+      return Status::Invalid(
+          fmt::format("invalid --devices={}: device indices (0,1) or GPU-/MIG- UUIDs", d));
+  }
+  return Status::Ok();
 }
 
 void log_events(SupervisorOptions& o) {
@@ -93,13 +139,10 @@ Result<IsolationArgs> IsolationArgs::from_json(const nlohmann::json& j) {
 
 Result<SupervisorOptions> supervisor_options(const EngineArgs& engine, const IsolationArgs& a) {
   CG_RETURN_IF_ERROR(engine.check());
-  if (a.jobs < 1) return Status::Invalid(fmt::format("invalid --jobs={}: at least 1", a.jobs));
-  if (a.repeats < 1) return Status::Invalid(fmt::format("invalid --repeats={}: at least 1", a.repeats));
-  if (a.warmup < 0) return Status::Invalid(fmt::format("invalid --warmup={}: 0 or more", a.warmup));
-  if (!(a.timeout_init > 0))
-    return Status::Invalid(fmt::format("invalid --timeout-init={}: seconds > 0", a.timeout_init));
-  if (!(a.timeout_prepare > 0))
-    return Status::Invalid(fmt::format("invalid --timeout-prepare={}: seconds > 0", a.timeout_prepare));
+  CG_RETURN_IF_ERROR(check_counts(a));
+  CG_RETURN_IF_ERROR(check_devices(a.devices));
+  CG_RETURN_IF_ERROR(check_seconds(a.timeout_init, "--timeout-init").status());
+  CG_RETURN_IF_ERROR(check_seconds(a.timeout_prepare, "--timeout-prepare").status());
   auto exec = parse_timeout(a.timeout_exec, "--timeout-exec");
   if (!exec.ok()) return exec.status();
   auto verify = parse_timeout(a.timeout_verify, "--timeout-verify");

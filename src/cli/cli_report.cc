@@ -95,6 +95,9 @@ int report_main(const ReportArgs& a) {
   if (a.db.empty()) return report_error(Status::Invalid("--db FILE is required"));
   auto store = Store::open(a.db, Store::Mode::read_only);
   if (!store.ok()) return report_error(store.status());
+  // Every format: a run that is not there is a mistake, not an empty report.
+  if (a.run != 0)
+    if (auto run = (*store)->get_run(a.run); !run.ok()) return report_error(run.status());
   if (a.format == "html") return html_report(**store, a);
   auto ps = latest_probes(**store, a);
   if (!ps.ok()) return report_error(ps.status());

@@ -160,22 +160,51 @@ int sweep_run(SweepArgs& a, std::unique_ptr<Store> store, int64_t resume_run) {
   return exit_code_for(all);
 }
 
+// What a run measures comes from the run: these options are refused with --resume.
+constexpr const char* kRunOptions[] = {
+    "problems", "--batch", "--driver-cmd", "--grid",   "--dir",     "--dt",
+    "--layout", "--mb",    "--algo",       "--engine", "--base",    "--quirks",
+    "--seed",   "--rerun", "--group",      "--warmup", "--repeats", "--no-verify"};
 
-int sweep_main(SweepArgs& a, bool engine_given) {
+Status check_resume_options(const CLI::App& sub) {
+  for (const char* name : kRunOptions)
+    if (sub.count(name) > 0)
+      return Status::Invalid(fmt::format(
+          "invalid {} with --resume: the run keeps the problems, engine and measurement it "
+          "started with; with --resume give --db, --run, --retry-suspects, --json, and the "
+          "workers' --jobs, --devices, --timeout-* or --verbose",
+          name));
+  return Status::Ok();
+}
+
+// How the workers run (their number, devices, deadlines) may change on resume: a wedged
+// device is found sooner with a short --timeout-init. Given options beat the stored ones.
+void keep_given_worker_options(const CLI::App& sub, const IsolationArgs& given, IsolationArgs* a) {
+  if (sub.count("--jobs")) a->jobs = given.jobs;
+  if (sub.count("--devices")) a->devices = given.devices;
+  if (sub.count("--timeout-init")) a->timeout_init = given.timeout_init;
+  if (sub.count("--timeout-prepare")) a->timeout_prepare = given.timeout_prepare;
+  if (sub.count("--timeout-exec")) a->timeout_exec = given.timeout_exec;
+  if (sub.count("--timeout-verify")) a->timeout_verify = given.timeout_verify;
+  a->verbose = given.verbose;
+}
+
+int sweep_main(SweepArgs& a, const CLI::App& sub) {
+  // Bad options are found before the store is created or touched.
+  if (auto s = a.resume ? check_resume_options(sub) : supervisor_options(a.engine, a.iso).status();
+      !s.ok())
+    return report_error(s);
   auto store = Store::open(a.db);
   if (!store.ok()) return report_error(store.status());
   int64_t run = 0;
   if (a.resume) {
-    if (engine_given || !a.problems.grids.empty() || !a.problems.descriptors.empty() ||
-        !a.problems.batches.empty() || !a.problems.driver_cmds.empty())
-      return report_error(Status::Invalid(
-          "--resume takes the problems, engine and options stored with the run; give only "
-          "--db, --run, --retry-suspects and --json"));
     auto id = a.run ? Result<int64_t>(a.run) : latest_open_run(**store, a.retry_suspects);
     if (!id.ok()) return report_error(id.status());
     auto info = (*store)->get_run(*id);
     if (!info.ok()) return report_error(info.status());
+    const IsolationArgs given = a.iso;
     if (auto s = restore_options(info->options_json, &a); !s.ok()) return report_error(s);
+    keep_given_worker_options(sub, given, &a.iso);
     run = *id;
   }
   return sweep_run(a, std::move(*store), run);
@@ -199,7 +228,7 @@ Command sweep_command() {
             sub.add_flag("--json", a->json, "print JSON lines instead of a table");
             return [a, &sub] {
               a->command = describe_command(*a);
-              return sweep_main(*a, sub.count("--engine") > 0);
+              return sweep_main(*a, sub);
             };
           }};
 }

@@ -1,5 +1,6 @@
 // convguard: find where GPU convolutions hang, crash or compute wrong results.
 #include <cstdio>
+#include <exception>
 
 #include <CLI/CLI.hpp>
 
@@ -37,5 +38,13 @@ int main(int argc, char** argv) {
     int rc = app.exit(e);
     return rc == 0 ? 0 : convguard::cli::kExitUsage;
   }
-  return action ? action() : convguard::cli::kExitUsage;
+  if (!action) return convguard::cli::kExitUsage;
+  // Library code returns statuses; an exception here is a bug, and still no abort (exit
+  // 134) with a core dump but a message and the harness's exit code.
+  try {
+    return action();
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "convguard: internal error: %s\n", e.what());
+    return convguard::cli::kExitHarness;
+  }
 }

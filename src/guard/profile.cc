@@ -9,6 +9,8 @@
 
 #include <nlohmann/json.hpp>
 
+#include "model/input_file.h"
+
 namespace convguard {
 namespace {
 
@@ -378,39 +380,44 @@ nlohmann::json Profile::to_json() const {
 }
 
 Result<Profile> Profile::from_json(const nlohmann::json& j) {
-  if (!j.is_object() || j.value("format", "") != "convguard-profile")
-    return Status::Invalid("not a convguard profile (field \"format\" is not \"convguard-profile\")");
-  if (!j.contains("version") || !j["version"].is_number_integer())
-    return Status::Invalid("profile: field \"version\" missing or not an integer");
-  if (int v = j["version"].get<int>(); v > kProfileVersion)
-    return Status::Invalid("profile version " + std::to_string(v) + " is newer than this build's " +
-                           std::to_string(kProfileVersion));
-  std::map<std::string, std::string> fp;
-  if (!j.contains("fingerprint") || !j["fingerprint"].is_object())
-    return Status::Invalid("profile: field \"fingerprint\" missing or not an object");
-  for (const auto& [k, v] : j["fingerprint"].items()) {
-    if (!v.is_string()) return Status::Invalid("profile: fingerprint." + k + " is not a string");
-    fp[k] = v.get<std::string>();
+  // value() throws on a field of the wrong type ("learned": 3): still the file's fault.
+  try {
+    if (!j.is_object() || j.value("format", "") != "convguard-profile")
+      return Status::Invalid("not a convguard profile (field \"format\" is not \"convguard-profile\")");
+    if (!j.contains("version") || !j["version"].is_number_integer())
+      return Status::Invalid("profile: field \"version\" missing or not an integer");
+    if (int v = j["version"].get<int>(); v > kProfileVersion)
+      return Status::Invalid("profile version " + std::to_string(v) + " is newer than this build's " +
+                             std::to_string(kProfileVersion));
+    std::map<std::string, std::string> fp;
+    if (!j.contains("fingerprint") || !j["fingerprint"].is_object())
+      return Status::Invalid("profile: field \"fingerprint\" missing or not an object");
+    for (const auto& [k, v] : j["fingerprint"].items()) {
+      if (!v.is_string()) return Status::Invalid("profile: fingerprint." + k + " is not a string");
+      fp[k] = v.get<std::string>();
+    }
+    if (!j.contains("probes") || !j["probes"].is_array())
+      return Status::Invalid("profile: field \"probes\" missing or not an array");
+    std::vector<ProfileProbe> probes;
+    for (const nlohmann::json& e : j["probes"]) {
+      auto r = probe_result_from_json(e);
+      if (!r.ok()) return Status::Invalid("profile: probes[" + std::to_string(probes.size()) + "]: " + r.status().message());
+      if (!e.contains("id") || !e["id"].is_number_integer())
+        return Status::Invalid("profile: probes[" + std::to_string(probes.size()) + "]: field \"id\" missing");
+      probes.push_back({e["id"].get<int64_t>(), std::move(r.value()), e.value("learned", false)});
+    }
+    ProfileOptions opt;
+    if (j.contains("options") && j["options"].is_object()) opt.max_gap = j["options"].value("max_gap", int64_t{1});
+    return build(std::move(fp), std::move(probes), opt);
+  } catch (const nlohmann::json::exception& e) {
+    return Status::Invalid(std::string("profile: ") + e.what());
   }
-  if (!j.contains("probes") || !j["probes"].is_array())
-    return Status::Invalid("profile: field \"probes\" missing or not an array");
-  std::vector<ProfileProbe> probes;
-  for (const nlohmann::json& e : j["probes"]) {
-    auto r = probe_result_from_json(e);
-    if (!r.ok()) return Status::Invalid("profile: probes[" + std::to_string(probes.size()) + "]: " + r.status().message());
-    if (!e.contains("id") || !e["id"].is_number_integer())
-      return Status::Invalid("profile: probes[" + std::to_string(probes.size()) + "]: field \"id\" missing");
-    probes.push_back({e["id"].get<int64_t>(), std::move(r.value()), e.value("learned", false)});
-  }
-  ProfileOptions opt;
-  if (j.contains("options") && j["options"].is_object()) opt.max_gap = j["options"].value("max_gap", int64_t{1});
-  return build(std::move(fp), std::move(probes), opt);
 }
 
 Result<Profile> Profile::load(const std::string& path) {
-  std::ifstream in(path);
-  if (!in) return Status::Io("cannot read profile " + path);
-  nlohmann::json j = nlohmann::json::parse(in, nullptr, false);
+  auto text = read_input_file(path, "cannot read profile");
+  if (!text.ok()) return text.status();
+  nlohmann::json j = nlohmann::json::parse(*text, nullptr, false);
   if (j.is_discarded()) return Status::Invalid("profile " + path + ": not valid JSON");
   auto p = from_json(j);
   if (!p.ok()) return Status(p.status().code(), path + ": " + p.status().message());
@@ -418,14 +425,21 @@ Result<Profile> Profile::load(const std::string& path) {
 }
 
 Status Profile::save(const std::string& path) const {
+  CG_RETURN_IF_ERROR(check_output_path(path, "cannot write the profile"));
   const std::string tmp = path + ".tmp";
   {
     std::ofstream out(tmp, std::ios::trunc);
     if (!out) return Status::Io("cannot write " + tmp);
     out << to_json().dump(1) << "\n";
-    if (!out.flush()) return Status::Io("cannot write " + tmp);
+    if (!out.flush()) {
+      std::remove(tmp.c_str());
+      return Status::Io("cannot write " + tmp);
+    }
   }
-  if (std::rename(tmp.c_str(), path.c_str()) != 0) return Status::Io("cannot rename " + tmp + " to " + path);
+  if (std::rename(tmp.c_str(), path.c_str()) != 0) {
+    std::remove(tmp.c_str());
+    return Status::Io("cannot rename " + tmp + " to " + path);
+  }
   return Status::Ok();
 }
 

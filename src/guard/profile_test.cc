@@ -2,6 +2,9 @@
 // trips, fingerprint refusal and merging.
 #include "convguard/profile.h"
 
+#include <sys/stat.h>
+#include <unistd.h>
+
 #include <cstdio>
 #include <fstream>
 
@@ -141,6 +144,26 @@ TEST(Profile, RoundTripsThroughJsonAndAFile) {
   EXPECT_EQ(back->options().max_gap, 2);
   EXPECT_EQ(back->to_json().dump(), prof->to_json().dump());
   std::remove(path.c_str());
+}
+
+TEST(Profile, ADirectoryFifoOrMissingFileIsInvalidInputNamingThePath) {
+  const std::string dir = testing::TempDir() + "/profile_paths_" + std::to_string(::getpid());
+  ASSERT_EQ(::mkdir(dir.c_str(), 0755), 0);
+  const std::string fifo = dir + "/fifo";
+  ASSERT_EQ(::mkfifo(fifo.c_str(), 0644), 0);
+  for (const std::string& path : {dir, fifo, dir + "/missing.json"}) {
+    auto p = Profile::load(path);
+    ASSERT_FALSE(p.ok()) << path;
+    EXPECT_EQ(p.status().code(), Code::kInvalid) << p.status().to_string();
+    EXPECT_NE(p.status().message().find(path), std::string::npos) << p.status().message();
+  }
+  // Saving over a directory fails before anything is written beside it.
+  auto prof = Profile::build(kFp, seed_probes());
+  ASSERT_TRUE(prof.ok());
+  EXPECT_FALSE(prof->save(dir).ok());
+  EXPECT_NE(::access((dir + ".tmp").c_str(), F_OK), 0);
+  std::remove(fifo.c_str());
+  ::rmdir(dir.c_str());
 }
 
 TEST(Profile, RefusesANewerVersionAndAForeignFile) {

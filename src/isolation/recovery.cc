@@ -62,8 +62,10 @@ void Supervisor::Impl::finish_job(Slot& s, ProbeResult r) {
   // A crash outcome from the worker itself is a lost device: the worker exits on its own
   // and the device must prove itself before the next probe.
   if (r.outcome != Outcome::crash) {
-    promote_queued(s);
-    return deliver(&s, job.index, r);
+    // The result first: a journal then never shows the next request started while this
+    // one still looks in flight.
+    deliver(&s, job.index, r);
+    return promote_queued(s);
   }
   r.stderr_tail = (s.worker->drain_stderr(), s.worker->stderr_tail());
   if (auto e = s.worker->reap_exited(ms(opt.kill_wait_s)); e && e->exited)

@@ -6,7 +6,10 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
+#include <optional>
 #include <thread>
+
+#include <fmt/format.h>
 
 #include "convguard/inprocess.h"
 
@@ -237,6 +240,7 @@ void Supervisor::Impl::promote_queued(Slot& s) {
   if (s.queued.empty()) return;
   s.job = std::move(s.queued.front());
   s.queued.pop_front();
+  if (on_dispatch && *on_dispatch) (*on_dispatch)(s.job->index);
   set_phase(*s.job, Phase::init, Clock::now());
 }
 
@@ -311,8 +315,10 @@ void Supervisor::Impl::start_probe(Slot& s, size_t index, int attempt) {
   if (send_job(s, std::move(job), m)) emit(SupervisorEvent::dispatched, &s, &*s.job);
 }
 
+// A queued request is announced when its worker moves on to it (promote_queued): until
+// then it cannot have started, and a store that journals the announcements names at most
+// one probe per worker as in flight when the process dies.
 void Supervisor::Impl::queue_probe(Slot& s, size_t index, int attempt) {
-  if (on_dispatch && *on_dispatch) (*on_dispatch)(index);
   Message m;
   Job job = make_job(index, attempt, &m);
   job.dispatched = Clock::now();
@@ -471,14 +477,27 @@ Result<Message> Supervisor::Impl::ask(Message req, MsgType want) {
     return st;
   }
   req.id = next_id++;
-  auto deadline = Clock::now() + ms(opt.timeouts.prepare_s + (s.worker->ready() ? 0 : opt.timeouts.init_s));
+  const auto init_deadline = Clock::now() + ms(opt.timeouts.init_s);
+  std::optional<Clock::time_point> answer_deadline;  // prepare_s from the moment it is ready
   if (!s.worker->send(req).ok()) {
     drop_worker(s);
     return Status::Error("worker would not take a " + std::string(to_string(req.type)) + " request");
   }
   for (;;) {
-    auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now());
-    if (left.count() <= 0) {
+    const auto now = Clock::now();
+    // A worker that cannot even start the engine says more about the device than about
+    // the question: it is named at the init deadline, not after init and prepare both.
+    if (!s.worker->ready() && now >= init_deadline) {
+      drop_worker(s);
+      return Status::DeviceLost(fmt::format(
+          "the worker did not start the {} engine within the init deadline of {:g} s (asked "
+          "for {}); the device may be wedged or its library stuck loading",
+          opt.engine.name, opt.timeouts.init_s, to_string(req.type)));
+    }
+    if (s.worker->ready() && !answer_deadline) answer_deadline = now + ms(opt.timeouts.prepare_s);
+    auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+        answer_deadline.value_or(init_deadline) - now);
+    if (answer_deadline && left.count() <= 0) {
       drop_worker(s);
       return Status::Error("worker did not answer " + std::string(to_string(req.type)) +
                            " in time; killed it");

@@ -387,6 +387,31 @@ TEST_F(SupervisorTest, SmallProbesAreQueuedDeeperOnceTheWorkersPaceIsKnown) {
   EXPECT_LE(most, 1 + o.queue_depth);
 }
 
+TEST_F(SupervisorTest, AnnouncesAQueuedRequestOnlyWhenItsWorkerMovesOnToIt) {
+  // What a store journals: announced minus reported is what may be running, at most one
+  // request per worker, however deep the queues.
+  for (int jobs : {1, 2}) {
+    int in_flight = 0, most = 0, queued_most = 0, outstanding = 0;
+    auto o = options("", jobs);
+    o.on_event = [&](const SupervisorEvent& e) {
+      if (e.kind == SupervisorEvent::spawned) pids_.insert(e.pid);
+      if (e.kind == SupervisorEvent::dispatched) queued_most = std::max(queued_most, ++outstanding);
+      if (e.kind == SupervisorEvent::verdict) --outstanding;
+    };
+    std::vector<ProbeRequest> reqs(300, ProbeRequest{prob(kOk1), kDefaultAlgo});
+    {
+      Supervisor sup(o);
+      ASSERT_TRUE(sup.run(
+                         reqs, [&](size_t, const ProbeResult&) { --in_flight; },
+                         [&](size_t) { most = std::max(most, ++in_flight); })
+                      .ok());
+    }
+    EXPECT_EQ(in_flight, 0);
+    EXPECT_LE(most, jobs);
+    EXPECT_GT(queued_most, jobs) << "the workers' queues were used";
+  }
+}
+
 TEST_F(SupervisorTest, ListsAlgorithmsAndTheFingerprintThroughAWorker) {
   auto o = options();
   o.devices = {"3"};
@@ -401,6 +426,21 @@ TEST_F(SupervisorTest, ListsAlgorithmsAndTheFingerprintThroughAWorker) {
   ASSERT_TRUE(fp.ok()) << fp.status().to_string();
   EXPECT_EQ(fp->at("CUDA_VISIBLE_DEVICES"), "3");
   EXPECT_EQ(sup.engine_name(), "fault");
+}
+
+TEST_F(SupervisorTest, AQuestionToAWorkerThatCannotStartNamesTheDeviceAtTheInitDeadline) {
+  TempPath marker;
+  std::fclose(std::fopen(marker.path.c_str(), "w"));  // the device is wedged from the start
+  auto o = options("wedge:" + marker.path);
+  o.timeouts.init_s = 1;
+  o.timeouts.prepare_s = 100;  // not waited for: init never ends
+  Supervisor sup(o);
+  auto fp = sup.fingerprint();
+  ASSERT_FALSE(fp.ok());
+  EXPECT_EQ(fp.status().code(), Code::kDeviceLost) << fp.status().to_string();
+  EXPECT_NE(fp.status().message().find("wedged"), std::string::npos) << fp.status().message();
+  EXPECT_NE(fp.status().message().find("init deadline of 1 s"), std::string::npos)
+      << fp.status().message();
 }
 
 TEST_F(SupervisorTest, AnEngineThatCannotStartStopsTheRunWithoutBlamingAProbe) {

@@ -10,6 +10,8 @@
 #include <sstream>
 
 #include "convguard/problem.h"
+#include "model/input_file.h"
+#include "model/limits.h"
 
 namespace convguard {
 namespace {
@@ -101,6 +103,20 @@ Status apply_knob(std::string_view word, Knobs& knobs, const Knobs& defaults) {
   return invalid(fmt::format("unknown knob {}", word));
 }
 
+Status check_expansion(size_t have, size_t each, const Knobs& knobs, std::string_view origin) {
+  // In double: lists of thousands of values multiply past any integer type.
+  const double combos = static_cast<double>(knobs.dirs.size()) *
+                        static_cast<double>(knobs.dts.size()) *
+                        static_cast<double>(knobs.layouts.size());
+  const double total = static_cast<double>(have) + combos * static_cast<double>(each);
+  if (total <= static_cast<double>(kMaxProblems)) return Status::Ok();
+  return invalid(fmt::format(
+      "{} would make {:.0f} problems ({} so far, then {} each for {} directions x {} data types "
+      "x {} layouts), more than the {} one command may name: split it",
+      origin, total, have, each, knobs.dirs.size(), knobs.dts.size(), knobs.layouts.size(),
+      kMaxProblems));
+}
+
 Result<std::vector<std::string>> split_words(std::string_view line, bool hash_comments) {
   std::vector<std::string> words;
   std::string cur;
@@ -138,12 +154,7 @@ Status parse_text(std::string_view text, const std::string& base_dir, const std:
 
 // A batch file that cannot be read is bad input from the user, not a harness failure.
 Result<std::string> read_file(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) return invalid(fmt::format("cannot read batch file {}: {}", path, std::strerror(errno)));
-  std::ostringstream ss;
-  ss << in.rdbuf();
-  if (in.bad()) return invalid(fmt::format("cannot read batch file {}", path));
-  return ss.str();
+  return read_input_file(path, "cannot read batch file");
 }
 
 std::string parent_dir(const std::string& path) {
@@ -169,6 +180,7 @@ Status include_file(std::string_view target, const std::string& base_dir,
 }
 
 Status add_problems(std::string_view desc, BatchState& st) {
+  CG_RETURN_IF_ERROR(check_expansion(st.out.size(), 1, st.knobs, "this line"));
   for (Dir dir : st.knobs.dirs)
     for (DataType dt : st.knobs.dts)
       for (Layout layout : st.knobs.layouts) {

@@ -3,7 +3,12 @@
 #include <filesystem>
 #include <fstream>
 
+#include <sys/stat.h>
+#include <unistd.h>
+
 #include "convguard/problem.h"
+#include "model/limits.h"
+#include "testing/hostile_inputs.h"
 
 namespace convguard {
 namespace {
@@ -171,6 +176,38 @@ TEST(Batch, MissingNestedFileNamesTheIncludingLine) {
   EXPECT_EQ(r.status().message().rfind(outer + ":2: cannot read batch file", 0), 0u)
       << r.status().message();
   EXPECT_FALSE(parse_batch_file(outer + ".absent", Knobs{}).ok());
+}
+
+TEST(Batch, KnobListsThatWouldExpandPastTheCapAreInvalidBeforeExpanding) {
+  const std::string line = testing::huge_knob_line();
+  Result<std::vector<Problem>> r = batch(line);
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.status().code(), Code::kInvalid);
+  EXPECT_NE(r.status().message().find("8000000000 problems"), std::string::npos)
+      << r.status().message();
+  EXPECT_NE(r.status().message().find(std::to_string(kMaxProblems)), std::string::npos);
+  // Just under the cap is fine: 2 x 50,000 descriptors of one combination.
+  std::string many = "--dir=FWD_D,BWD_D\n";
+  for (int i = 0; i < 50000; ++i) many += "mb1ic4ih8oc4kh3\n";
+  EXPECT_EQ(ok_batch(many).size(), 100000u);
+  EXPECT_FALSE(batch(many + "mb1ic4ih8oc4kh3\n").ok());
+}
+
+TEST(Batch, APathThatIsNoReadableFileIsInvalidNamingIt) {
+  TempDir dir;
+  const std::string locked = dir.write("locked.txt", "mb1ic4ih8oc4kh3\n");
+  ::chmod(locked.c_str(), 0);
+  const fs::path base = fs::path(locked).parent_path();
+  fs::create_directories(base / "sub");
+  ASSERT_EQ(::mkfifo((base / "fifo").c_str(), 0644), 0);
+  std::vector<std::string> paths = {base / "sub", base / "fifo", base / "missing.txt"};
+  if (::geteuid() != 0) paths.push_back(locked);  // root reads any file
+  for (const std::string& path : paths) {
+    Result<std::vector<Problem>> r = parse_batch_file(path, Knobs{});
+    ASSERT_FALSE(r.ok()) << path;
+    EXPECT_EQ(r.status().code(), Code::kInvalid) << r.status().to_string();
+    EXPECT_NE(r.status().message().find(path), std::string::npos) << r.status().message();
+  }
 }
 
 TEST(Batch, RecursiveIncludesStopAtTheDepthLimit) {

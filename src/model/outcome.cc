@@ -2,6 +2,8 @@
 
 #include <algorithm>
 #include <array>
+#include <cmath>
+#include <limits>
 
 #include <nlohmann/json.hpp>
 
@@ -30,6 +32,25 @@ Result<T> required(const nlohmann::json& j, const char* field) {
   }
 }
 
+// JSON has no inf or nan (a writer would put null there): they travel as strings.
+nlohmann::json number_or_name(double v) {
+  if (std::isfinite(v)) return v;
+  return std::isnan(v) ? "nan" : v > 0 ? "inf" : "-inf";
+}
+
+Result<double> number_field(const nlohmann::json& j, const char* field) {
+  auto it = j.find(field);
+  if (it == j.end()) return 0.0;
+  if (it->is_number()) return it->get<double>();
+  if (it->is_string()) {
+    const std::string& s = it->get_ref<const std::string&>();
+    if (s == "inf") return std::numeric_limits<double>::infinity();
+    if (s == "-inf") return -std::numeric_limits<double>::infinity();
+    if (s == "nan") return std::numeric_limits<double>::quiet_NaN();
+  }
+  return Status::Invalid(std::string("invalid ") + field + "=" + it->dump());
+}
+
 }  // namespace
 
 const char* to_string(Outcome o) { return kOutcomeNames[static_cast<size_t>(o)]; }
@@ -43,9 +64,15 @@ Result<Phase> parse_phase(std::string_view s) {
 
 nlohmann::json to_json(const ProbeResult& r) {
   nlohmann::json j = {
-      {"problem", r.problem}, {"dir", to_string(r.dir)},     {"dt", to_string(r.dt)},
-      {"engine", r.engine},   {"algo", r.algo},              {"outcome", to_string(r.outcome)},
-      {"phase", to_string(r.phase)}, {"time_ms", r.time_ms}, {"max_rel_err", r.max_rel_err},
+      {"problem", r.problem},
+      {"dir", to_string(r.dir)},
+      {"dt", to_string(r.dt)},
+      {"engine", r.engine},
+      {"algo", r.algo},
+      {"outcome", to_string(r.outcome)},
+      {"phase", to_string(r.phase)},
+      {"time_ms", number_or_name(r.time_ms)},
+      {"max_rel_err", number_or_name(r.max_rel_err)},
       {"message", r.message},
   };
   if (!r.name.empty()) j["name"] = r.name;
@@ -56,7 +83,7 @@ nlohmann::json to_json(const ProbeResult& r) {
   if (r.signal != 0) j["signal"] = r.signal;
   if (r.exit_status >= 0) j["exit_status"] = r.exit_status;
   if (!r.stderr_tail.empty()) j["stderr_tail"] = r.stderr_tail;
-  if (r.wall_ms > 0) j["wall_ms"] = r.wall_ms;
+  if (r.wall_ms > 0) j["wall_ms"] = number_or_name(r.wall_ms);
   if (r.attempt != 1) j["attempt"] = r.attempt;
   return j;
 }
@@ -89,19 +116,26 @@ Result<ProbeResult> probe_result_from_json(const nlohmann::json& j) {
   r.algo = *algo;
   r.outcome = *o;
   r.phase = *ph;
-  r.time_ms = j.value("time_ms", 0.0);
-  r.max_rel_err = j.value("max_rel_err", 0.0);
-  r.message = j.value("message", "");
-  r.name = j.value("name", "");
-  r.impl = j.value("impl", "");
-  r.reference = j.value("reference", "");
-  r.worker = j.value("worker", -1);
-  r.worker_pid = j.value("worker_pid", 0);
-  r.signal = j.value("signal", 0);
-  r.exit_status = j.value("exit_status", -1);
-  r.stderr_tail = j.value("stderr_tail", "");
-  r.wall_ms = j.value("wall_ms", 0.0);
-  r.attempt = j.value("attempt", 1);
+  auto time_ms = number_field(j, "time_ms");
+  auto max_rel_err = number_field(j, "max_rel_err");
+  auto wall_ms = number_field(j, "wall_ms");
+  for (const Status* s : {&time_ms.status(), &max_rel_err.status(), &wall_ms.status()})
+    if (!s->ok()) return *s;
+  r.time_ms = *time_ms, r.max_rel_err = *max_rel_err, r.wall_ms = *wall_ms;
+  try {
+    r.message = j.value("message", "");
+    r.name = j.value("name", "");
+    r.impl = j.value("impl", "");
+    r.reference = j.value("reference", "");
+    r.worker = j.value("worker", -1);
+    r.worker_pid = j.value("worker_pid", 0);
+    r.signal = j.value("signal", 0);
+    r.exit_status = j.value("exit_status", -1);
+    r.stderr_tail = j.value("stderr_tail", "");
+    r.attempt = j.value("attempt", 1);
+  } catch (const nlohmann::json::exception& e) {
+    return Status::Invalid(std::string("invalid probe result: ") + e.what());
+  }
   return r;
 }
 

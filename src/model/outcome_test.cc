@@ -1,6 +1,9 @@
 #include "convguard/outcome.h"
 
 #include <gtest/gtest.h>
+
+#include <cmath>
+#include <limits>
 #include <nlohmann/json.hpp>
 
 namespace convguard {
@@ -49,6 +52,34 @@ TEST(ProbeResultJson, MissingFieldIsNamed) {
   auto r = probe_result_from_json(nlohmann::json{{"problem", "x"}});
   ASSERT_FALSE(r.ok());
   EXPECT_NE(r.status().message().find("dir"), std::string::npos);
+}
+
+TEST(ProbeResultJson, NonFiniteNumbersTravelAsNamesNeverAsNull) {
+  ProbeResult r;
+  r.problem = "mb1ic4ih8oc4kh3";
+  r.engine = "sim";
+  r.algo = "default";
+  r.time_ms = std::numeric_limits<double>::infinity();
+  r.max_rel_err = std::numeric_limits<double>::quiet_NaN();
+  r.wall_ms = std::numeric_limits<double>::infinity();
+  const std::string text = to_json(r).dump();
+  EXPECT_EQ(text.find("null"), std::string::npos) << text;
+  auto back = probe_result_from_json(nlohmann::json::parse(text));
+  ASSERT_TRUE(back.ok()) << back.status().to_string();
+  EXPECT_TRUE(std::isinf(back->time_ms));
+  EXPECT_TRUE(std::isnan(back->max_rel_err));
+  EXPECT_TRUE(std::isinf(back->wall_ms));
+}
+
+TEST(ProbeResultJson, AFieldOfTheWrongTypeIsInvalidNotAnException) {
+  auto j = to_json(ProbeResult{});
+  for (const char* f : {"time_ms", "worker", "message", "attempt"}) {
+    auto bad = j;
+    bad[f] = nlohmann::json::array();
+    auto r = probe_result_from_json(bad);
+    ASSERT_FALSE(r.ok()) << f;
+    EXPECT_EQ(r.status().code(), Code::kInvalid) << f;
+  }
 }
 
 TEST(ExitCode, FollowsDesignTable) {

@@ -3,7 +3,16 @@
 #include <algorithm>
 #include <cctype>
 
+#include <fmt/format.h>
+
 namespace convguard {
+
+namespace {
+
+// Bytes that drive a terminal when printed (ESC, BEL, CR...); newline and tab only move.
+bool drives_terminal(unsigned char c) { return (c < 0x20 && c != '\n' && c != '\t') || c == 0x7f; }
+
+}  // namespace
 
 std::string shell_quote(std::string_view s) {
   const bool safe = !s.empty() && std::all_of(s.begin(), s.end(), [](unsigned char c) {
@@ -11,7 +20,17 @@ std::string shell_quote(std::string_view s) {
   });
   if (safe) return std::string(s);
   std::string q = "'";
-  for (char c : s) q += c == '\'' ? std::string("'\\''") : std::string(1, c);
+  for (char c : s) {
+    if (c == '\'') {
+      q += "'\\''";
+    } else if (drives_terminal(static_cast<unsigned char>(c))) {
+      // Written as "$(printf '\ooo')" between the quotes: still one word, the same byte,
+      // and the printed line cannot drive a terminal.
+      q += fmt::format("'\"$(printf '\\{:03o}')\"'", static_cast<unsigned char>(c));
+    } else {
+      q += c;
+    }
+  }
   return q + "'";
 }
 

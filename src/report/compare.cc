@@ -11,8 +11,13 @@
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
+#include "report/markdown.h"
+
 namespace convguard {
 namespace {
+
+using report::md_cell;
+using report::md_code;
 
 bool starts_with_any(std::string_view key, std::initializer_list<std::string_view> prefixes) {
   return std::any_of(prefixes.begin(), prefixes.end(),
@@ -91,16 +96,6 @@ void compare_fingerprints(const RunSide& a, const RunSide& b, RunComparison* c) 
   c->same_libraries = any_library && libraries_equal;
 }
 
-std::string md_cell(std::string_view text) {
-  std::string out;
-  for (char ch : text) {
-    if (ch == '|') out += "\\|";
-    else if (ch == '\n' || ch == '\r' || ch == '\t') out += ' ';
-    else out += ch;
-  }
-  return out;
-}
-
 std::string outcome_text(const std::optional<Outcome>& o) { return o ? to_string(*o) : "-"; }
 
 std::string counts_text(const std::map<Outcome, int>& counts) {
@@ -125,7 +120,7 @@ std::string change_table(const std::string& heading, const std::vector<OutcomeCh
                                 "|---|---|---|---|---|---|\n",
                                 heading, rows.size());
   for (const auto& r : rows)
-    out += fmt::format("| `{}` | {} | {} | {} | {} | {} |\n", md_cell(r.problem), md_cell(r.name),
+    out += fmt::format("| {} | {} | {} | {} | {} | {} |\n", md_code(r.problem), md_cell(r.name),
                        md_cell(r.algo), outcome_text(r.a), outcome_text(r.b),
                        md_cell(r.message.substr(0, 160)));
   return out;

@@ -193,7 +193,8 @@ TEST_F(CompareTest, WritesMarkdownOrJsonForTheReportCommand) {
   const auto j = nlohmann::json::parse(js_in, nullptr, false);
   ASSERT_TRUE(j.is_object());
   EXPECT_EQ(j["changed"].size(), 5u);
-  EXPECT_EQ(write_comparison(a, "nope", "", false, md).code(), Code::kIo);
+  // A store that is not there is the user's input, like any missing file: exit 2.
+  EXPECT_EQ(write_comparison(a, "nope", "", false, md).code(), Code::kInvalid);
 }
 
 TEST(RunRef, ParsesIdsFilesAndFilesWithIds) {

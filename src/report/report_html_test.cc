@@ -123,6 +123,11 @@ TEST(HtmlEscape, EscapesEveryMarkupCharacter) {
   EXPECT_EQ(html_escape("plain ih=44"), "plain ih=44");
 }
 
+TEST(HtmlEscape, ShowsControlBytesAsEscapesSoTheyCannotDriveATerminal) {
+  EXPECT_EQ(html_escape("a\x1b]0;t\x07" "b\x7f"), "a\\x1b]0;t\\x07b\\x7f");
+  EXPECT_EQ(html_escape("two\nlines\tand a tab"), "two\nlines\tand a tab");
+}
+
 TEST(ScriptSafeJson, CannotCloseTheScriptElement) {
   const std::string json = nlohmann::json{{"name", "</script><!-- & \u2028\u2029"}}.dump();
   const std::string safe = script_safe_json(json);

@@ -8,6 +8,7 @@
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
+#include "report/markdown.h"
 #include "search/grid.h"
 
 namespace convguard {
@@ -19,27 +20,8 @@ struct Row {
   Problem p;
 };
 
-std::string cell(std::string_view s) {
-  std::string out;
-  for (char c : s) {
-    if (c == '|') out += "\\|";
-    else if (static_cast<unsigned char>(c) < 0x20 || c == 0x7f) out += ' ';
-    else out += c;
-  }
-  return out;
-}
-
-// A code span that holds any backticks: a fence one longer than the longest run inside.
-std::string code(std::string_view s) {
-  size_t run = 0, longest = 0;
-  for (char c : s) {
-    run = c == '`' ? run + 1 : 0;
-    longest = std::max(longest, run);
-  }
-  const std::string fence(longest + 1, '`');
-  const bool pad = !s.empty() && (s.front() == '`' || s.back() == '`');
-  return fence + (pad ? " " : "") + cell(s) + (pad ? " " : "") + fence;
-}
+using report::md_cell;
+using report::md_code;
 
 std::string seconds(double ms) {
   if (ms <= 0) return "—";
@@ -57,10 +39,10 @@ std::string result_text(const ProbeResult& r) {
                       : fmt::format("💥 CRASH ({})", ph);
     case Outcome::wrong: return fmt::format("❌ WRONG (max rel err {:.3g})", r.max_rel_err);
     case Outcome::oob: return "❌ OOB (wrote outside the output)";
-    case Outcome::error: return fmt::format("⚠️ ERROR ({})", cell(r.message.substr(0, 80)));
+    case Outcome::error: return fmt::format("⚠️ ERROR ({})", md_cell(r.message.substr(0, 80)));
     case Outcome::wedged: return fmt::format("🧊 WEDGED ({})", ph);
     case Outcome::suspect: return "❓ SUSPECT (in flight when the harness died)";
-    case Outcome::invalid: return fmt::format("INVALID ({})", cell(r.message.substr(0, 80)));
+    case Outcome::invalid: return fmt::format("INVALID ({})", md_cell(r.message.substr(0, 80)));
   }
   return "?";
 }
@@ -98,7 +80,7 @@ std::string other_text(const Row& row, const std::vector<std::string>& names) {
   for (const auto& [k, v] : attributes(row))
     if (!v.empty() && std::find(names.begin(), names.end(), k) != names.end())
       s += (s.empty() ? "" : " ") + k + "=" + v;
-  return cell(s);
+  return md_cell(s);
 }
 
 std::string channels(const Problem& p) { return fmt::format("{}→{}", p.ic, p.oc); }
@@ -127,7 +109,7 @@ std::string table(const std::vector<Row>& rows, const std::vector<std::string>& 
     if (with_repro) {
       Problem unnamed = row.p;
       unnamed.name.clear();  // the key is enough to reproduce; names stay in "Other"
-      s += " " + code(convguard_line(unnamed, row.r, ctx)) + " |";
+      s += " " + md_code(convguard_line(unnamed, row.r, ctx)) + " |";
     }
     s += "\n";
   }
@@ -160,7 +142,7 @@ std::string boundary_line(const BoundaryResult& b, BoundarySource source) {
                        : b.confirmed                     ? "confirmed"
                                                          : "not confirmed";
   s += fmt::format(" — {} probes, {}", b.probes, status);
-  for (const auto& n : b.notes) s += "; " + cell(n);
+  for (const auto& n : b.notes) s += "; " + md_cell(n);
   return s + "\n";
 }
 
@@ -170,7 +152,7 @@ std::string facts_table(const ReportInput& in, const std::vector<Row>& rows) {
   std::string c;
   for (const auto& [k, n] : counts) c += (c.empty() ? "" : ", ") + fmt::format("{} {}", n, k);
   std::string s = "| | |\n|---|---|\n";
-  for (const auto& [k, v] : in.facts) s += "| " + cell(k) + " | " + cell(v) + " |\n";
+  for (const auto& [k, v] : in.facts) s += "| " + md_cell(k) + " | " + md_cell(v) + " |\n";
   s += fmt::format("| Probes | {} ({}) |\n", rows.size(), c.empty() ? "none" : c);
   return s;
 }
@@ -287,7 +269,7 @@ std::string report_markdown(const ReportInput& in) {
      : row.r.outcome == Outcome::unsupported ? unsupported
                                              : bad)
         .push_back(row);
-  std::string s = "# " + cell(in.title) + "\n\n" + facts_table(in, rows) + "\n";
+  std::string s = "# " + md_cell(in.title) + "\n\n" + facts_table(in, rows) + "\n";
   s += "## ✅ WORKING configurations\n\n";
   s += good.empty() ? "None.\n" : table(good, other, false, in.repro);
   s += "\n## ⏱️ HANGING / FAILING configurations\n\n";

@@ -130,12 +130,30 @@ TEST(ReportMarkdown, TheLatestResultPerProbeWins) {
   EXPECT_EQ(md.find("| 16→32 | 44x44 | 20s"), std::string::npos) << md;
 }
 
+TEST(ReportMarkdown, NamesCannotOpenHtmlLinksOrDriveATerminal) {
+  ReportInput in = seed_report();
+  in.probes[4].name = "<img src=x onerror=alert(1)>[link](javascript:x)\x1b[2J&amp;";
+  in.probes[4].message = "<script>\x07";
+  const std::string md = report_markdown(in);
+  // Found where no backslash escapes its first character.
+  auto raw = [&](const std::string& s) {
+    for (size_t at = md.find(s); at != std::string::npos; at = md.find(s, at + 1))
+      if (at == 0 || md[at - 1] != '\\') return true;
+    return false;
+  };
+  EXPECT_FALSE(raw("<img")) << md;
+  EXPECT_FALSE(raw("[link")) << md;
+  EXPECT_FALSE(raw("&amp;")) << md;
+  EXPECT_NE(md.find("\\<img src=x onerror=alert(1)\\>"), std::string::npos) << md;
+  for (unsigned char c : md) EXPECT_FALSE(c == 0x1b || c == 0x07) << md;
+}
+
 TEST(ReportMarkdown, CellsEscapePipesNewlinesAndBackticks) {
   ReportInput in = seed_report();
   in.probes[4].name = "a|b\n`c`";
   in.probes[4].algo = "x``y|z";
   const std::string md = report_markdown(in);
-  EXPECT_NE(md.find("name=a\\|b `c`"), std::string::npos) << md;
+  EXPECT_NE(md.find("name=a\\|b \\`c\\`"), std::string::npos) << md;
   EXPECT_NE(md.find("```convguard probe"), std::string::npos) << md;
   EXPECT_NE(md.find("'x``y\\|z'"), std::string::npos) << md;
   for (const auto& l : lines_of(md))

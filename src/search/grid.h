@@ -12,6 +12,7 @@
 
 #include "convguard/problem.h"
 #include "convguard/status.h"
+#include "model/limits.h"
 
 namespace convguard {
 
@@ -28,7 +29,7 @@ std::string_view width_twin(std::string_view h_field);
 void deduce_outputs(Problem& p);
 
 /// Default cap on the number of combinations one grid may name.
-inline constexpr size_t kMaxGridCombinations = 100000;
+inline constexpr size_t kMaxGridCombinations = kMaxProblems;
 
 /// What expand_grid skipped.
 struct GridStats {

@@ -16,11 +16,27 @@ namespace {
 namespace fs = std::filesystem;
 
 // Names and algorithm strings that break naive quoting.
-const std::vector<std::string> kNasty = {
-    "plain", "two words", "it's", "\"double\"", "$HOME and ${PATH}", "`id`", "$(id)",
-    "back\\slash", "new\nline", "tab\there", "semi;colon && rm -rf x | y > z", "*?[glob]",
-    "~tilde", "#hash", "!bang", "", "'", "''", "caf\xc3\xa9 \xe2\x9c\x93 \xf0\x9f\x94\xa5",
-    "\x01\x7f control"};
+const std::vector<std::string> kNasty = {"plain",
+                                         "two words",
+                                         "it's",
+                                         "\"double\"",
+                                         "$HOME and ${PATH}",
+                                         "`id`",
+                                         "$(id)",
+                                         "back\\slash",
+                                         "new\nline",
+                                         "tab\there",
+                                         "semi;colon && rm -rf x | y > z",
+                                         "*?[glob]",
+                                         "~tilde",
+                                         "#hash",
+                                         "!bang",
+                                         "",
+                                         "'",
+                                         "''",
+                                         "caf\xc3\xa9 \xe2\x9c\x93 \xf0\x9f\x94\xa5",
+                                         "\x01\x7f control",
+                                         "\x1b]0;title\x07\x1b[2Jcleared\r"};
 
 struct Ran {
   int status = -1;
@@ -118,6 +134,13 @@ TEST(ShellQuote, LeavesSafeWordsBareAndQuotesTheRest) {
   EXPECT_EQ(shell_quote("a b"), "'a b'");
   EXPECT_EQ(shell_quote("it's"), "'it'\\''s'");
   EXPECT_EQ(shell_quote("$x"), "'$x'");
+}
+
+TEST(ShellQuote, NoQuotedWordHoldsAByteThatDrivesATerminal) {
+  for (const auto& s : kNasty)
+    for (unsigned char c : shell_quote(s))
+      EXPECT_FALSE((c < 0x20 && c != '\n' && c != '\t') || c == 0x7f)
+          << "byte " << int(c) << " in " << shell_quote(s);
 }
 
 TEST_F(ReproShell, EveryNastyStringSurvivesARealShellRoundTrip) {

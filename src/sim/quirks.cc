@@ -9,6 +9,7 @@
 #include <sstream>
 
 #include "convguard/sim.h"
+#include "model/input_file.h"
 
 namespace convguard {
 
@@ -168,8 +169,9 @@ Status parse_factor(const json& j, const Ctx& c, QuirkRule& rule) {
     return slow ? c.fail("factor: missing (effect slow needs it)") : Status::Ok();
   const json& f = j["factor"];
   if (!slow) return c.fail(fmt::format("factor: {} given, but only effect slow takes it", show(f)));
-  if (!f.is_number() || !std::isfinite(f.get<double>()) || f.get<double>() < 1)
-    return c.fail(fmt::format("factor: expected a number >= 1, got {}", show(f)));
+  // A factor beyond a million turns milliseconds into weeks; the deadlines catch far less.
+  if (!f.is_number() || !(f.get<double>() >= 1 && f.get<double>() <= 1e6))
+    return c.fail(fmt::format("factor: expected a number from 1 to 1e6, got {}", show(f)));
   rule.factor = f.get<double>();
   return Status::Ok();
 }
@@ -318,12 +320,9 @@ Result<Quirks> parse_quirks(std::string_view text, const std::string& origin) {
 }
 
 Result<Quirks> load_quirks(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) return Status::Invalid(fmt::format("quirks {}: cannot open the file", path));
-  std::ostringstream text;
-  text << in.rdbuf();
-  if (in.bad()) return Status::Invalid(fmt::format("quirks {}: cannot read the file", path));
-  return parse_quirks(text.str(), path);
+  auto text = read_input_file(path, "cannot read quirks file");
+  if (!text.ok()) return text.status();
+  return parse_quirks(*text, path);
 }
 
 bool when_holds(const QuirkRule& rule, const Problem* p, const std::vector<std::string>& algos) {

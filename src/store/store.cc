@@ -6,8 +6,11 @@
 #include <unistd.h>
 
 #include <array>
+#include <cerrno>
 #include <chrono>
+#include <cstring>
 #include <fstream>
+#include <thread>
 #include <unordered_map>
 
 #include <fmt/format.h>
@@ -266,10 +269,58 @@ static Status check_header(Db& db, const std::string& path, int* version) {
   return Status::Ok();
 }
 
-static Status migrate(Db& db, int* version) {
+// A reader that finds an empty file may have come between a creator's open and its
+// first migration: it waits (up to the busy timeout) for the schema to appear.
+static Status wait_for_creator(Db& db, const std::string& path, int* version) {
+  const auto until = std::chrono::steady_clock::now() + std::chrono::seconds(5);
+  while (*version == 0 && std::chrono::steady_clock::now() < until) {
+    auto tables = db.query_int("SELECT count(*) FROM sqlite_schema");
+    if (!tables.ok()) return tables.status();
+    if (*tables != 0) break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    CG_RETURN_IF_ERROR(check_header(db, path, version));
+  }
+  return Status::Ok();
+}
+
+// PRAGMA integrity_check; Corrupt with SQLite's report, its lines joined by "; ".
+static Status check_integrity(Db& db, const std::string& path) {
+  Stmt& s = db.prepare_cached("PRAGMA integrity_check");
+  std::string report;
+  for (;;) {
+    auto row = s.step();
+    if (!row.ok()) return row.status();
+    if (!*row) break;
+    if (!report.empty()) report += "; ";
+    report += s.col_text(0);
+  }
+  if (report == "ok") return Status::Ok();
+  return Status::Corrupt(fmt::format("store {} failed the integrity check: {}", path, report));
+}
+
+// The path the user named is bad input, not a harness failure, when it cannot be a store
+// file: a directory, a FIFO or device (SQLite would block or fail on it), or a missing
+// file that only a reader opens.
+static Status check_store_path(const std::string& path, bool read_only) {
+  struct stat st {};
+  if (::stat(path.c_str(), &st) != 0) {
+    if (errno == ENOENT && !read_only) return Status::Ok();
+    return Status::Invalid(fmt::format("store {}: {}", path, std::strerror(errno)));
+  }
+  if (S_ISDIR(st.st_mode)) return Status::Invalid(fmt::format("store {}: is a directory", path));
+  if (!S_ISREG(st.st_mode))
+    return Status::Invalid(fmt::format("store {}: not a regular file", path));
+  return Status::Ok();
+}
+
+static Status migrate(Db& db, const std::string& path, int* version) {
   if (*version == kStoreSchemaVersion) return Status::Ok();
   Txn txn(db);
   CG_RETURN_IF_ERROR(txn.begin());
+  // Several processes may create one store at once: the write lock orders them, and each
+  // reads the version again under it, so only the first migrates.
+  CG_RETURN_IF_ERROR(check_header(db, path, version));
+  if (*version == kStoreSchemaVersion) return txn.commit();
   for (int v = *version; v < kStoreSchemaVersion; ++v)
     if (auto s = db.exec(kMigrations[v]); !s.ok())
       return Status(s.code(), fmt::format("migrating the store to version {}: {}", v + 1,
@@ -283,6 +334,7 @@ static Status migrate(Db& db, int* version) {
 
 Result<std::unique_ptr<Store>> Store::open(const std::string& path, Mode mode) {
   const bool ro = mode == Mode::read_only;
+  CG_RETURN_IF_ERROR(check_store_path(path, ro));
   // A file marked read-only is a user's "do not touch", honoured even where the
   // permission check would let us write (root).
   struct stat st {};
@@ -299,6 +351,12 @@ Result<std::unique_ptr<Store>> Store::open(const std::string& path, Mode mode) {
   impl->db = std::move(*db);
   impl->path = path;
   CG_RETURN_IF_ERROR(check_header(impl->db, path, &impl->version));
+  if (ro) CG_RETURN_IF_ERROR(wait_for_creator(impl->db, path, &impl->version));
+  // A damaged store is refused before anything is written to it.
+  if (!ro && impl->version > 0) {
+    if (Status s = check_integrity(impl->db, path); !s.ok())
+      return Status(s.code(), s.message() + "; nothing was written to it");
+  }
   if (ro) {
     if (impl->version < kStoreSchemaVersion)
       return Status::Invalid(fmt::format("{} has store schema version {}; open it read-write "
@@ -313,7 +371,7 @@ Result<std::unique_ptr<Store>> Store::open(const std::string& path, Mode mode) {
   CG_RETURN_IF_ERROR(
       impl->db.exec("PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; "
                     "PRAGMA foreign_keys=ON; PRAGMA wal_autocheckpoint=8192"));
-  CG_RETURN_IF_ERROR(migrate(impl->db, &impl->version));
+  CG_RETURN_IF_ERROR(migrate(impl->db, path, &impl->version));
   return std::unique_ptr<Store>(new Store(std::move(impl)));
 }
 
@@ -607,19 +665,7 @@ Status Store::clear_inflight(int64_t run_id, const std::vector<int64_t>& plan_in
   return txn.commit();
 }
 
-Status Store::integrity_check() {
-  Stmt& s = impl_->prep("PRAGMA integrity_check");
-  std::string report;
-  for (;;) {
-    auto row = s.step();
-    if (!row.ok()) return row.status();
-    if (!*row) break;
-    if (!report.empty()) report += "; ";
-    report += s.col_text(0);
-  }
-  if (report == "ok") return Status::Ok();
-  return Status::Corrupt(fmt::format("store {} failed the integrity check: {}", impl_->path, report));
-}
+Status Store::integrity_check() { return check_integrity(impl_->db, impl_->path); }
 
 Status Store::checkpoint() { return impl_->db.exec("PRAGMA wal_checkpoint(TRUNCATE)"); }
 

@@ -2,12 +2,14 @@
 
 #include <sqlite3.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
 #include <random>
+#include <algorithm>
 #include <sstream>
 
 #include <gtest/gtest.h>
@@ -309,6 +311,74 @@ TEST_F(StoreTest, RefusesAGarbageFileAndDoesNotOverwriteIt) {
   EXPECT_NE(s.status().message().find(path_), std::string::npos) << s.status().message();
   EXPECT_EQ(bytes(path_), garbage);
   EXPECT_FALSE(fs::exists(path_ + "-wal"));
+}
+
+TEST_F(StoreTest, RefusesADamagedStoreBeforeWritingAnything) {
+  {
+    auto store = open_ok();
+    const int64_t run = *store->begin_run(run_info());
+    std::vector<ResultRecord> batch;
+    for (int i = 0; i < 3000; ++i)
+      batch.push_back({-1, result("P" + std::to_string(i), "default", Outcome::ok)});
+    ASSERT_TRUE(store->record(run, "fp", batch).ok());
+    ASSERT_TRUE(store->checkpoint().ok());
+  }
+  // Zeroes a page in the middle of the file: the header still reads, the tree does not.
+  std::string data = bytes(path_);
+  const size_t page = 4096, pages = data.size() / page;
+  ASSERT_GT(pages, 8u);
+  std::fill_n(data.begin() + static_cast<ptrdiff_t>(page * (pages / 2)), page, '\0');
+  std::ofstream(path_, std::ios::binary | std::ios::trunc) << data;
+  auto s = Store::open(path_);
+  ASSERT_FALSE(s.ok());
+  EXPECT_EQ(s.status().code(), Code::kCorrupt) << s.status().to_string();
+  EXPECT_NE(s.status().message().find(path_), std::string::npos) << s.status().message();
+  EXPECT_EQ(bytes(path_), data);
+}
+
+TEST_F(StoreTest, StoresCreatedAtOnceByManyProcessesAllOpenAndOneMigrates) {
+  constexpr int kProcs = 6;
+  std::vector<pid_t> pids;
+  for (int i = 0; i < kProcs; ++i) {
+    const pid_t pid = fork();
+    ASSERT_GE(pid, 0);
+    if (pid == 0) {
+      // Writers create the file; readers (a report at that moment) find it, maybe empty,
+      // and wait for its schema.
+      const bool reader = i % 3 == 2;
+      for (int wait = 0; reader && !fs::exists(path_) && wait < 2000; ++wait) usleep(1000);
+      auto store = Store::open(path_, reader ? Store::Mode::read_only : Store::Mode::read_write);
+      if (!store.ok())
+        std::fprintf(stderr, "child %d: %s\n", i, store.status().to_string().c_str());
+      _exit(store.ok() && (*store)->schema_version() == kStoreSchemaVersion ? 0 : 1);
+    }
+    pids.push_back(pid);
+  }
+  for (pid_t pid : pids) {
+    int st = 0;
+    ASSERT_EQ(waitpid(pid, &st, 0), pid);
+    EXPECT_TRUE(WIFEXITED(st) && WEXITSTATUS(st) == 0) << "status " << st;
+  }
+  auto store = open_ok();
+  ASSERT_TRUE(store);
+  EXPECT_TRUE(store->integrity_check().ok());
+}
+
+TEST_F(StoreTest, APathThatCannotBeAStoreIsInvalidInputNamingIt) {
+  const std::string fifo = (dir_ / "fifo").string();
+  ASSERT_EQ(::mkfifo(fifo.c_str(), 0644), 0);
+  const std::string missing = (dir_ / "missing.db").string();
+  for (const auto& [path, mode] :
+       std::vector<std::pair<std::string, Store::Mode>>{{dir_.string(), Store::Mode::read_write},
+                                                        {dir_.string(), Store::Mode::read_only},
+                                                        {fifo, Store::Mode::read_write},
+                                                        {missing, Store::Mode::read_only}}) {
+    auto s = Store::open(path, mode);
+    ASSERT_FALSE(s.ok()) << path;
+    EXPECT_EQ(s.status().code(), Code::kInvalid) << s.status().to_string();
+    EXPECT_NE(s.status().message().find(path), std::string::npos) << s.status().message();
+  }
+  EXPECT_FALSE(fs::exists(missing));
 }
 
 TEST_F(StoreTest, RefusesAnotherApplicationsDatabase) {

@@ -2,6 +2,7 @@
 #include "convguard/sweep.h"
 
 #include <fcntl.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -9,10 +10,12 @@
 #include <cstring>
 #include <chrono>
 #include <future>
+#include <map>
 #include <mutex>
 #include <optional>
 #include <set>
 #include <utility>
+#include <vector>
 
 #include <fmt/format.h>
 
@@ -27,39 +30,89 @@ double ms_since(Clock::time_point t) {
   return std::chrono::duration<double, std::milli>(Clock::now() - t).count();
 }
 
-// An OFD lock on one byte (the run id) of "<db>.lock": released by the kernel when the
-// process dies, and, unlike POSIX record locks, not dropped when SQLite closes its own
-// descriptors of other files.
+// Descriptors of store files kept for run locks. A descriptor of the store file is never
+// closed: closing any descriptor of a file drops every POSIX lock the process holds on it,
+// SQLite's included. Released locks leave theirs here for the next lock to reuse, so a
+// process holds at most as many as it ever held locks at once.
+class LockFds {
+ public:
+  static LockFds& get() {
+    static LockFds* fds = new LockFds;  // never destroyed: its descriptors outlive every store
+    return *fds;
+  }
+  Result<int> take(const std::string& path) {
+    struct stat st {};
+    if (::stat(path.c_str(), &st) == 0) {
+      std::lock_guard lock(mu_);
+      auto& free = free_[{st.st_dev, st.st_ino}];
+      if (!free.empty()) {
+        const int fd = free.back();
+        free.pop_back();
+        return fd;
+      }
+    }
+    const int fd = ::open(path.c_str(), O_RDWR | O_CLOEXEC);
+    if (fd < 0)
+      return Status::Io(
+          fmt::format("cannot open the store {} to lock a run: {}", path, strerror(errno)));
+    return fd;
+  }
+  void give_back(int fd) {
+    struct stat st {};
+    const bool known = ::fstat(fd, &st) == 0;
+    std::lock_guard lock(mu_);
+    free_[{known ? st.st_dev : 0, known ? st.st_ino : 0}].push_back(fd);
+  }
+
+ private:
+  std::mutex mu_;
+  std::map<std::pair<dev_t, ino_t>, std::vector<int>> free_;
+};
+
+// An OFD write lock on one byte of the store file itself, far beyond SQLite's lock bytes
+// (at 1 GiB): the kernel drops it when its holder dies, and no stale or deleted lock file
+// can let a second process take over a live run.
 class RunLock {
  public:
   RunLock() = default;
-  RunLock(RunLock&& o) noexcept : fd_(std::exchange(o.fd_, -1)) {}
+  RunLock(RunLock&& o) noexcept : fd_(std::exchange(o.fd_, -1)), run_(o.run_) {}
   RunLock& operator=(RunLock&& o) noexcept {
     std::swap(fd_, o.fd_);
+    std::swap(run_, o.run_);
     return *this;
   }
   ~RunLock() {
-    if (fd_ >= 0) ::close(fd_);
+    if (fd_ < 0) return;
+    struct flock fl = region(run_, F_UNLCK);
+    (void)::fcntl(fd_, F_OFD_SETLK, &fl);
+    LockFds::get().give_back(fd_);
   }
   static Result<RunLock> take(const std::string& db_path, int64_t run_id) {
-    const std::string path = db_path + ".lock";
-    RunLock lock;
-    lock.fd_ = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
-    if (lock.fd_ < 0)
-      return Status::Io(fmt::format("cannot create the lock file {}: {}", path, strerror(errno)));
-    struct flock fl {};
-    fl.l_type = F_WRLCK;
-    fl.l_whence = SEEK_SET;
-    fl.l_start = run_id;
-    fl.l_len = 1;
-    if (::fcntl(lock.fd_, F_OFD_SETLK, &fl) != 0)
+    auto fd = LockFds::get().take(db_path);
+    if (!fd.ok()) return fd.status();
+    struct flock fl = region(run_id, F_WRLCK);
+    if (::fcntl(*fd, F_OFD_SETLK, &fl) != 0) {
+      LockFds::get().give_back(*fd);
       return Status::Io(fmt::format("run {} of {} is in use by another convguard process", run_id,
                                     db_path));
+    }
+    RunLock lock;
+    lock.fd_ = *fd;
+    lock.run_ = run_id;
     return lock;
   }
 
  private:
+  static struct flock region(int64_t run_id, short type) {
+    struct flock fl {};
+    fl.l_type = type;
+    fl.l_whence = SEEK_SET;
+    fl.l_start = (off_t{1} << 40) + run_id;
+    fl.l_len = 1;
+    return fl;
+  }
   int fd_ = -1;
+  int64_t run_ = 0;
 };
 
 ProbeResult suspect_result(const ProbeRequest& req, const std::string& engine,

@@ -552,6 +552,55 @@ TEST_F(SweepStore, RefusesToResumeARunHeldByAnotherProber) {
   EXPECT_NE(second.status().message().find("in use"), std::string::npos);
 }
 
+TEST_F(SweepStore, ARunLockNeedsNoLockFileAndDiesWithItsHolder) {
+  int ready[2];
+  ASSERT_EQ(pipe(ready), 0);
+  const pid_t child = fork();
+  ASSERT_GE(child, 0);
+  if (child == 0) {  // the holder: a live sweep that does nothing
+    auto store = Store::open(db_);
+    FakeProber fake("", false);
+    auto sp = StoreProber::create(**store, fake, "sweep", "{}", {}, requests());
+    const int64_t id = sp.ok() ? (*sp)->run_id() : -1;
+    (void)!write(ready[1], &id, sizeof id);
+    pause();
+    _exit(0);
+  }
+  close(ready[1]);
+  int64_t run_id = 0;
+  ASSERT_EQ(read(ready[0], &run_id, sizeof run_id), static_cast<ssize_t>(sizeof run_id));
+  close(ready[0]);
+  ASSERT_GT(run_id, 0);
+  // A deleted lock file let a resume take over a live run: the lock is on the store itself.
+  fs::remove(db_ + ".lock");
+  auto store = Store::open(db_);
+  ASSERT_TRUE(store.ok()) << store.status().to_string();
+  FakeProber fake("", false);
+  auto taken = StoreProber::resume(**store, fake, run_id, {});
+  ASSERT_FALSE(taken.ok());
+  EXPECT_NE(taken.status().message().find("in use"), std::string::npos) << taken.status().message();
+  kill(child, SIGKILL);
+  waitpid(child, nullptr, 0);
+  auto resumed = StoreProber::resume(**store, fake, run_id, {});
+  ASSERT_TRUE(resumed.ok()) << resumed.status().to_string();
+  EXPECT_FALSE(fs::exists(db_ + ".lock"));
+}
+
+TEST_F(SweepStore, ARunIsFreeAgainOnceItsProberIsGone) {
+  auto store = Store::open(db_);
+  FakeProber fake("", false);
+  int64_t id = 0;
+  {
+    auto first = StoreProber::create(**store, fake, "sweep", "{}", {}, requests());
+    ASSERT_TRUE(first.ok());
+    id = (*first)->run_id();
+  }
+  for (int i = 0; i < 3; ++i) {
+    auto again = StoreProber::resume(**store, fake, id, {});
+    ASSERT_TRUE(again.ok()) << again.status().to_string();
+  }
+}
+
 TEST(PlanSweep, OrdersCheapProblemsFirstAndDropsRepeats) {
   auto reqs = requests();
   std::reverse(reqs.begin(), reqs.end());
