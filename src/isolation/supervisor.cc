@@ -23,7 +23,8 @@ std::string fmt_seconds(const std::string& what, double s) {
   return what + buf;
 }
 
-// The worker command for slot `slot`, with its device from opt.devices.
+}  // namespace
+
 SpawnOptions worker_spawn_options(const SupervisorOptions& opt, int slot) {
   SpawnOptions so;
   so.argv = opt.worker_argv;
@@ -36,8 +37,6 @@ SpawnOptions worker_spawn_options(const SupervisorOptions& opt, int slot) {
   return so;
 }
 
-}  // namespace
-
 const char* to_string(SupervisorEvent::Kind k) {
   switch (k) {
     case SupervisorEvent::spawned: return "spawned";
@@ -48,6 +47,7 @@ const char* to_string(SupervisorEvent::Kind k) {
     case SupervisorEvent::canary_passed: return "canary_passed";
     case SupervisorEvent::canary_failed: return "canary_failed";
     case SupervisorEvent::wedged: return "wedged";
+    case SupervisorEvent::calibrated: return "calibrated";
   }
   return "?";
 }
@@ -68,6 +68,8 @@ Supervisor::Impl::Impl(SupervisorOptions o)
   if (opt.jobs < 1) opt.jobs = 1;
   if (opt.canary.ic == 0) opt.canary = default_canary();
   if (opt.canary_tries < 1) opt.canary_tries = 1;
+  if (opt.devices.size() > 1) opt.spares = 0;
+  calibrated = !opt.calibrate;
   slots.resize(static_cast<size_t>(opt.jobs));
   for (int i = 0; i < opt.jobs; ++i) slots[static_cast<size_t>(i)].index = i;
 }
@@ -80,6 +82,7 @@ Supervisor::~Supervisor() {
     if (s.worker) s.worker->request_stop();
   for (Slot& s : impl_->slots)
     if (s.worker) s.worker->finish(std::chrono::milliseconds(500));
+  impl_->stop_spares(std::chrono::milliseconds(500));
   for (auto& w : impl_->graveyard) w->finish(std::chrono::milliseconds(100));
 }
 
@@ -97,6 +100,7 @@ Status Supervisor::Impl::start_all() {
       stop = Status::Ok();
       return st;
     }
+  top_up_spares();
   auto deadline = Clock::now() + ms(opt.timeouts.init_s);
   for (;;) {
     std::vector<struct pollfd> fds;
@@ -137,7 +141,9 @@ Status Supervisor::Impl::start_all() {
 std::string Supervisor::engine_name() const { return impl_->opt.engine.name; }
 
 void Supervisor::seed_speed(double gflops) {
-  if (gflops > 0) impl_->model = ExecCostModel(gflops);
+  if (!(gflops > 0)) return;
+  impl_->model.set_speed(gflops);
+  impl_->speed_seeded = true;
 }
 
 void Supervisor::Impl::emit(SupervisorEvent::Kind k, const Slot* s, const Job* job,
@@ -146,6 +152,11 @@ void Supervisor::Impl::emit(SupervisorEvent::Kind k, const Slot* s, const Job* j
   SupervisorEvent e{k, s ? s->index : -1, s && s->worker ? s->worker->pid() : 0,
                     job ? job->index : 0, job ? job->phase : Phase::init, o, Clock::now(),
                     std::move(msg)};
+  if (job) {
+    e.deadline_s = std::chrono::duration<double>(job->deadline - job->phase_start).count();
+    if (job->phase == Phase::execute)
+      e.expected_s = model.expected_s(job->flops, opt.probe.exec.warmup + opt.probe.exec.repeats);
+  }
   opt.on_event(e);
 }
 
@@ -183,10 +194,14 @@ bool Supervisor::Impl::work_left() const {
 }
 
 void Supervisor::Impl::dispatch() {
-  if (recovering) {
-    start_canary_if_due();
-    return;
-  }
+  if (recovering) start_canary_if_due();
+  else if (!calibrated) calibrate_step();
+  else dispatch_probes();
+  // After the slots' own workers, so that spares never delay the first probe.
+  if (stop.ok()) top_up_spares();
+}
+
+void Supervisor::Impl::dispatch_probes() {
   for (Slot& s : slots) {
     if (s.job || pending.empty() || !stop.ok()) continue;
     auto [index, attempt] = pending.front();
@@ -241,22 +256,15 @@ void Supervisor::Impl::promote_queued(Slot& s) {
 }
 
 bool Supervisor::Impl::ensure_worker(Slot& s) {
+  // An idle worker may have died or babbled since its last probe; that is no probe's
+  // fault, so it is replaced quietly rather than blamed on the next one.
   if (s.worker) {
-    // An idle worker may have died or babbled since its last probe; that is no
-    // probe's fault, so it is replaced quietly rather than blamed on the next one.
-    bool healthy = s.worker->pump().ok();
-    while (healthy) {
-      auto m = s.worker->next();
-      if (!m.ok() || !m->has_value()) {
-        healthy = m.ok();
-        break;
-      }
-      if ((*m)->type == MsgType::ready) s.worker->set_ready(), ever_ready = true;
-      else if ((*m)->type != MsgType::phase) healthy = false;
-    }
-    healthy = healthy && !s.worker->eof();
-    if (healthy) return true;
+    if (idle_healthy(*s.worker)) return true;
     drop_worker(s);
+  }
+  if (take_spare(s)) {
+    top_up_spares();
+    return true;
   }
   auto w = WorkerProc::start(worker_spawn_options(opt, s.index), opt.engine, s.index);
   if (!w.ok()) {
@@ -266,6 +274,20 @@ bool Supervisor::Impl::ensure_worker(Slot& s) {
   s.worker = std::move(*w);
   emit(SupervisorEvent::spawned, &s, nullptr);
   return true;
+}
+
+bool Supervisor::Impl::idle_healthy(WorkerProc& w) {
+  bool healthy = w.pump().ok();
+  while (healthy) {
+    auto m = w.next();
+    if (!m.ok() || !m->has_value()) {
+      healthy = m.ok();
+      break;
+    }
+    if ((*m)->type == MsgType::ready) w.set_ready(), ever_ready = true;
+    else if ((*m)->type != MsgType::phase) healthy = false;
+  }
+  return healthy && !w.eof();
 }
 
 bool Supervisor::Impl::send_job(Slot& s, Job job, const Message& m) {
@@ -327,6 +349,35 @@ void Supervisor::Impl::set_phase(Job& job, Phase ph, Clock::time_point now) {
   job.phase_start = now;
   job.deadline = now + ms(phase_deadline_s(opt.timeouts, model, ph, job.flops, calls));
   if (job.canary) job.deadline = std::min(job.deadline, recovery_start + ms(opt.canary_budget_s));
+}
+
+void Supervisor::Impl::end_execute(Job& job, Clock::time_point now) {
+  job.exec_s = std::chrono::duration<double>(now - job.exec_start).count();
+  const int calls = opt.probe.exec.warmup + opt.probe.exec.repeats;
+  if (job.real()) model.observe(job.flops, calls, job.exec_s);
+}
+
+void Supervisor::Impl::observe_execute(const Job& job, const ProbeResult& r) {
+  if (job.exec_s < 0 || r.outcome != Outcome::ok || !(r.time_ms > 0)) return;
+  // Own jobs run once; the worker reports the median of probes' calls.
+  const int calls = job.real() ? opt.probe.exec.warmup + opt.probe.exec.repeats : 1;
+  model.observe_overhead(job.exec_s - calls * r.time_ms * 1e-3);
+}
+
+Job Supervisor::Impl::own_job(const Problem& p, bool verify, Message* m) {
+  Job job;
+  job.id = next_id++;
+  job.problem = p;
+  job.algo = kDefaultAlgo;
+  job.flops = p.flops();
+  m->type = MsgType::probe;
+  m->id = job.id;
+  m->problem = to_string(p);
+  m->algo = kDefaultAlgo;
+  m->canary = true;
+  m->verify = verify;
+  m->seed = opt.probe.seed;
+  return job;
 }
 
 bool Supervisor::Impl::all_fed() const {
@@ -412,9 +463,7 @@ void Supervisor::Impl::on_phase(Slot& s, const Message& m) {
                                                 std::to_string(m.id)));
   Job& job = *s.job;
   auto now = Clock::now();
-  const int calls = opt.probe.exec.warmup + opt.probe.exec.repeats;
-  if (job.phase == Phase::execute && m.phase == Phase::verify && !job.canary)
-    model.observe(job.flops, calls, std::chrono::duration<double>(now - job.exec_start).count());
+  if (job.phase == Phase::execute && m.phase == Phase::verify) end_execute(job, now);
   if (m.phase == Phase::execute) job.exec_start = now;
   set_phase(job, m.phase, now);
   emit(SupervisorEvent::phase_change, &s, &job);
@@ -426,11 +475,9 @@ void Supervisor::Impl::on_result_msg(Slot& s, const Message& m) {
                                                 std::to_string(m.id)));
   Job& job = *s.job;
   auto now = Clock::now();
-  if (job.phase == Phase::execute && m.result.outcome == Outcome::ok && !job.canary) {
-    const int calls = opt.probe.exec.warmup + opt.probe.exec.repeats;
-    model.observe(job.flops, calls, std::chrono::duration<double>(now - job.exec_start).count());
-  }
-  if (!job.canary) observe_pace(s, now);
+  if (job.phase == Phase::execute && m.result.outcome == Outcome::ok) end_execute(job, now);
+  observe_execute(job, m.result);
+  if (job.real()) observe_pace(s, now);
   finish_job(s, m.result);
 }
 
@@ -460,6 +507,7 @@ void Supervisor::Impl::kill_all() {
     s.job.reset();
     drop_worker(s);
   }
+  stop_spares(std::chrono::milliseconds(0));
   pending.clear();
 }
 

@@ -17,9 +17,13 @@ namespace convguard {
 
 using Clock = std::chrono::steady_clock;
 
+/// The worker command for slot `slot`, with its device from opt.devices.
+SpawnOptions worker_spawn_options(const SupervisorOptions& opt, int slot);
+
 /// What a worker slot is doing.
 struct Job {
   bool canary = false;
+  bool calibration = false;  ///< a rung of the calibration ladder (canary mode, not verified)
   size_t index = 0;  ///< request index (not for canaries)
   int attempt = 1;
   uint64_t id = 0;   ///< protocol request id
@@ -28,6 +32,9 @@ struct Job {
   double flops = 0;
   Phase phase = Phase::init;
   Clock::time_point dispatched, phase_start, deadline, exec_start;
+  double exec_s = -1;  ///< the execute phase's seconds once it ended (before verify)
+  /// A probe of this run rather than the supervisor's own (canary, calibration).
+  bool real() const { return !canary && !calibration; }
 };
 
 struct Slot {
@@ -62,6 +69,13 @@ struct Supervisor::Impl {
   uint64_t next_id = 1;
   bool ever_ready = false;  ///< some worker has started the engine
   std::vector<std::unique_ptr<WorkerProc>> graveyard;  ///< killed, not yet reaped
+  std::deque<std::unique_ptr<WorkerProc>> spares;      ///< started, never given work
+
+  // Calibration runs once, before the first probe (calibration.cc).
+  bool calibrated = false;
+  bool speed_seeded = false;  ///< seed_speed gave a speed: calibration keeps it
+  size_t calibration_rung = 0;
+  double calibrated_gflops = 0;
 
   // Recovery persists across run() calls: a hang at the end of one run is checked by
   // the canary before the next run's first probe.
@@ -86,8 +100,12 @@ struct Supervisor::Impl {
   /// Some request of this run has no verdict yet: pending, running, queued on a
   /// worker, or held beside a recovery.
   bool work_left() const;
+  /// The canary during a recovery, else calibration until done, else probes; then spares.
   void dispatch();
+  void dispatch_probes();
   bool ensure_worker(Slot& s);
+  /// Reads what an idle worker sent (ready, phase); false if it died or said more.
+  bool idle_healthy(WorkerProc& w);
   bool send_job(Slot& s, Job job, const Message& m);
   void start_probe(Slot& s, size_t index, int attempt);
   void queue_probe(Slot& s, size_t index, int attempt);
@@ -114,6 +132,25 @@ struct Supervisor::Impl {
             Outcome o = Outcome::ok) const;
   void reap_graveyard();
   void drop_worker(Slot& s);
+  /// The execute phase of s's job ended at `now` (a verify phase or a result); with the
+  /// result's engine time, its overhead feeds the jitter floor.
+  void end_execute(Job& job, Clock::time_point now);
+  void observe_execute(const Job& job, const ProbeResult& r);
+  /// A job the supervisor runs for itself in canary mode (canary, calibration rung).
+  Job own_job(const Problem& p, bool verify, Message* m);
+
+  // spares.cc
+  /// Starts spares until opt.spares are standing by.
+  void top_up_spares();
+  /// A live spare as slot s's worker (true), or nothing to take (false).
+  bool take_spare(Slot& s);
+  void stop_spares(std::chrono::milliseconds wait);
+
+  // calibration.cc
+  /// Dispatches the next calibration rung on slot 0 once every slot is idle.
+  void calibrate_step();
+  void calibration_result(const Job& job, const ProbeResult& r);
+  void end_calibration();
 
   // recovery.cc
   ProbeResult base_result(const Slot& s, const Job& job) const;

@@ -20,6 +20,8 @@ class WorkerProc {
                                                    int slot);
 
   int slot() const { return slot_; }
+  /// A spare (slot -1) taken by a slot.
+  void set_slot(int slot) { slot_ = slot; }
   pid_t pid() const { return child_->pid(); }
   /// A ready message has been seen.
   bool ready() const { return ready_; }
