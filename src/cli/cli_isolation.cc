@@ -129,9 +129,10 @@ Result<SupervisorOptions> supervisor_options(const EngineArgs& engine, const Iso
   o.timeouts.prepare_s = a.timeout_prepare;
   o.timeouts.execute_s = *exec;
   o.timeouts.verify_s = *verify;
-  // Realistic deadlines from the first probe, and a replacement worker standing by.
+  // Realistic deadlines from the first probe, and replacement workers standing by: two,
+  // since hangs can come faster than a GPU worker's context comes up.
   o.calibrate = true;
-  o.spares = 1;
+  o.spares = 2;
   o.probe.verify = !a.no_verify;
   o.probe.exec.warmup = a.warmup;
   o.probe.exec.repeats = a.repeats;

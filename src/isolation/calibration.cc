@@ -3,6 +3,8 @@
 // execute phase (the jitter floor), so that deadlines are realistic from the first probe.
 #include <fmt/format.h>
 
+#include <algorithm>
+
 #include "isolation/supervisor_impl.h"
 
 namespace convguard {
@@ -50,11 +52,15 @@ void Supervisor::Impl::calibration_result(const Job& job, const ProbeResult& r) 
 void Supervisor::Impl::end_calibration() {
   if (calibrated) return;
   calibrated = true;
-  if (!speed_seeded) model.set_speed(calibrated_gflops);
+  // A stored speed is the median over every stored problem, small ones included, which
+  // run far below the engine's speed; the largest rung is measured now at a size where
+  // the engine runs near it. Both are measurements, so the higher one stands.
+  const double stored = speed_seeded ? model.gflops() : 0;
+  model.set_speed(std::max(stored, calibrated_gflops));
   emit(SupervisorEvent::calibrated, &slots[0], nullptr,
-       fmt::format("{} rungs: {:.3g} GFLOP/s{}, execute floor {:.3g} s ({} overheads)",
-                   calibration_rung, calibrated_gflops, speed_seeded ? " (the stored speed kept)" : "",
-                   model.floor_s(opt.timeouts), model.overhead_samples()));
+       fmt::format("{} rungs: {:.3g} GFLOP/s (stored: {:.3g}), execute floor {:.3g} s ({} overheads)",
+                   calibration_rung, calibrated_gflops, stored, model.floor_s(opt.timeouts),
+                   model.overhead_samples()));
 }
 
 }  // namespace convguard

@@ -192,5 +192,16 @@ TEST_F(ProcessTest, ReportsAMissingExecutable) {
   }
 }
 
+TEST(RunqueueWaits, NameEveryThreadOfALiveProcessAndNothingOfADeadOne) {
+  std::thread spare([] { std::this_thread::sleep_for(std::chrono::milliseconds(50)); });
+  const auto waits = runqueue_waits(::getpid());
+  spare.join();
+  if (waits.empty()) GTEST_SKIP() << "this kernel keeps no /proc/PID/task/TID/schedstat";
+  EXPECT_GE(waits.size(), 2u);
+  EXPECT_TRUE(waits.count(::getpid()));
+  for (const auto& [tid, w] : waits) EXPECT_GE(w, 0) << tid;
+  EXPECT_TRUE(runqueue_waits(-1).empty());
+}
+
 }  // namespace
 }  // namespace convguard

@@ -120,6 +120,8 @@ void Supervisor::Impl::on_hang(Slot& s) {
   std::string what = fmt::format("no progress in {} within its deadline of {:.3g} s; killed "
                                  "worker {} (pid {})",
                                  to_string(job.phase), limit, s.index, pid);
+  if (job.waited_s > 0)
+    what += fmt::format(" (the deadline included {:.3g} s the worker waited for a CPU)", job.waited_s);
   if (!exit)
     what += fmt::format("; it was still not dead {:.3g} s after SIGKILL", opt.kill_wait_s);
   fail_job(s, Outcome::hang, what, std::nullopt);

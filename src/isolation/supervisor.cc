@@ -347,7 +347,12 @@ void Supervisor::Impl::set_phase(Job& job, Phase ph, Clock::time_point now) {
   const int calls = opt.probe.exec.warmup + opt.probe.exec.repeats;
   job.phase = ph;
   job.phase_start = now;
-  job.deadline = now + ms(phase_deadline_s(opt.timeouts, model, ph, job.flops, calls));
+  job.waited_s = 0;
+  // The canary and calibration run first calls in fresh processes, and a false hang of
+  // theirs would stop the run: they keep the floor that needs no measured jitter.
+  PhaseTimeouts t = opt.timeouts;
+  if (!job.real()) t.jitter_factor = 0;
+  job.deadline = now + ms(phase_deadline_s(t, model, ph, job.flops, calls));
   if (job.canary) job.deadline = std::min(job.deadline, recovery_start + ms(opt.canary_budget_s));
 }
 
@@ -464,7 +469,10 @@ void Supervisor::Impl::on_phase(Slot& s, const Message& m) {
   Job& job = *s.job;
   auto now = Clock::now();
   if (job.phase == Phase::execute && m.phase == Phase::verify) end_execute(job, now);
-  if (m.phase == Phase::execute) job.exec_start = now;
+  if (m.phase == Phase::execute) {
+    job.exec_start = now;
+    job.waits = runqueue_waits(s.worker->pid());
+  }
   set_phase(job, m.phase, now);
   emit(SupervisorEvent::phase_change, &s, &job);
 }
@@ -484,7 +492,28 @@ void Supervisor::Impl::on_result_msg(Slot& s, const Message& m) {
 void Supervisor::Impl::check_deadlines() {
   auto now = Clock::now();
   for (Slot& s : slots)
-    if (s.job && s.worker && now >= s.job->deadline) on_hang(s);
+    if (s.job && s.worker && now >= s.job->deadline && !moved_for_waits(s, now)) on_hang(s);
+}
+
+bool Supervisor::Impl::moved_for_waits(Slot& s, Clock::time_point now) {
+  // Short execute deadlines are only fair to a worker that had a CPU: on a machine with
+  // more runnable threads than cores, a healthy probe can wait longer than the floor.
+  // A spinning hang waits too, so a loaded machine judges hangs later, never wrongly.
+  constexpr double kMinWaitS = 0.005, kMaxMoves = 10;
+  Job& job = *s.job;
+  if (job.phase != Phase::execute) return false;
+  const std::map<int, double> waits = runqueue_waits(s.worker->pid());
+  double waited = 0;
+  for (const auto& [tid, w] : waits) {
+    auto before = job.waits.find(tid);
+    waited = std::max(waited, w - (before == job.waits.end() ? 0.0 : before->second));
+  }
+  const double own = std::chrono::duration<double>(job.deadline - job.phase_start).count() - job.waited_s;
+  if (waited < kMinWaitS || job.waited_s + waited > kMaxMoves * own) return false;
+  job.waits = waits;
+  job.waited_s += waited;
+  job.deadline = now + ms(waited);
+  return true;
 }
 
 void Supervisor::Impl::drop_worker(Slot& s) {

@@ -5,6 +5,7 @@
 
 #include <chrono>
 #include <deque>
+#include <map>
 #include <memory>
 #include <optional>
 #include <string>
@@ -33,6 +34,10 @@ struct Job {
   Phase phase = Phase::init;
   Clock::time_point dispatched, phase_start, deadline, exec_start;
   double exec_s = -1;  ///< the execute phase's seconds once it ended (before verify)
+  /// The worker's threads' run-queue waits when the execute phase began (or its deadline
+  /// last moved), and how far the deadline has moved for time the worker waited for a CPU.
+  std::map<int, double> waits;
+  double waited_s = 0;
   /// A probe of this run rather than the supervisor's own (canary, calibration).
   bool real() const { return !canary && !calibration; }
 };
@@ -126,6 +131,9 @@ struct Supervisor::Impl {
   void on_phase(Slot& s, const Message& m);
   void on_result_msg(Slot& s, const Message& m);
   void check_deadlines();
+  /// At s's deadline in execute: whether its worker spent part of the phase waiting for a
+  /// CPU; if so the deadline moves by that long (at most 10 times the phase's own).
+  bool moved_for_waits(Slot& s, Clock::time_point now);
   void set_phase(Job& job, Phase ph, Clock::time_point now);
   Result<Message> ask(Message req, MsgType want);
   void emit(SupervisorEvent::Kind k, const Slot* s, const Job* job, std::string msg = {},

@@ -190,12 +190,18 @@ TEST_F(SupervisorTest, ALegitimatelySlowProblemUnderACalibratedModelIsNotAHang) 
   o.calibrate = true;
   o.timeouts.prepare_s = 30;
   o.timeouts.verify_floor_s = 30;
-  // About 0.3 GFLOP: the reference engine takes well over the floor, and 60 times the
-  // largest rung it calibrated on.
-  auto r = run({kOk1, "mb2ic32ih64oc64kh3ph1", kOk2}, o);
+  // 1.2 GFLOP: 250 times the largest rung the reference engine calibrated on, and long
+  // enough that the cost model, not the floor, sets its deadline.
+  auto r = run({kOk1, "mb4ic32ih64oc64kh3ph1", kOk2}, o);
   EXPECT_EQ(count(SupervisorEvent::calibrated), 1);
   for (const auto& x : r) EXPECT_EQ(x.outcome, Outcome::ok) << x.problem << ": " << x.message;
   EXPECT_EQ(count(SupervisorEvent::canary_started), 0);
+  for (const SupervisorEvent& e : log_) {
+    if (e.kind == SupervisorEvent::phase_change && e.index == 1 && e.phase == Phase::execute) {
+      EXPECT_NEAR(e.deadline_s, o.timeouts.execute_factor * e.expected_s, 2e-3)
+          << "expected " << e.expected_s << " s";
+    }
+  }
 }
 
 TEST_F(SupervisorTest, ASpareTakesOverAfterAKill) {

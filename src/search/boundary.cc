@@ -607,9 +607,11 @@ Result<BoundaryResult> boundary_from_json(const nlohmann::json& j) {
   auto tie = optional_field<std::vector<std::string>>(j, "tie");
   auto over = optional_field<std::map<std::string, int64_t>>(j, "over");
   auto probes = optional_field<int>(j, "probes");
+  auto rounds = optional_field<int>(j, "rounds");
   auto notes = optional_field<std::vector<std::string>>(j, "notes");
   for (const Status* s :
-       {&axis.status(), &tie.status(), &over.status(), &probes.status(), &notes.status()})
+       {&axis.status(), &tie.status(), &over.status(), &probes.status(), &rounds.status(),
+        &notes.status()})
     if (!s->ok()) return *s;
   if (!*axis) return bad("summary lacks the axis");
   r.axis = **axis;
@@ -617,6 +619,7 @@ Result<BoundaryResult> boundary_from_json(const nlohmann::json& j) {
   for (const auto& [f, v] : over->value_or(std::map<std::string, int64_t>{}))
     r.over.push_back({f, v});
   r.probes = probes->value_or(0);
+  r.rounds = rounds->value_or(0);
   r.notes = notes->value_or(std::vector<std::string>{});
   if (auto s = read_flags(j, r); !s.ok()) return s;
   if (auto s = read_pair(j, r); !s.ok()) return s;

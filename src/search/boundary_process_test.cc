@@ -7,6 +7,8 @@
 #include <algorithm>
 #include <filesystem>
 
+#include <nlohmann/json.hpp>
+
 #include "convguard/supervisor.h"
 #include "search/boundary.h"
 #include "testing/test_fault_engine.h"
