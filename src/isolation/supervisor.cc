@@ -352,7 +352,8 @@ void Supervisor::Impl::set_phase(Job& job, Phase ph, Clock::time_point now) {
   // theirs would stop the run: they keep the floor that needs no measured jitter.
   PhaseTimeouts t = opt.timeouts;
   if (!job.real()) t.jitter_factor = 0;
-  job.deadline = now + ms(phase_deadline_s(t, model, ph, job.flops, calls));
+  job.own_s = phase_deadline_s(t, model, ph, job.flops, calls);
+  job.deadline = now + ms(job.own_s);
   if (job.canary) job.deadline = std::min(job.deadline, recovery_start + ms(opt.canary_budget_s));
 }
 
@@ -499,7 +500,7 @@ bool Supervisor::Impl::moved_for_waits(Slot& s, Clock::time_point now) {
   // Short execute deadlines are only fair to a worker that had a CPU: on a machine with
   // more runnable threads than cores, a healthy probe can wait longer than the floor.
   // A spinning hang waits too, so a loaded machine judges hangs later, never wrongly.
-  constexpr double kMinWaitS = 0.005, kMaxMoves = 10;
+  constexpr double kMinWaitS = 0.005, kMaxMoves = 5;
   Job& job = *s.job;
   if (job.phase != Phase::execute) return false;
   const std::map<int, double> waits = runqueue_waits(s.worker->pid());
@@ -508,8 +509,7 @@ bool Supervisor::Impl::moved_for_waits(Slot& s, Clock::time_point now) {
     auto before = job.waits.find(tid);
     waited = std::max(waited, w - (before == job.waits.end() ? 0.0 : before->second));
   }
-  const double own = std::chrono::duration<double>(job.deadline - job.phase_start).count() - job.waited_s;
-  if (waited < kMinWaitS || job.waited_s + waited > kMaxMoves * own) return false;
+  if (waited < kMinWaitS || job.waited_s + waited > kMaxMoves * job.own_s) return false;
   job.waits = waits;
   job.waited_s += waited;
   job.deadline = now + ms(waited);

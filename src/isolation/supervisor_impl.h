@@ -38,6 +38,7 @@ struct Job {
   /// last moved), and how far the deadline has moved for time the worker waited for a CPU.
   std::map<int, double> waits;
   double waited_s = 0;
+  double own_s = 0;  ///< the phase's deadline before any move
   /// A probe of this run rather than the supervisor's own (canary, calibration).
   bool real() const { return !canary && !calibration; }
 };
@@ -132,7 +133,7 @@ struct Supervisor::Impl {
   void on_result_msg(Slot& s, const Message& m);
   void check_deadlines();
   /// At s's deadline in execute: whether its worker spent part of the phase waiting for a
-  /// CPU; if so the deadline moves by that long (at most 10 times the phase's own).
+  /// CPU; if so the deadline moves by that long (in all at most 5 times its own).
   bool moved_for_waits(Slot& s, Clock::time_point now);
   void set_phase(Job& job, Phase ph, Clock::time_point now);
   Result<Message> ask(Message req, MsgType want);
