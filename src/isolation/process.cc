@@ -120,8 +120,8 @@ std::string TailBuffer::tail() const {
   return buf_.substr(start);
 }
 
-std::map<int, double> runqueue_waits(pid_t pid) {
-  std::map<int, double> out;
+std::map<int, SchedTimes> sched_times(pid_t pid) {
+  std::map<int, SchedTimes> out;
   const std::string dir = "/proc/" + std::to_string(pid) + "/task";
   DIR* d = ::opendir(dir.c_str());
   if (!d) return out;
@@ -129,7 +129,8 @@ std::map<int, double> runqueue_waits(pid_t pid) {
     if (e->d_name[0] == '.') continue;
     std::ifstream f(dir + "/" + e->d_name + "/schedstat");
     unsigned long long run_ns = 0, wait_ns = 0;
-    if (f >> run_ns >> wait_ns) out[std::atoi(e->d_name)] = static_cast<double>(wait_ns) * 1e-9;
+    if (f >> run_ns >> wait_ns)
+      out[std::atoi(e->d_name)] = {static_cast<double>(run_ns) * 1e-9, static_cast<double>(wait_ns) * 1e-9};
   }
   ::closedir(d);
   return out;

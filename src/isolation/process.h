@@ -45,10 +45,13 @@ ExitInfo decode_wait_status(int wstatus);
 /// "SIGSEGV" for 11; "signal N" for unknown numbers.
 std::string signal_name(int sig);
 
-/// Seconds each thread of process `pid` has spent runnable but waiting for a CPU, by thread
-/// id (/proc/PID/task/TID/schedstat); empty when the process is gone or the kernel does
-/// not keep these. Time another process took from a worker is never the probe's.
-std::map<int, double> runqueue_waits(pid_t pid);
+/// Seconds a thread has spent on a CPU and runnable but waiting for one.
+struct SchedTimes {
+  double run_s = 0, wait_s = 0;
+};
+/// SchedTimes of each thread of process `pid`, by thread id (/proc/PID/task/TID/schedstat);
+/// empty when the process is gone or the kernel does not keep these.
+std::map<int, SchedTimes> sched_times(pid_t pid);
 
 struct SpawnOptions {
   std::vector<std::string> argv;                 ///< argv[0] is the executable's path

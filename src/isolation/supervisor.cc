@@ -155,7 +155,7 @@ void Supervisor::Impl::emit(SupervisorEvent::Kind k, const Slot* s, const Job* j
   if (job) {
     e.deadline_s = std::chrono::duration<double>(job->deadline - job->phase_start).count();
     if (job->phase == Phase::execute)
-      e.expected_s = model.expected_s(job->flops, opt.probe.exec.warmup + opt.probe.exec.repeats);
+      e.expected_s = model.expected_s(job->flops, job->calls);
   }
   opt.on_event(e);
 }
@@ -322,6 +322,7 @@ Job Supervisor::Impl::make_job(size_t index, int attempt, Message* m) {
   m->verify = opt.probe.verify;
   m->exec = opt.probe.exec;
   m->seed = opt.probe.seed;
+  job.calls = m->exec.warmup + m->exec.repeats;
   return job;
 }
 
@@ -344,7 +345,6 @@ void Supervisor::Impl::queue_probe(Slot& s, size_t index, int attempt) {
 }
 
 void Supervisor::Impl::set_phase(Job& job, Phase ph, Clock::time_point now) {
-  const int calls = opt.probe.exec.warmup + opt.probe.exec.repeats;
   job.phase = ph;
   job.phase_start = now;
   job.waited_s = 0;
@@ -352,22 +352,22 @@ void Supervisor::Impl::set_phase(Job& job, Phase ph, Clock::time_point now) {
   // theirs would stop the run: they keep the floor that needs no measured jitter.
   PhaseTimeouts t = opt.timeouts;
   if (!job.real()) t.jitter_factor = 0;
-  job.own_s = phase_deadline_s(t, model, ph, job.flops, calls);
+  job.own_s = phase_deadline_s(t, model, ph, job.flops, job.calls);
   job.deadline = now + ms(job.own_s);
   if (job.canary) job.deadline = std::min(job.deadline, recovery_start + ms(opt.canary_budget_s));
 }
 
 void Supervisor::Impl::end_execute(Job& job, Clock::time_point now) {
   job.exec_s = std::chrono::duration<double>(now - job.exec_start).count();
-  const int calls = opt.probe.exec.warmup + opt.probe.exec.repeats;
-  if (job.real()) model.observe(job.flops, calls, job.exec_s);
 }
 
 void Supervisor::Impl::observe_execute(const Job& job, const ProbeResult& r) {
   if (job.exec_s < 0 || r.outcome != Outcome::ok || !(r.time_ms > 0)) return;
-  // Own jobs run once; the worker reports the median of probes' calls.
-  const int calls = job.real() ? opt.probe.exec.warmup + opt.probe.exec.repeats : 1;
-  model.observe_overhead(job.exec_s - calls * r.time_ms * 1e-3);
+  // The speed is learnt from the engine's own clock (the median of the calls), so that
+  // pipes and a busy scheduler do not pass for a slow engine; they are the overhead, which
+  // sets the floor.
+  if (job.real()) model.observe(job.flops, 1, r.time_ms * 1e-3);
+  model.observe_overhead(job.exec_s - job.calls * r.time_ms * 1e-3);
 }
 
 Job Supervisor::Impl::own_job(const Problem& p, bool verify, Message* m) {
@@ -382,6 +382,7 @@ Job Supervisor::Impl::own_job(const Problem& p, bool verify, Message* m) {
   m->algo = kDefaultAlgo;
   m->canary = true;
   m->verify = verify;
+  job.calls = m->exec.warmup + m->exec.repeats;
   m->seed = opt.probe.seed;
   return job;
 }
@@ -472,7 +473,7 @@ void Supervisor::Impl::on_phase(Slot& s, const Message& m) {
   if (job.phase == Phase::execute && m.phase == Phase::verify) end_execute(job, now);
   if (m.phase == Phase::execute) {
     job.exec_start = now;
-    job.waits = runqueue_waits(s.worker->pid());
+    job.sched_start = job.sched_last = sched_times(s.worker->pid());
   }
   set_phase(job, m.phase, now);
   emit(SupervisorEvent::phase_change, &s, &job);
@@ -499,18 +500,23 @@ void Supervisor::Impl::check_deadlines() {
 bool Supervisor::Impl::moved_for_waits(Slot& s, Clock::time_point now) {
   // Short execute deadlines are only fair to a worker that had a CPU: on a machine with
   // more runnable threads than cores, a healthy probe can wait longer than the floor.
-  // A spinning hang waits too, so a loaded machine judges hangs later, never wrongly.
-  constexpr double kMinWaitS = 0.005, kMaxMoves = 5;
+  // One that got a quarter of its deadline on a CPU had 2.5 times what the cost model
+  // expects it to need (deadlines are 10 times that), so a spinning hang that waits too
+  // is judged soon after, while one stuck asleep (a GPU sync) never waits.
+  constexpr double kMinWaitS = 0.005, kFairRun = 0.25, kMaxMoves = 5;
   Job& job = *s.job;
   if (job.phase != Phase::execute) return false;
-  const std::map<int, double> waits = runqueue_waits(s.worker->pid());
-  double waited = 0;
-  for (const auto& [tid, w] : waits) {
-    auto before = job.waits.find(tid);
-    waited = std::max(waited, w - (before == job.waits.end() ? 0.0 : before->second));
+  const std::map<int, SchedTimes> times = sched_times(s.worker->pid());
+  double ran = 0, waited = 0;
+  for (const auto& [tid, t] : times) {
+    auto start = job.sched_start.find(tid), last = job.sched_last.find(tid);
+    ran = std::max(ran, t.run_s - (start == job.sched_start.end() ? 0.0 : start->second.run_s));
+    waited = std::max(waited, t.wait_s - (last == job.sched_last.end() ? 0.0 : last->second.wait_s));
   }
-  if (waited < kMinWaitS || job.waited_s + waited > kMaxMoves * job.own_s) return false;
-  job.waits = waits;
+  if (ran >= kFairRun * job.own_s || waited < kMinWaitS ||
+      job.waited_s + waited > kMaxMoves * job.own_s)
+    return false;
+  job.sched_last = times;
   job.waited_s += waited;
   job.deadline = now + ms(waited);
   return true;

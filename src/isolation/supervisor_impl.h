@@ -31,12 +31,13 @@ struct Job {
   Problem problem;
   std::string algo;
   double flops = 0;
+  int calls = 1;  ///< executions in its execute phase (warmup + repeats)
   Phase phase = Phase::init;
   Clock::time_point dispatched, phase_start, deadline, exec_start;
   double exec_s = -1;  ///< the execute phase's seconds once it ended (before verify)
-  /// The worker's threads' run-queue waits when the execute phase began (or its deadline
-  /// last moved), and how far the deadline has moved for time the worker waited for a CPU.
-  std::map<int, double> waits;
+  /// The worker's threads' CPU times when the execute phase began and when its deadline
+  /// last moved, and how far it has moved for time the worker waited for a CPU.
+  std::map<int, SchedTimes> sched_start, sched_last;
   double waited_s = 0;
   double own_s = 0;  ///< the phase's deadline before any move
   /// A probe of this run rather than the supervisor's own (canary, calibration).
@@ -132,8 +133,9 @@ struct Supervisor::Impl {
   void on_phase(Slot& s, const Message& m);
   void on_result_msg(Slot& s, const Message& m);
   void check_deadlines();
-  /// At s's deadline in execute: whether its worker spent part of the phase waiting for a
-  /// CPU; if so the deadline moves by that long (in all at most 5 times its own).
+  /// At s's deadline in execute: whether its worker was kept from a CPU, having run less
+  /// than a quarter of the deadline while it waited; if so the deadline moves by the wait
+  /// (in all at most 5 times its own).
   bool moved_for_waits(Slot& s, Clock::time_point now);
   void set_phase(Job& job, Phase ph, Clock::time_point now);
   Result<Message> ask(Message req, MsgType want);
