@@ -28,7 +28,7 @@ investigate() {
   sweep_line=$(grep -Eo '[0-9]+ probes?[^;]*' "$work/sweep.txt" | tail -1)
   bound_line=$(grep -Eo 'largest ok: [^;]*' "$work/boundary.txt" | tail -1 | sed 's/  */ /g')
   awk -v a="$t0" -v b="$t1" -v c="$t2" -v s="$sweep_line" -v l="$bound_line" \
-    'BEGIN { printf "%.2f %.2f %.2f %s | %s\n", b - a, c - b, c - a, s, l }'
+    'BEGIN { printf "%.2f %.2f %.2f %s; %s\n", b - a, c - b, c - a, s, l }'
 }
 
 echo "## The seed investigation, sim over $base, default deadlines ($rounds rounds, alternating)"

@@ -18,7 +18,10 @@
 
 namespace convguard {
 
-/// Deadlines per phase, in seconds. Zero for execute or verify means `auto`.
+/// Deadlines per phase, in seconds. Zero for execute or verify means `auto`. An execute
+/// deadline moves by the time the worker waited for a CPU while it had run less than a
+/// quarter of it (at most 5 times over), so a loaded machine delays verdicts rather than
+/// faking hangs.
 struct PhaseTimeouts {
   double init_s = 60;      ///< spawn, library load, context and handle creation
   double prepare_s = 300;  ///< descriptors, find/plan, kernel compilation
@@ -52,10 +55,10 @@ class ExecCostModel {
   void set_speed(double gflops) {
     if (gflops > 0) gflops_ = gflops;
   }
-  /// Learns from an execute phase that took `seconds`. A phase shorter than 20 ms
-  /// measures mostly overhead, so its rate is a lower bound: it may raise the estimate
-  /// but never lowers it. The estimate falls faster than it rises, so a slowdown
-  /// lengthens deadlines at once.
+  /// Learns from `calls` executions of `flops` that took `seconds` by the engine's clock.
+  /// A time under 20 ms may be mostly fixed costs, so its rate is a lower bound: it may
+  /// raise the estimate but never lowers it. The estimate falls faster than it rises, so
+  /// a slowdown lengthens deadlines at once.
   void observe(double flops, int calls, double seconds);
   double gflops() const { return gflops_; }
   /// Learns the overhead of one execute phase: its seconds on the supervisor's clock less
@@ -92,8 +95,17 @@ double phase_deadline_s(const PhaseTimeouts& t, const ExecCostModel& model, Phas
 
 /// Something the supervisor did, for logs and measurements.
 struct SupervisorEvent {
-  enum Kind { spawned, dispatched, phase_change, verdict, canary_started, canary_passed, canary_failed,
-              wedged, calibrated };
+  enum Kind {
+    spawned,
+    dispatched,
+    phase_change,
+    verdict,
+    canary_started,
+    canary_passed,
+    canary_failed,
+    wedged,
+    calibrated
+  };
   Kind kind;
   int worker = -1;       ///< slot
   int pid = 0;
@@ -128,7 +140,7 @@ struct SupervisorOptions {
   int canary_tries = 3;       ///< failed canaries (fresh worker each) before `wedged`
   /// Before its first probe, the supervisor measures the engine on a ladder of small
   /// known-good problems in canary mode (calibration_ladder): the largest rung's speed
-  /// starts the cost model (unless seed_speed gave one) and every rung's overhead the
+  /// starts the cost model (or seed_speed's, if higher) and every rung's overhead the
   /// jitter floor, so a command without stored speeds starts with realistic deadlines.
   bool calibrate = false;
   /// Workers started ahead and kept idle with their engine up, so that the canary after
@@ -164,7 +176,8 @@ class Supervisor : public Prober {
   Result<std::map<std::string, std::string>> fingerprint() override;
   std::string engine_name() const override;
   /// Starts the execute cost model at `gflops` (from speed_prior_gflops) instead of
-  /// PhaseTimeouts::prior_gflops; ignored unless positive. Call before run().
+  /// PhaseTimeouts::prior_gflops (or a lower calibrated speed); ignored unless positive.
+  /// Call before run().
   void seed_speed(double gflops);
 
  private:

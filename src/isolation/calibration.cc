@@ -63,9 +63,10 @@ void Supervisor::Impl::end_calibration() {
   const double stored = speed_seeded ? model.gflops() : 0;
   model.set_speed(std::max(stored, calibrated_gflops));
   emit(SupervisorEvent::calibrated, &slots[0], nullptr,
-       fmt::format("{} rungs: {:.3g} GFLOP/s (stored: {:.3g}), execute floor {:.3g} s ({} overheads)",
-                   calibration_rung, calibrated_gflops, stored, model.floor_s(opt.timeouts),
-                   model.overhead_samples()));
+       fmt::format(
+           "{} rungs: {:.3g} GFLOP/s (stored: {:.3g}), execute floor {:.3g} s ({} overheads)",
+           calibration_rung, calibrated_gflops, stored, model.floor_s(opt.timeouts),
+           model.overhead_samples()));
 }
 
 }  // namespace convguard

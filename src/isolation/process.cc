@@ -130,7 +130,8 @@ std::map<int, SchedTimes> sched_times(pid_t pid) {
     std::ifstream f(dir + "/" + e->d_name + "/schedstat");
     unsigned long long run_ns = 0, wait_ns = 0;
     if (f >> run_ns >> wait_ns)
-      out[std::atoi(e->d_name)] = {static_cast<double>(run_ns) * 1e-9, static_cast<double>(wait_ns) * 1e-9};
+      out[std::atoi(e->d_name)] = {static_cast<double>(run_ns) * 1e-9,
+                                   static_cast<double>(wait_ns) * 1e-9};
   }
   ::closedir(d);
   return out;

@@ -20,8 +20,10 @@ double seconds_since(Clock::time_point t) {
 }
 
 std::string describe(const Job& job, const ProbeResult& r) {
-  std::string who =
-      (job.canary ? "canary " : job.calibration ? "calibration " : "") + key(job.problem);
+  std::string who = (job.canary        ? "canary "
+                     : job.calibration ? "calibration "
+                                       : "") +
+                    key(job.problem);
   return fmt::format("{} {} in {} ({})", who, to_string(r.outcome), to_string(r.phase),
                      r.message);
 }
@@ -121,7 +123,8 @@ void Supervisor::Impl::on_hang(Slot& s) {
                                  "worker {} (pid {})",
                                  to_string(job.phase), limit, s.index, pid);
   if (job.waited_s > 0)
-    what += fmt::format(" (the deadline included {:.3g} s the worker waited for a CPU)", job.waited_s);
+    what +=
+        fmt::format(" (the deadline included {:.3g} s the worker waited for a CPU)", job.waited_s);
   if (!exit)
     what += fmt::format("; it was still not dead {:.3g} s after SIGKILL", opt.kill_wait_s);
   fail_job(s, Outcome::hang, what, std::nullopt);

@@ -11,8 +11,14 @@ void Supervisor::Impl::top_up_spares() {
     if (!w.ok()) return;  // no spare: replacements are spawned when needed, as without
     spares.push_back(std::move(*w));
     if (opt.on_event) {
-      SupervisorEvent e{SupervisorEvent::spawned, -1, spares.back()->pid(), 0, Phase::init,
-                        Outcome::ok, Clock::now(), "spare"};
+      SupervisorEvent e{SupervisorEvent::spawned,
+                        -1,
+                        spares.back()->pid(),
+                        0,
+                        Phase::init,
+                        Outcome::ok,
+                        Clock::now(),
+                        "spare"};
       opt.on_event(e);
     }
   }

@@ -154,8 +154,7 @@ void Supervisor::Impl::emit(SupervisorEvent::Kind k, const Slot* s, const Job* j
                     std::move(msg)};
   if (job) {
     e.deadline_s = std::chrono::duration<double>(job->deadline - job->phase_start).count();
-    if (job->phase == Phase::execute)
-      e.expected_s = model.expected_s(job->flops, job->calls);
+    if (job->phase == Phase::execute) e.expected_s = model.expected_s(job->flops, job->calls);
   }
   opt.on_event(e);
 }
@@ -194,9 +193,12 @@ bool Supervisor::Impl::work_left() const {
 }
 
 void Supervisor::Impl::dispatch() {
-  if (recovering) start_canary_if_due();
-  else if (!calibrated) calibrate_step();
-  else dispatch_probes();
+  if (recovering)
+    start_canary_if_due();
+  else if (!calibrated)
+    calibrate_step();
+  else
+    dispatch_probes();
   // After the slots' own workers, so that spares never delay the first probe.
   if (stop.ok()) top_up_spares();
 }
@@ -284,8 +286,10 @@ bool Supervisor::Impl::idle_healthy(WorkerProc& w) {
       healthy = m.ok();
       break;
     }
-    if ((*m)->type == MsgType::ready) w.set_ready(), ever_ready = true;
-    else if ((*m)->type != MsgType::phase) healthy = false;
+    if ((*m)->type == MsgType::ready)
+      w.set_ready(), ever_ready = true;
+    else if ((*m)->type != MsgType::phase)
+      healthy = false;
   }
   return healthy && !w.eof();
 }
@@ -511,7 +515,8 @@ bool Supervisor::Impl::moved_for_waits(Slot& s, Clock::time_point now) {
   for (const auto& [tid, t] : times) {
     auto start = job.sched_start.find(tid), last = job.sched_last.find(tid);
     ran = std::max(ran, t.run_s - (start == job.sched_start.end() ? 0.0 : start->second.run_s));
-    waited = std::max(waited, t.wait_s - (last == job.sched_last.end() ? 0.0 : last->second.wait_s));
+    waited =
+        std::max(waited, t.wait_s - (last == job.sched_last.end() ? 0.0 : last->second.wait_s));
   }
   if (ran >= kFairRun * job.own_s || waited < kMinWaitS ||
       job.waited_s + waited > kMaxMoves * job.own_s)

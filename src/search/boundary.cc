@@ -49,7 +49,8 @@ Status check_options(const BoundaryOptions& o) {
       return bad(fmt::format("invalid --tie {}: expected an input shape field other than {}", t,
                              a.field));
   if (o.repeats < 1) return bad(fmt::format("invalid repeats {}: must be at least 1", o.repeats));
-  if (o.parallel < 1) return bad(fmt::format("invalid parallel {}: must be at least 1", o.parallel));
+  if (o.parallel < 1)
+    return bad(fmt::format("invalid parallel {}: must be at least 1", o.parallel));
   return Status::Ok();
 }
 
@@ -609,9 +610,8 @@ Result<BoundaryResult> boundary_from_json(const nlohmann::json& j) {
   auto probes = optional_field<int>(j, "probes");
   auto rounds = optional_field<int>(j, "rounds");
   auto notes = optional_field<std::vector<std::string>>(j, "notes");
-  for (const Status* s :
-       {&axis.status(), &tie.status(), &over.status(), &probes.status(), &rounds.status(),
-        &notes.status()})
+  for (const Status* s : {&axis.status(), &tie.status(), &over.status(), &probes.status(),
+                          &rounds.status(), &notes.status()})
     if (!s->ok()) return *s;
   if (!*axis) return bad("summary lacks the axis");
   r.axis = **axis;
