@@ -9,6 +9,12 @@ void Supervisor::Impl::top_up_spares() {
     // One device at most (the constructor saw to it): slot 0's.
     auto w = WorkerProc::start(worker_spawn_options(opt, 0), opt.engine, -1);
     if (!w.ok()) return;  // no spare: replacements are spawned when needed, as without
+    // The canary problem once, in canary mode: the first convolution of a process loads
+    // kernels and builds plans (about 0.25 s with cuDNN), which the canary after a kill
+    // should not wait for.
+    Message m;
+    own_job(opt.canary, true, &m);
+    if ((*w)->send(m).ok()) (*w)->set_warmup_id(m.id);
     spares.push_back(std::move(*w));
     if (opt.on_event) {
       SupervisorEvent e{SupervisorEvent::spawned,

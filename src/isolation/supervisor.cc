@@ -197,8 +197,8 @@ void Supervisor::Impl::dispatch() {
     start_canary_if_due();
   else if (!calibrated)
     calibrate_step();
-  else
-    dispatch_probes();
+  // Not `else`: calibration may just have ended, and the loop would otherwise sleep.
+  if (!recovering && calibrated) dispatch_probes();
   // After the slots' own workers, so that spares never delay the first probe.
   if (stop.ok()) top_up_spares();
 }
@@ -286,10 +286,16 @@ bool Supervisor::Impl::idle_healthy(WorkerProc& w) {
       healthy = m.ok();
       break;
     }
-    if ((*m)->type == MsgType::ready)
-      w.set_ready(), ever_ready = true;
-    else if ((*m)->type != MsgType::phase)
+    const Message& got = **m;
+    if (got.type == MsgType::ready) {
+      w.set_ready();
+      ever_ready = true;
+    } else if (got.type == MsgType::result && w.warmup_id() && got.id == w.warmup_id()) {
+      healthy = got.result.outcome == Outcome::ok;
+      w.set_warmup_id(0);
+    } else if (got.type != MsgType::phase) {
       healthy = false;
+    }
   }
   return healthy && !w.eof();
 }
@@ -453,6 +459,12 @@ void Supervisor::Impl::handle_readable(Slot& s) {
 }
 
 void Supervisor::Impl::on_message(Slot& s, const Message& m) {
+  // A spare taken before its warm-up ended finishes it first.
+  const uint64_t warmup = s.worker->warmup_id();
+  if (warmup && m.id == warmup && (m.type == MsgType::phase || m.type == MsgType::result)) {
+    if (m.type == MsgType::result) s.worker->set_warmup_id(0);
+    return;
+  }
   switch (m.type) {
     case MsgType::ready:
       s.worker->set_ready();
