@@ -28,9 +28,8 @@
 #include <thread>
 #include <vector>
 
-#include "convguard/cpu_engines.h"
+#include "bench_engines.h"
 #include "convguard/inprocess.h"
-#include "convguard/sim.h"
 #include "convguard/supervisor.h"
 #include "convguard/worker.h"
 #include "isolation/protocol.h"
@@ -39,17 +38,8 @@ namespace convguard {
 namespace {
 
 using Clock = std::chrono::steady_clock;
-
-Result<std::unique_ptr<Engine>> make_bench_engine(const EngineSpec& spec) {
-  if (spec.name == "ref") return make_ref_engine();
-  if (spec.name == "onednn") return make_onednn_engine();
-  if (spec.name == "sim") {
-    auto base = make_bench_engine(EngineSpec{spec.base, "", "", 0});
-    if (!base.ok()) return base.status();
-    return make_sim_engine(std::move(*base), spec.quirks_path, spec.seed);
-  }
-  return Status::Invalid("invalid engine " + spec.name);
-}
+using bench::make_bench_engine;
+using bench::self_exe;
 
 // Small forward problems, distinct for n <= 3,072 (the size of this space).
 std::vector<ProbeRequest> small_problems(int n) {
@@ -68,8 +58,6 @@ std::vector<ProbeRequest> small_problems(int n) {
   }
   return out;
 }
-
-std::string self_exe() { return std::filesystem::read_symlink("/proc/self/exe").string(); }
 
 int g_queue_depth = -1;  // -1: the Supervisor's default
 

@@ -13,8 +13,13 @@
 #                                      runs them in process, TABLE_SECONDS caps each list)
 #   scripts/gpu_session.sh seed        device: validate, then the seed's investigation over
 #                                      sim+cudnn with the default deadlines (issue 13), timed
+#   scripts/gpu_session.sh fast        device: issue 13's before/after: the seed investigation
+#                                      (bench/seed_investigation.sh, convguard-before vs this
+#                                      build), boundary --jobs 1,2,4, hang latency, a false-hang
+#                                      soak of mixed cuDNN probes
 #
 # GPU_TARGETS (stage) narrows what is built, e.g. "convguard cudnn_engine_test".
+# BEFORE_CONVGUARD (stage) names an earlier build's convguard to carry as convguard-before.
 #
 # On the device call it as: run(command="scripts/gpu_session.sh full", carry=[".carry"]).
 # Logs go to $OUT (or out/ when unset); a short table is printed last.
@@ -39,6 +44,9 @@ stage() {
   for t in "${targets[@]}"; do
     cp build-gpu/"$t" .carry/build-gpu/ && strip .carry/build-gpu/"$t"
   done
+  if [ -n "${BEFORE_CONVGUARD:-}" ]; then
+    cp "$BEFORE_CONVGUARD" .carry/build-gpu/convguard-before && strip .carry/build-gpu/convguard-before
+  fi
   local libs=(libdnnl.so.2 libfmt.so.9 libsqlite3.so.0 libOpenCL.so.1 libgomp.so.1 libbenchmark.so.1debian)
   (cd /lib/x86_64-linux-gnu && tar chJf "$ROOT/.carry/libs.tar.xz" "${libs[@]}")
   du -sh .carry
@@ -266,6 +274,57 @@ measure_seed() {
   grep -E "deadline of|largest ok|16→32: largest" "$OUT/seed13.txt" | sed 's/(pid [0-9]*)//' | sort | uniq -c | sort -rn | head -12
 }
 
+# Issue 13 on the GPU: before/after side by side, then hang latency and a false-hang soak.
+measure_fast() {
+  cd "$ROOT" || return 1
+  bench/seed_investigation.sh "$BUILD_PATH/convguard-before" "$CG" "${SEED_ROUNDS:-2}" cudnn \
+    >"$OUT/seed_investigation.md" 2>&1
+  cat "$OUT/seed_investigation.md"
+  # Hang latency: 10 hangs (ih 44) between ok probes (ih 42), events timestamped.
+  local i
+  for i in $(seq 10); do printf '%s\n' mb1ic16ih42oc32kh3ph1 mb1ic16ih44oc32kh3ph1; done >/tmp/hangs.txt
+  echo mb1ic16ih42oc32kh3ph1 >>/tmp/hangs.txt
+  "$CG" probe --engine sim --base cudnn --quirks quirks/rx5600xt-rocm57.json --dir FWD_D \
+    --batch /tmp/hangs.txt --json -v >"$OUT/hangs.jsonl" 2> >(stamp >"$OUT/hangs.err")
+  sleep 0.5
+  python3 - "$OUT/hangs.err" <<'PY'
+import sys
+ev = [l.rstrip().split(" ", 1) for l in open(sys.argv[1])]
+ev = [(float(t), m) for t, m in ev if t.replace(".", "").isdigit()]
+v = [t for t, m in ev if "verdict hang" in m]
+nxt = []
+for t in v:
+    later = [u for u, m in ev if u > t and "verdict ok" in m]
+    if later: nxt.append(later[0] - t)
+print(f"\n## Hang latency on the GPU: {len(v)} hang verdicts; hang verdict -> next ok verdict (canary on the spare and the next probe, whole): "
+      + ", ".join(f"{1000 * x:.0f}" for x in sorted(nxt)) + " ms")
+PY
+  # False-hang soak: mixed cuDNN problems, default deadlines, jobs 1 and 4.
+  python3 - <<'PY' >/tmp/soak.txt
+import random
+r = random.Random(13)
+for i in range(int(__import__("os").environ.get("SOAK", "3000"))):
+    k = r.randrange(100)
+    if k < 80: mb, c1, c2, h, kk = r.randint(1, 2), r.randint(1, 8), r.randint(1, 8), r.randint(4, 16), r.choice([1, 3])
+    elif k < 99: mb, c1, c2, h, kk = 1, r.randint(8, 48), r.randint(8, 48), r.randint(16, 64), 3
+    else: mb, c1, c2, h, kk = 1, 64, 64, r.randint(120, 260), 3
+    print(f"mb{mb}ic{c1}ih{h}oc{c2}kh{kk}ph{kk // 2}")
+PY
+  local j t0 t1
+  for j in 1 4; do
+    t0=$(now)
+    "$CG" probe --engine cudnn --dir FWD_D --batch /tmp/soak.txt --no-verify --jobs "$j" --json \
+      >"$OUT/soak_j$j.jsonl" 2>/dev/null
+    t1=$(now)
+    python3 - "$OUT/soak_j$j.jsonl" "$j" "$t0" "$t1" <<'PY'
+import json, sys, collections
+rows = [json.loads(l) for l in open(sys.argv[1]) if l.startswith("{")]
+c = collections.Counter(r["outcome"] for r in rows if "outcome" in r)
+print(f"soak jobs={sys.argv[2]}: {sum(c.values())} probes in {float(sys.argv[4]) - float(sys.argv[3]):.1f} s: {dict(c)}")
+PY
+  done
+}
+
 # The CPU-side benchmarks, where the cores are not shared with compilers.
 measure_benches() {
   cd "$ROOT" || return 1
@@ -289,6 +348,7 @@ main() {
     guard) setup_device; gpu_facts; measure_guard; return ;;
     benches) setup_device; gpu_facts; validate; measure_benches; measure_guard; return ;;
     seed) setup_device; gpu_facts; validate; measure_seed; return ;;
+    fast) setup_device; gpu_facts; measure_fast; return ;;
     tables) setup_device; cd "$ROOT" && measure_tables; summarise "$OUT" | tee "$OUT/summary.md" | tail -70
       return ;;
     *) echo "usage: $0 stage|validate|full" >&2; exit 2 ;;

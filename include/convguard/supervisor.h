@@ -5,6 +5,7 @@
 #pragma once
 
 #include <chrono>
+#include <deque>
 #include <functional>
 #include <map>
 #include <memory>
@@ -17,13 +18,23 @@
 
 namespace convguard {
 
-/// Deadlines per phase, in seconds. Zero for execute or verify means `auto`.
+/// Deadlines per phase, in seconds. Zero for execute or verify means `auto`. An execute
+/// deadline moves by the time the worker waited for a CPU while it had run less than a
+/// quarter of it (at most 5 times over), so a loaded machine delays verdicts rather than
+/// faking hangs.
 struct PhaseTimeouts {
   double init_s = 60;      ///< spawn, library load, context and handle creation
   double prepare_s = 300;  ///< descriptors, find/plan, kernel compilation
-  double execute_s = 0;    ///< 0: auto = max(execute_floor_s, execute_factor x expected)
+  double execute_s = 0;    ///< 0: auto = max(floor, execute_factor x expected)
   double verify_s = 0;     ///< 0: auto = verify_floor_s + flops / (verify_gflops x 1e9)
+  /// The execute floor until the overhead around execute phases has been measured (see
+  /// ExecCostModel::floor_s), and always when jitter_factor is 0.
   double execute_floor_s = 1.0;
+  /// Once measured, the floor is jitter_factor x the largest recent overhead, but never
+  /// below execute_floor_min_s: a hang of a millisecond convolution is then called in
+  /// about execute_floor_min_s, while a worker delayed by the scheduler is not.
+  double execute_floor_min_s = 0.2;
+  double jitter_factor = 5;
   double execute_factor = 10;
   /// Starting speed of the execute cost model, until probes of this engine measure it;
   /// low is conservative (longer deadlines).
@@ -33,21 +44,35 @@ struct PhaseTimeouts {
 };
 
 /// Expected duration of the execute phase: FLOPs / speed, the speed calibrated by an
-/// exponential moving average of what completed probes measured.
+/// exponential moving average of what completed probes measured; and the floor of its
+/// deadline, from the measured overhead around execute phases (the jitter).
 class ExecCostModel {
  public:
   explicit ExecCostModel(double prior_gflops = 1.0) : gflops_(prior_gflops) {}
   /// Seconds an execute phase of `calls` executions of `flops` should take.
   double expected_s(double flops, int calls) const;
-  /// Learns from an execute phase that took `seconds`. A phase shorter than 20 ms
-  /// measures mostly overhead, so its rate is a lower bound: it may raise the estimate
-  /// but never lowers it. The estimate falls faster than it rises, so a slowdown
-  /// lengthens deadlines at once.
+  /// Replaces the speed (a stored or calibrated one); ignored unless positive.
+  void set_speed(double gflops) {
+    if (gflops > 0) gflops_ = gflops;
+  }
+  /// Learns from `calls` executions of `flops` that took `seconds` by the engine's clock.
+  /// A time under 20 ms may be mostly fixed costs, so its rate is a lower bound: it may
+  /// raise the estimate but never lowers it. The estimate falls faster than it rises, so
+  /// a slowdown lengthens deadlines at once.
   void observe(double flops, int calls, double seconds);
   double gflops() const { return gflops_; }
+  /// Learns the overhead of one execute phase: its seconds on the supervisor's clock less
+  /// the engine's own time for its calls (pipes, wake-ups, scheduling, first-call work).
+  void observe_overhead(double seconds);
+  /// The execute floor: t.execute_floor_s until 3 overheads are known (or with
+  /// t.jitter_factor 0), then max(t.execute_floor_min_s, t.jitter_factor x the largest of
+  /// the last 256).
+  double floor_s(const PhaseTimeouts& t) const;
+  size_t overhead_samples() const { return overhead_.size(); }
 
  private:
   double gflops_;
+  std::deque<double> overhead_;
 };
 
 /// One earlier measurement of an engine: a problem of `flops` whose execution took
@@ -70,8 +95,17 @@ double phase_deadline_s(const PhaseTimeouts& t, const ExecCostModel& model, Phas
 
 /// Something the supervisor did, for logs and measurements.
 struct SupervisorEvent {
-  enum Kind { spawned, dispatched, phase_change, verdict, canary_started, canary_passed, canary_failed,
-              wedged };
+  enum Kind {
+    spawned,
+    dispatched,
+    phase_change,
+    verdict,
+    canary_started,
+    canary_passed,
+    canary_failed,
+    wedged,
+    calibrated
+  };
   Kind kind;
   int worker = -1;       ///< slot
   int pid = 0;
@@ -79,7 +113,10 @@ struct SupervisorEvent {
   Phase phase = Phase::init;
   Outcome outcome = Outcome::ok;  ///< verdict, canary_failed
   std::chrono::steady_clock::time_point at;
+  /// calibrated: the speed and floor found; spawned: "spare" for a spare (worker -1).
   std::string message;
+  double deadline_s = 0;  ///< phase_change, dispatched: the phase's deadline
+  double expected_s = 0;  ///< phase_change to execute: what the cost model expects
 };
 const char* to_string(SupervisorEvent::Kind k);
 
@@ -101,6 +138,15 @@ struct SupervisorOptions {
   /// --dir=FWD_D mb1ic4ih8oc4kh3ph1.
   Problem canary;
   int canary_tries = 3;       ///< failed canaries (fresh worker each) before `wedged`
+  /// Before its first probe, the supervisor measures the engine on a ladder of small
+  /// known-good problems in canary mode (calibration_ladder): the largest rung's speed
+  /// starts the cost model (or seed_speed's, if higher) and every rung's overhead the
+  /// jitter floor, so a command without stored speeds starts with realistic deadlines.
+  bool calibrate = false;
+  /// Workers started ahead and kept idle with their engine up, so that the canary after
+  /// a kill and any worker replacement need not wait for a new process and context.
+  /// Only with at most one device (a spare belongs to no slot).
+  int spares = 0;
   double canary_budget_s = 180;  ///< total time for recovery before `wedged`
   double kill_wait_s = 10;    ///< how long a killed worker may take to be reaped
   /// At most this many requests are sent to a worker ahead of the one it is running
@@ -130,7 +176,8 @@ class Supervisor : public Prober {
   Result<std::map<std::string, std::string>> fingerprint() override;
   std::string engine_name() const override;
   /// Starts the execute cost model at `gflops` (from speed_prior_gflops) instead of
-  /// PhaseTimeouts::prior_gflops; ignored unless positive. Call before run().
+  /// PhaseTimeouts::prior_gflops (or a lower calibrated speed); ignored unless positive.
+  /// Call before run().
   void seed_speed(double gflops);
 
  private:
@@ -151,5 +198,10 @@ class Supervisor : public Prober {
 
 /// The default canary: --dir=FWD_D mb1ic4ih8oc4kh3ph1.
 Problem default_canary();
+
+/// The calibration ladder: FWD_D problems from the canary's size up by about 16x in FLOPs
+/// per rung (to about 1.2 GFLOP). Calibration climbs it until a rung's execution takes
+/// 5 ms by the engine's clock (at least 3 rungs), so a slow engine stops early.
+std::vector<Problem> calibration_ladder();
 
 }  // namespace convguard

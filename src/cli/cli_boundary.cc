@@ -68,6 +68,7 @@ Result<BoundaryOptions> search_options(const BoundaryArgs& a) {
   o.repeats = a.repeats;
   o.spot_checks = a.spot_checks;
   o.max_probes = a.max_probes;
+  o.parallel = a.iso.jobs;  // one bisection point per worker
   o.algo = a.problems.algos.empty() ? "default" : a.problems.algos[0];
   return o;
 }

@@ -76,9 +76,11 @@ Status check_devices(const std::vector<std::string>& devices) {
 void log_events(SupervisorOptions& o) {
   o.on_event = [](const SupervisorEvent& e) {
     if (e.kind == SupervisorEvent::dispatched || e.kind == SupervisorEvent::phase_change) return;
-    fmt::print(stderr, "convguard: worker {} (pid {}): {}{}{}\n", e.worker, e.pid,
-               to_string(e.kind), e.kind == SupervisorEvent::verdict ? " " : "",
-               e.kind == SupervisorEvent::verdict ? to_string(e.outcome) : "");
+    const bool verdict = e.kind == SupervisorEvent::verdict;
+    fmt::print(stderr, "convguard: worker {} (pid {}): {}{}{}{}{}\n", e.worker, e.pid,
+               to_string(e.kind), verdict ? " " : "", verdict ? to_string(e.outcome) : "",
+               e.kind == SupervisorEvent::calibrated ? ": " : "",
+               e.kind == SupervisorEvent::calibrated ? e.message : "");
   };
 }
 
@@ -96,7 +98,8 @@ void IsolationArgs::add_to(CLI::App& app) {
   app.add_option("--timeout-prepare", timeout_prepare, "seconds for find/plan/kernel compilation")
       ->capture_default_str();
   app.add_option("--timeout-exec", timeout_exec,
-                 "seconds per execution phase, or auto (cost model with a 1 s floor)")
+                 "seconds per execution phase, or auto (calibrated cost model; floor from the "
+                 "measured jitter)")
       ->capture_default_str();
   app.add_option("--timeout-verify", timeout_verify,
                  "seconds for the reference and comparison, or auto (scaled by size)")
@@ -162,6 +165,10 @@ Result<SupervisorOptions> supervisor_options(const EngineArgs& engine, const Iso
   o.timeouts.prepare_s = a.timeout_prepare;
   o.timeouts.execute_s = *exec;
   o.timeouts.verify_s = *verify;
+  // Realistic deadlines from the first probe, and replacement workers standing by: two,
+  // since hangs can come faster than a GPU worker's context comes up.
+  o.calibrate = true;
+  o.spares = 2;
   o.probe.verify = !a.no_verify;
   o.probe.exec.warmup = a.warmup;
   o.probe.exec.repeats = a.repeats;

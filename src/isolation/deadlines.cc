@@ -12,6 +12,8 @@ namespace {
 constexpr double kMinTimedSeconds = 0.02;
 // How fast the speed estimate follows a faster or a slower measurement.
 constexpr double kRiseWeight = 0.2, kFallWeight = 0.5;
+// The floor follows the largest of this many recent overheads, once it has a few.
+constexpr size_t kJitterWindow = 256, kMinJitterSamples = 3;
 
 }  // namespace
 
@@ -28,6 +30,17 @@ void ExecCostModel::observe(double flops, int calls, double seconds) {
   if (seconds < kMinTimedSeconds && measured <= gflops_) return;
   const double w = measured > gflops_ ? kRiseWeight : kFallWeight;
   gflops_ = (1 - w) * gflops_ + w * measured;
+}
+
+void ExecCostModel::observe_overhead(double seconds) {
+  overhead_.push_back(std::max(0.0, seconds));
+  if (overhead_.size() > kJitterWindow) overhead_.pop_front();
+}
+
+double ExecCostModel::floor_s(const PhaseTimeouts& t) const {
+  if (t.jitter_factor <= 0 || overhead_.size() < kMinJitterSamples) return t.execute_floor_s;
+  const double worst = *std::max_element(overhead_.begin(), overhead_.end());
+  return std::max(t.execute_floor_min_s, t.jitter_factor * worst);
 }
 
 double speed_prior_gflops(const std::vector<SpeedSample>& samples) {
@@ -47,7 +60,7 @@ double phase_deadline_s(const PhaseTimeouts& t, const ExecCostModel& model, Phas
     case Phase::prepare: return t.prepare_s;
     case Phase::execute:
       if (t.execute_s > 0) return t.execute_s;
-      return std::max(t.execute_floor_s, t.execute_factor * model.expected_s(flops, calls));
+      return std::max(model.floor_s(t), t.execute_factor * model.expected_s(flops, calls));
     case Phase::verify:
       if (t.verify_s > 0) return t.verify_s;
       return t.verify_floor_s + flops / (t.verify_gflops * 1e9);

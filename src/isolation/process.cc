@@ -1,5 +1,6 @@
 #include "isolation/process.h"
 
+#include <dirent.h>
 #include <fcntl.h>
 #include <signal.h>
 #include <spawn.h>
@@ -7,7 +8,9 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <cstdlib>
 #include <cstring>
+#include <fstream>
 #include <thread>
 
 #include "model/environment.h"
@@ -115,6 +118,23 @@ std::string TailBuffer::tail() const {
     }
   }
   return buf_.substr(start);
+}
+
+std::map<int, SchedTimes> sched_times(pid_t pid) {
+  std::map<int, SchedTimes> out;
+  const std::string dir = "/proc/" + std::to_string(pid) + "/task";
+  DIR* d = ::opendir(dir.c_str());
+  if (!d) return out;
+  while (struct dirent* e = ::readdir(d)) {
+    if (e->d_name[0] == '.') continue;
+    std::ifstream f(dir + "/" + e->d_name + "/schedstat");
+    unsigned long long run_ns = 0, wait_ns = 0;
+    if (f >> run_ns >> wait_ns)
+      out[std::atoi(e->d_name)] = {static_cast<double>(run_ns) * 1e-9,
+                                   static_cast<double>(wait_ns) * 1e-9};
+  }
+  ::closedir(d);
+  return out;
 }
 
 std::string signal_name(int sig) {

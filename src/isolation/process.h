@@ -45,6 +45,14 @@ ExitInfo decode_wait_status(int wstatus);
 /// "SIGSEGV" for 11; "signal N" for unknown numbers.
 std::string signal_name(int sig);
 
+/// Seconds a thread has spent on a CPU and runnable but waiting for one.
+struct SchedTimes {
+  double run_s = 0, wait_s = 0;
+};
+/// SchedTimes of each thread of process `pid`, by thread id (/proc/PID/task/TID/schedstat);
+/// empty when the process is gone or the kernel does not keep these.
+std::map<int, SchedTimes> sched_times(pid_t pid);
+
 struct SpawnOptions {
   std::vector<std::string> argv;                 ///< argv[0] is the executable's path
   std::map<std::string, std::string> env_set;    ///< added to (or replacing) the parent's

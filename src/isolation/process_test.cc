@@ -192,5 +192,17 @@ TEST_F(ProcessTest, ReportsAMissingExecutable) {
   }
 }
 
+TEST(SchedTimes, NameEveryThreadOfALiveProcessAndNothingOfADeadOne) {
+  std::thread spare([] { std::this_thread::sleep_for(std::chrono::milliseconds(50)); });
+  const auto times = sched_times(::getpid());
+  spare.join();
+  if (times.empty()) GTEST_SKIP() << "this kernel keeps no /proc/PID/task/TID/schedstat";
+  EXPECT_GE(times.size(), 2u);
+  ASSERT_TRUE(times.count(::getpid()));
+  EXPECT_GT(times.at(::getpid()).run_s, 0) << "this thread has run";
+  for (const auto& [tid, t] : times) EXPECT_GE(t.wait_s, 0) << tid;
+  EXPECT_TRUE(sched_times(-1).empty());
+}
+
 }  // namespace
 }  // namespace convguard

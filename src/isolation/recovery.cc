@@ -20,7 +20,10 @@ double seconds_since(Clock::time_point t) {
 }
 
 std::string describe(const Job& job, const ProbeResult& r) {
-  std::string who = job.canary ? "canary " + key(job.problem) : key(job.problem);
+  std::string who = (job.canary        ? "canary "
+                     : job.calibration ? "calibration "
+                                       : "") +
+                    key(job.problem);
   return fmt::format("{} {} in {} ({})", who, to_string(r.outcome), to_string(r.phase),
                      r.message);
 }
@@ -59,6 +62,7 @@ void Supervisor::Impl::finish_job(Slot& s, ProbeResult r) {
   r.attempt = job.attempt;
   r.wall_ms = seconds_since(job.dispatched) * 1000;
   if (job.canary) return canary_done(s, r.outcome == Outcome::ok, describe(job, r));
+  if (job.calibration && r.outcome != Outcome::crash) return calibration_result(job, r);
   // A crash outcome from the worker itself is a lost device: the worker exits on its own
   // and the device must prove itself before the next probe.
   if (r.outcome != Outcome::crash) {
@@ -76,6 +80,11 @@ void Supervisor::Impl::finish_job(Slot& s, ProbeResult r) {
 
 void Supervisor::Impl::judge_failure(Slot& s, const Job& job, ProbeResult r) {
   if (job.canary) return canary_done(s, false, describe(job, r));
+  if (job.calibration) {
+    // Not a probe of the run, so no verdict; but the device is in doubt until a canary.
+    end_calibration();
+    return begin_recovery(s, describe(job, r));
+  }
   if (recovering) {
     // It may have failed only because the device was already in trouble: hold it until
     // the canary speaks.
@@ -115,6 +124,9 @@ void Supervisor::Impl::on_hang(Slot& s) {
   std::string what = fmt::format("no progress in {} within its deadline of {:.3g} s; killed "
                                  "worker {} (pid {})",
                                  to_string(job.phase), limit, s.index, pid);
+  if (job.waited_s > 0)
+    what +=
+        fmt::format(" (the deadline included {:.3g} s the worker waited for a CPU)", job.waited_s);
   if (!exit)
     what += fmt::format("; it was still not dead {:.3g} s after SIGKILL", opt.kill_wait_s);
   fail_job(s, Outcome::hang, what, std::nullopt);
@@ -172,19 +184,9 @@ void Supervisor::Impl::start_canary_if_due() {
   Slot& s = slots[static_cast<size_t>(canary_slot)];
   drop_worker(s);  // always a fresh process
   if (!ensure_worker(s)) return;
-  Job job;
-  job.canary = true;
-  job.id = next_id++;
-  job.problem = opt.canary;
-  job.algo = kDefaultAlgo;
-  job.flops = opt.canary.flops();
   Message m;
-  m.type = MsgType::probe;
-  m.id = job.id;
-  m.problem = to_string(opt.canary);
-  m.algo = kDefaultAlgo;
-  m.canary = true;
-  m.seed = opt.probe.seed;
+  Job job = own_job(opt.canary, true, &m);
+  job.canary = true;
   if (send_job(s, std::move(job), m)) emit(SupervisorEvent::canary_started, &s, &*s.job);
 }
 

@@ -26,7 +26,8 @@ std::string fmt_seconds(const std::string& what, double s) {
   return what + buf;
 }
 
-// The worker command for slot `slot`, with its device from opt.devices.
+}  // namespace
+
 SpawnOptions worker_spawn_options(const SupervisorOptions& opt, int slot) {
   SpawnOptions so;
   so.argv = opt.worker_argv;
@@ -39,8 +40,6 @@ SpawnOptions worker_spawn_options(const SupervisorOptions& opt, int slot) {
   return so;
 }
 
-}  // namespace
-
 const char* to_string(SupervisorEvent::Kind k) {
   switch (k) {
     case SupervisorEvent::spawned: return "spawned";
@@ -51,6 +50,7 @@ const char* to_string(SupervisorEvent::Kind k) {
     case SupervisorEvent::canary_passed: return "canary_passed";
     case SupervisorEvent::canary_failed: return "canary_failed";
     case SupervisorEvent::wedged: return "wedged";
+    case SupervisorEvent::calibrated: return "calibrated";
   }
   return "?";
 }
@@ -71,6 +71,8 @@ Supervisor::Impl::Impl(SupervisorOptions o)
   if (opt.jobs < 1) opt.jobs = 1;
   if (opt.canary.ic == 0) opt.canary = default_canary();
   if (opt.canary_tries < 1) opt.canary_tries = 1;
+  if (opt.devices.size() > 1) opt.spares = 0;
+  calibrated = !opt.calibrate;
   slots.resize(static_cast<size_t>(opt.jobs));
   for (int i = 0; i < opt.jobs; ++i) slots[static_cast<size_t>(i)].index = i;
 }
@@ -83,6 +85,7 @@ Supervisor::~Supervisor() {
     if (s.worker) s.worker->request_stop();
   for (Slot& s : impl_->slots)
     if (s.worker) s.worker->finish(std::chrono::milliseconds(500));
+  impl_->stop_spares(std::chrono::milliseconds(500));
   for (auto& w : impl_->graveyard) w->finish(std::chrono::milliseconds(100));
 }
 
@@ -100,6 +103,7 @@ Status Supervisor::Impl::start_all() {
       stop = Status::Ok();
       return st;
     }
+  top_up_spares();
   auto deadline = Clock::now() + ms(opt.timeouts.init_s);
   for (;;) {
     std::vector<struct pollfd> fds;
@@ -140,7 +144,9 @@ Status Supervisor::Impl::start_all() {
 std::string Supervisor::engine_name() const { return impl_->opt.engine.name; }
 
 void Supervisor::seed_speed(double gflops) {
-  if (gflops > 0) impl_->model = ExecCostModel(gflops);
+  if (!(gflops > 0)) return;
+  impl_->model.set_speed(gflops);
+  impl_->speed_seeded = true;
 }
 
 void Supervisor::Impl::emit(SupervisorEvent::Kind k, const Slot* s, const Job* job,
@@ -149,6 +155,10 @@ void Supervisor::Impl::emit(SupervisorEvent::Kind k, const Slot* s, const Job* j
   SupervisorEvent e{k, s ? s->index : -1, s && s->worker ? s->worker->pid() : 0,
                     job ? job->index : 0, job ? job->phase : Phase::init, o, Clock::now(),
                     std::move(msg)};
+  if (job) {
+    e.deadline_s = std::chrono::duration<double>(job->deadline - job->phase_start).count();
+    if (job->phase == Phase::execute) e.expected_s = model.expected_s(job->flops, job->calls);
+  }
   opt.on_event(e);
 }
 
@@ -186,10 +196,17 @@ bool Supervisor::Impl::work_left() const {
 }
 
 void Supervisor::Impl::dispatch() {
-  if (recovering) {
+  if (recovering)
     start_canary_if_due();
-    return;
-  }
+  else if (!calibrated)
+    calibrate_step();
+  // Not `else`: calibration may just have ended, and the loop would otherwise sleep.
+  if (!recovering && calibrated) dispatch_probes();
+  // After the slots' own workers, so that spares never delay the first probe.
+  if (stop.ok()) top_up_spares();
+}
+
+void Supervisor::Impl::dispatch_probes() {
   for (Slot& s : slots) {
     if (s.job || pending.empty() || !stop.ok()) continue;
     auto [index, attempt] = pending.front();
@@ -245,22 +262,15 @@ void Supervisor::Impl::promote_queued(Slot& s) {
 }
 
 bool Supervisor::Impl::ensure_worker(Slot& s) {
+  // An idle worker may have died or babbled since its last probe; that is no probe's
+  // fault, so it is replaced quietly rather than blamed on the next one.
   if (s.worker) {
-    // An idle worker may have died or babbled since its last probe; that is no
-    // probe's fault, so it is replaced quietly rather than blamed on the next one.
-    bool healthy = s.worker->pump().ok();
-    while (healthy) {
-      auto m = s.worker->next();
-      if (!m.ok() || !m->has_value()) {
-        healthy = m.ok();
-        break;
-      }
-      if ((*m)->type == MsgType::ready) s.worker->set_ready(), ever_ready = true;
-      else if ((*m)->type != MsgType::phase) healthy = false;
-    }
-    healthy = healthy && !s.worker->eof();
-    if (healthy) return true;
+    if (idle_healthy(*s.worker)) return true;
     drop_worker(s);
+  }
+  if (take_spare(s)) {
+    top_up_spares();
+    return true;
   }
   auto w = WorkerProc::start(worker_spawn_options(opt, s.index), opt.engine, s.index);
   if (!w.ok()) {
@@ -270,6 +280,28 @@ bool Supervisor::Impl::ensure_worker(Slot& s) {
   s.worker = std::move(*w);
   emit(SupervisorEvent::spawned, &s, nullptr);
   return true;
+}
+
+bool Supervisor::Impl::idle_healthy(WorkerProc& w) {
+  bool healthy = w.pump().ok();
+  while (healthy) {
+    auto m = w.next();
+    if (!m.ok() || !m->has_value()) {
+      healthy = m.ok();
+      break;
+    }
+    const Message& got = **m;
+    if (got.type == MsgType::ready) {
+      w.set_ready();
+      ever_ready = true;
+    } else if (got.type == MsgType::result && w.warmup_id() && got.id == w.warmup_id()) {
+      healthy = got.result.outcome == Outcome::ok;
+      w.set_warmup_id(0);
+    } else if (got.type != MsgType::phase) {
+      healthy = false;
+    }
+  }
+  return healthy && !w.eof();
 }
 
 bool Supervisor::Impl::send_job(Slot& s, Job job, const Message& m) {
@@ -304,6 +336,7 @@ Job Supervisor::Impl::make_job(size_t index, int attempt, Message* m) {
   m->verify = opt.probe.verify;
   m->exec = opt.probe.exec;
   m->seed = opt.probe.seed;
+  job.calls = m->exec.warmup + m->exec.repeats;
   return job;
 }
 
@@ -328,11 +361,46 @@ void Supervisor::Impl::queue_probe(Slot& s, size_t index, int attempt) {
 }
 
 void Supervisor::Impl::set_phase(Job& job, Phase ph, Clock::time_point now) {
-  const int calls = opt.probe.exec.warmup + opt.probe.exec.repeats;
   job.phase = ph;
   job.phase_start = now;
-  job.deadline = now + ms(phase_deadline_s(opt.timeouts, model, ph, job.flops, calls));
+  job.waited_s = 0;
+  // The canary and calibration run first calls in fresh processes, and a false hang of
+  // theirs would stop the run: they keep the floor that needs no measured jitter.
+  PhaseTimeouts t = opt.timeouts;
+  if (!job.real()) t.jitter_factor = 0;
+  job.own_s = phase_deadline_s(t, model, ph, job.flops, job.calls);
+  job.deadline = now + ms(job.own_s);
   if (job.canary) job.deadline = std::min(job.deadline, recovery_start + ms(opt.canary_budget_s));
+}
+
+void Supervisor::Impl::end_execute(Job& job, Clock::time_point now) {
+  job.exec_s = std::chrono::duration<double>(now - job.exec_start).count();
+}
+
+void Supervisor::Impl::observe_execute(const Job& job, const ProbeResult& r) {
+  if (job.exec_s < 0 || r.outcome != Outcome::ok || !(r.time_ms > 0)) return;
+  // The speed is learnt from the engine's own clock (the median of the calls), so that
+  // pipes and a busy scheduler do not pass for a slow engine; they are the overhead, which
+  // sets the floor.
+  if (job.real()) model.observe(job.flops, 1, r.time_ms * 1e-3);
+  model.observe_overhead(job.exec_s - job.calls * r.time_ms * 1e-3);
+}
+
+Job Supervisor::Impl::own_job(const Problem& p, bool verify, Message* m) {
+  Job job;
+  job.id = next_id++;
+  job.problem = p;
+  job.algo = kDefaultAlgo;
+  job.flops = p.flops();
+  m->type = MsgType::probe;
+  m->id = job.id;
+  m->problem = to_string(p);
+  m->algo = kDefaultAlgo;
+  m->canary = true;
+  m->verify = verify;
+  job.calls = m->exec.warmup + m->exec.repeats;
+  m->seed = opt.probe.seed;
+  return job;
 }
 
 bool Supervisor::Impl::all_fed() const {
@@ -397,6 +465,12 @@ void Supervisor::Impl::handle_readable(Slot& s) {
 }
 
 void Supervisor::Impl::on_message(Slot& s, const Message& m) {
+  // A spare taken before its warm-up ended finishes it first.
+  const uint64_t warmup = s.worker->warmup_id();
+  if (warmup && m.id == warmup && (m.type == MsgType::phase || m.type == MsgType::result)) {
+    if (m.type == MsgType::result) s.worker->set_warmup_id(0);
+    return;
+  }
   switch (m.type) {
     case MsgType::ready:
       s.worker->set_ready();
@@ -418,10 +492,11 @@ void Supervisor::Impl::on_phase(Slot& s, const Message& m) {
                                                 std::to_string(m.id)));
   Job& job = *s.job;
   auto now = Clock::now();
-  const int calls = opt.probe.exec.warmup + opt.probe.exec.repeats;
-  if (job.phase == Phase::execute && m.phase == Phase::verify && !job.canary)
-    model.observe(job.flops, calls, std::chrono::duration<double>(now - job.exec_start).count());
-  if (m.phase == Phase::execute) job.exec_start = now;
+  if (job.phase == Phase::execute && m.phase == Phase::verify) end_execute(job, now);
+  if (m.phase == Phase::execute) {
+    job.exec_start = now;
+    job.sched_start = job.sched_last = sched_times(s.worker->pid());
+  }
   set_phase(job, m.phase, now);
   emit(SupervisorEvent::phase_change, &s, &job);
 }
@@ -432,18 +507,42 @@ void Supervisor::Impl::on_result_msg(Slot& s, const Message& m) {
                                                 std::to_string(m.id)));
   Job& job = *s.job;
   auto now = Clock::now();
-  if (job.phase == Phase::execute && m.result.outcome == Outcome::ok && !job.canary) {
-    const int calls = opt.probe.exec.warmup + opt.probe.exec.repeats;
-    model.observe(job.flops, calls, std::chrono::duration<double>(now - job.exec_start).count());
-  }
-  if (!job.canary) observe_pace(s, now);
+  if (job.phase == Phase::execute && m.result.outcome == Outcome::ok) end_execute(job, now);
+  observe_execute(job, m.result);
+  if (job.real()) observe_pace(s, now);
   finish_job(s, m.result);
 }
 
 void Supervisor::Impl::check_deadlines() {
   auto now = Clock::now();
   for (Slot& s : slots)
-    if (s.job && s.worker && now >= s.job->deadline) on_hang(s);
+    if (s.job && s.worker && now >= s.job->deadline && !moved_for_waits(s, now)) on_hang(s);
+}
+
+bool Supervisor::Impl::moved_for_waits(Slot& s, Clock::time_point now) {
+  // Short execute deadlines are only fair to a worker that had a CPU: on a machine with
+  // more runnable threads than cores, a healthy probe can wait longer than the floor.
+  // One that got a quarter of its deadline on a CPU had 2.5 times what the cost model
+  // expects it to need (deadlines are 10 times that), so a spinning hang that waits too
+  // is judged soon after, while one stuck asleep (a GPU sync) never waits.
+  constexpr double kMinWaitS = 0.005, kFairRun = 0.25, kMaxMoves = 5;
+  Job& job = *s.job;
+  if (job.phase != Phase::execute) return false;
+  const std::map<int, SchedTimes> times = sched_times(s.worker->pid());
+  double ran = 0, waited = 0;
+  for (const auto& [tid, t] : times) {
+    auto start = job.sched_start.find(tid), last = job.sched_last.find(tid);
+    ran = std::max(ran, t.run_s - (start == job.sched_start.end() ? 0.0 : start->second.run_s));
+    waited =
+        std::max(waited, t.wait_s - (last == job.sched_last.end() ? 0.0 : last->second.wait_s));
+  }
+  if (ran >= kFairRun * job.own_s || waited < kMinWaitS ||
+      job.waited_s + waited > kMaxMoves * job.own_s)
+    return false;
+  job.sched_last = times;
+  job.waited_s += waited;
+  job.deadline = now + ms(waited);
+  return true;
 }
 
 void Supervisor::Impl::drop_worker(Slot& s) {
@@ -466,6 +565,7 @@ void Supervisor::Impl::kill_all() {
     s.job.reset();
     drop_worker(s);
   }
+  stop_spares(std::chrono::milliseconds(0));
   pending.clear();
 }
 

@@ -5,6 +5,7 @@
 
 #include <chrono>
 #include <deque>
+#include <map>
 #include <memory>
 #include <optional>
 #include <string>
@@ -17,17 +18,30 @@ namespace convguard {
 
 using Clock = std::chrono::steady_clock;
 
+/// The worker command for slot `slot`, with its device from opt.devices.
+SpawnOptions worker_spawn_options(const SupervisorOptions& opt, int slot);
+
 /// What a worker slot is doing.
 struct Job {
   bool canary = false;
+  bool calibration = false;  ///< a rung of the calibration ladder (canary mode, not verified)
   size_t index = 0;  ///< request index (not for canaries)
   int attempt = 1;
   uint64_t id = 0;   ///< protocol request id
   Problem problem;
   std::string algo;
   double flops = 0;
+  int calls = 1;  ///< executions in its execute phase (warmup + repeats)
   Phase phase = Phase::init;
   Clock::time_point dispatched, phase_start, deadline, exec_start;
+  double exec_s = -1;  ///< the execute phase's seconds once it ended (before verify)
+  /// The worker's threads' CPU times when the execute phase began and when its deadline
+  /// last moved, and how far it has moved for time the worker waited for a CPU.
+  std::map<int, SchedTimes> sched_start, sched_last;
+  double waited_s = 0;
+  double own_s = 0;  ///< the phase's deadline before any move
+  /// A probe of this run rather than the supervisor's own (canary, calibration).
+  bool real() const { return !canary && !calibration; }
 };
 
 struct Slot {
@@ -62,6 +76,13 @@ struct Supervisor::Impl {
   uint64_t next_id = 1;
   bool ever_ready = false;  ///< some worker has started the engine
   std::vector<std::unique_ptr<WorkerProc>> graveyard;  ///< killed, not yet reaped
+  std::deque<std::unique_ptr<WorkerProc>> spares;      ///< started, never given work
+
+  // Calibration runs once, before the first probe (calibration.cc).
+  bool calibrated = false;
+  bool speed_seeded = false;  ///< seed_speed gave a speed: calibration keeps it
+  size_t calibration_rung = 0;
+  double calibrated_gflops = 0;
 
   // Recovery persists across run() calls: a hang at the end of one run is checked by
   // the canary before the next run's first probe.
@@ -86,8 +107,12 @@ struct Supervisor::Impl {
   /// Some request of this run has no verdict yet: pending, running, queued on a
   /// worker, or held beside a recovery.
   bool work_left() const;
+  /// The canary during a recovery, else calibration until done, else probes; then spares.
   void dispatch();
+  void dispatch_probes();
   bool ensure_worker(Slot& s);
+  /// Reads what an idle worker sent (ready, phase); false if it died or said more.
+  bool idle_healthy(WorkerProc& w);
   bool send_job(Slot& s, Job job, const Message& m);
   void start_probe(Slot& s, size_t index, int attempt);
   void queue_probe(Slot& s, size_t index, int attempt);
@@ -108,12 +133,35 @@ struct Supervisor::Impl {
   void on_phase(Slot& s, const Message& m);
   void on_result_msg(Slot& s, const Message& m);
   void check_deadlines();
+  /// At s's deadline in execute: whether its worker was kept from a CPU, having run less
+  /// than a quarter of the deadline while it waited; if so the deadline moves by the wait
+  /// (in all at most 5 times its own).
+  bool moved_for_waits(Slot& s, Clock::time_point now);
   void set_phase(Job& job, Phase ph, Clock::time_point now);
   Result<Message> ask(Message req, MsgType want);
   void emit(SupervisorEvent::Kind k, const Slot* s, const Job* job, std::string msg = {},
             Outcome o = Outcome::ok) const;
   void reap_graveyard();
   void drop_worker(Slot& s);
+  /// The execute phase of s's job ended at `now` (a verify phase or a result); with the
+  /// result's engine time, its overhead feeds the jitter floor.
+  void end_execute(Job& job, Clock::time_point now);
+  void observe_execute(const Job& job, const ProbeResult& r);
+  /// A job the supervisor runs for itself in canary mode (canary, calibration rung).
+  Job own_job(const Problem& p, bool verify, Message* m);
+
+  // spares.cc
+  /// Starts spares until opt.spares are standing by.
+  void top_up_spares();
+  /// A live spare as slot s's worker (true), or nothing to take (false).
+  bool take_spare(Slot& s);
+  void stop_spares(std::chrono::milliseconds wait);
+
+  // calibration.cc
+  /// Dispatches the next calibration rung on slot 0 once every slot is idle.
+  void calibrate_step();
+  void calibration_result(const Job& job, const ProbeResult& r);
+  void end_calibration();
 
   // recovery.cc
   ProbeResult base_result(const Slot& s, const Job& job) const;

@@ -78,6 +78,7 @@ class SupervisorTest : public ::testing::Test {
       if (e.kind == SupervisorEvent::spawned) pids_.insert(e.pid);
       if (e.kind == SupervisorEvent::dispatched) dispatched_.push_back(e.index);
       events_.push_back(e.kind);
+      log_.push_back(e);
     };
     std::vector<ProbeRequest> reqs;
     for (const auto& d : descs) reqs.push_back({prob(d), kDefaultAlgo});
@@ -122,7 +123,14 @@ class SupervisorTest : public ::testing::Test {
   std::set<pid_t> pids_;
   std::vector<size_t> dispatched_;
   std::vector<SupervisorEvent::Kind> events_;
+  std::vector<SupervisorEvent> log_;
 };
+
+// The deadline a hang verdict names ("... within its deadline of 0.2 s ..."); -1 if none.
+double stated_deadline(const ProbeResult& r) {
+  const size_t at = r.message.find("deadline of ");
+  return at == std::string::npos ? -1 : std::stod(r.message.substr(at + 12));
+}
 
 constexpr const char* kOk1 = "mb1ic2ih6oc3kh3ph1";
 constexpr const char* kOk2 = "mb2ic3ih5oc4kh3";
@@ -161,6 +169,56 @@ TEST_F(SupervisorTest, CatchesASmallHangInExecuteAtTheFloor) {
   EXPECT_GE(r[0].wall_ms, 300);
   EXPECT_LT(r[0].wall_ms, 2000);
   EXPECT_EQ(r[1].outcome, Outcome::ok);
+}
+
+TEST_F(SupervisorTest, ACalibratedDeadlineCatchesAHangLongBeforeTheUnmeasuredFloor) {
+  auto o = options();
+  o.calibrate = true;
+  o.timeouts.execute_floor_s = 5;  // what the hang would cost without measured jitter
+  auto r = run({"mb1ic2ih6oc9kh3", kOk1}, o);
+  EXPECT_EQ(count(SupervisorEvent::calibrated), 1);
+  EXPECT_EQ(r[0].outcome, Outcome::hang);
+  EXPECT_EQ(r[0].phase, Phase::execute);
+  EXPECT_GE(stated_deadline(r[0]), o.timeouts.execute_floor_min_s) << r[0].message;
+  EXPECT_LT(stated_deadline(r[0]), 1.0) << r[0].message;
+  EXPECT_LT(r[0].wall_ms, 1000 * o.timeouts.execute_floor_s);
+  EXPECT_EQ(r[1].outcome, Outcome::ok) << r[1].message;
+}
+
+TEST_F(SupervisorTest, ALegitimatelySlowProblemUnderACalibratedModelIsNotAHang) {
+  auto o = options();
+  o.calibrate = true;
+  o.timeouts.prepare_s = 30;
+  o.timeouts.verify_floor_s = 30;
+  // 1.2 GFLOP: 250 times the largest rung the reference engine calibrated on, and long
+  // enough that the cost model, not the floor, sets its deadline.
+  auto r = run({kOk1, "mb4ic32ih64oc64kh3ph1", kOk2}, o);
+  EXPECT_EQ(count(SupervisorEvent::calibrated), 1);
+  for (const auto& x : r) EXPECT_EQ(x.outcome, Outcome::ok) << x.problem << ": " << x.message;
+  EXPECT_EQ(count(SupervisorEvent::canary_started), 0);
+  for (const SupervisorEvent& e : log_) {
+    if (e.kind == SupervisorEvent::phase_change && e.index == 1 && e.phase == Phase::execute) {
+      EXPECT_NEAR(e.deadline_s, o.timeouts.execute_factor * e.expected_s, 2e-3)
+          << "expected " << e.expected_s << " s";
+    }
+  }
+}
+
+TEST_F(SupervisorTest, ASpareTakesOverAfterAKill) {
+  auto o = options();
+  o.spares = 1;
+  auto r = run({"mb1ic2ih6oc9kh3", kOk1}, o);
+  EXPECT_EQ(r[0].outcome, Outcome::hang);
+  EXPECT_EQ(r[1].outcome, Outcome::ok) << r[1].message;
+  pid_t spare = 0, canary = 0;
+  for (const SupervisorEvent& e : log_) {
+    if (e.kind == SupervisorEvent::spawned && e.worker == -1 && !spare) spare = e.pid;
+    if (e.kind == SupervisorEvent::canary_started) canary = e.pid;
+  }
+  ASSERT_GT(spare, 0) << "a spare was started with the run";
+  EXPECT_EQ(canary, spare) << "the canary ran on the spare, not on a new process";
+  EXPECT_EQ(r[1].worker_pid, spare) << "and the spare went on probing";
+  EXPECT_EQ(count(SupervisorEvent::spawned), 3) << "the first worker, the spare, its successor";
 }
 
 TEST_F(SupervisorTest, KillsAWorkerThatHangsInVerify) {
@@ -496,6 +554,43 @@ TEST(ExecCostModel, DeadlinesHaveAFloorAndScaleWithWork) {
   EXPECT_DOUBLE_EQ(phase_deadline_s(t, m, Phase::verify, 1e9, 1), 20.0);
   t.execute_s = 5;
   EXPECT_DOUBLE_EQ(phase_deadline_s(t, m, Phase::execute, 1e12, 1), 5.0);
+}
+
+TEST(ExecCostModel, TheFloorFollowsTheMeasuredJitterOnceThereAreThreeSamples) {
+  PhaseTimeouts t;
+  ExecCostModel m;
+  m.observe_overhead(0.001);
+  m.observe_overhead(0.002);
+  EXPECT_DOUBLE_EQ(m.floor_s(t), t.execute_floor_s);
+  m.observe_overhead(0.004);
+  EXPECT_DOUBLE_EQ(m.floor_s(t), t.execute_floor_min_s) << "5 x 4 ms is below the minimum";
+  m.observe_overhead(0.1);
+  EXPECT_DOUBLE_EQ(m.floor_s(t), 0.5);
+  EXPECT_DOUBLE_EQ(phase_deadline_s(t, m, Phase::execute, 1e3, 1), 0.5);
+  t.jitter_factor = 0;
+  EXPECT_DOUBLE_EQ(m.floor_s(t), t.execute_floor_s);
+}
+
+TEST(ExecCostModel, SettingASpeedKeepsTheJitter) {
+  PhaseTimeouts t;
+  ExecCostModel m;
+  for (double s : {0.01, 0.02, 0.06}) m.observe_overhead(s);
+  m.set_speed(50);
+  EXPECT_DOUBLE_EQ(m.gflops(), 50);
+  EXPECT_DOUBLE_EQ(m.floor_s(t), 5 * 0.06);
+  m.set_speed(0);
+  EXPECT_DOUBLE_EQ(m.gflops(), 50);
+}
+
+TEST(Calibration, TheLadderStartsAtTheCanaryAndClimbsByAboutSixteenTimes) {
+  const auto ladder = calibration_ladder();
+  ASSERT_GE(ladder.size(), 4u);
+  EXPECT_EQ(key(ladder[0]), key(default_canary()));
+  for (size_t i = 1; i < ladder.size(); ++i) {
+    EXPECT_TRUE(validate(ladder[i]).ok()) << key(ladder[i]);
+    EXPECT_NEAR(ladder[i].flops() / ladder[i - 1].flops(), 16, 4) << key(ladder[i]);
+  }
+  EXPECT_LT(ladder.back().flops(), 2e9);
 }
 
 TEST(SpeedPrior, IsTheMedianRateOfEarlierProbesSoFirstCallsDoNotDragItDown) {

@@ -20,9 +20,15 @@ class WorkerProc {
                                                    int slot);
 
   int slot() const { return slot_; }
+  /// A spare (slot -1) taken by a slot.
+  void set_slot(int slot) { slot_ = slot; }
   pid_t pid() const { return child_->pid(); }
   /// A ready message has been seen.
   bool ready() const { return ready_; }
+  /// A spare's warm-up probe whose result has not been read (0: none); its messages are
+  /// the worker's own business, not a job's.
+  uint64_t warmup_id() const { return warmup_id_; }
+  void set_warmup_id(uint64_t id) { warmup_id_ = id; }
   void set_ready() { ready_ = true; }
 
   /// Sends m; Io if the worker has closed its end or stopped reading.
@@ -53,6 +59,7 @@ class WorkerProc {
 
   int slot_ = 0;
   bool ready_ = false;
+  uint64_t warmup_id_ = 0;
   std::unique_ptr<Child> child_;
   FrameReader reader_;
 };

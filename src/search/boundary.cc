@@ -49,6 +49,8 @@ Status check_options(const BoundaryOptions& o) {
       return bad(fmt::format("invalid --tie {}: expected an input shape field other than {}", t,
                              a.field));
   if (o.repeats < 1) return bad(fmt::format("invalid repeats {}: must be at least 1", o.repeats));
+  if (o.parallel < 1)
+    return bad(fmt::format("invalid parallel {}: must be at least 1", o.parallel));
   return Status::Ok();
 }
 
@@ -170,7 +172,7 @@ class Line {
   std::vector<ProbeRequest> next_bisect();
   std::vector<ProbeRequest> next_confirm();
   void after_ends();
-  std::optional<int64_t> pick_mid();
+  std::vector<int64_t> pick_points(int n) const;
   std::optional<int64_t> widest_gap_middle(int64_t from, int64_t to) const;
   std::vector<int64_t> spot_picks() const;
   void judge_flaky_and_order();
@@ -203,6 +205,7 @@ std::vector<ProbeRequest> Line::next() {
     }
   }
   res_.probes += static_cast<int>(out.size());
+  res_.rounds += out.empty() ? 0 : 1;
   return out;
 }
 
@@ -257,24 +260,38 @@ void Line::after_ends() {
   }
 }
 
-std::optional<int64_t> Line::pick_mid() {
+// Up to n values strictly between a and b that split it into n+1 near-equal stretches,
+// each moved to the nearest value that is usable and not picked yet; ascending. n = 1 is
+// the bisection's middle. Empty: every value between is unsupported or invalid.
+std::vector<int64_t> Line::pick_points(int n) const {
   const int64_t a = *a_, b = *b_;
-  const int64_t c = a + (b - a) / 2;
-  for (int64_t d = 0; c - d > a || c + d < b; ++d)
-    for (int64_t i : {c + d, c - d})
-      if (i > a && i < b && !skipped(i)) return i;
-  return std::nullopt;  // nothing left between a and b: every value is unsupported or invalid
+  std::vector<int64_t> picks;
+  for (int k = 1; k <= n; ++k) {
+    const int64_t c = a + (b - a) * k / (n + 1);
+    bool found = false;
+    for (int64_t d = 0; !found && (c - d > a || c + d < b); ++d)
+      for (int64_t i : {c + d, c - d})
+        if (!found && i > a && i < b && !skipped(i) &&
+            std::find(picks.begin(), picks.end(), i) == picks.end()) {
+          picks.push_back(i);
+          found = true;
+        }
+  }
+  std::sort(picks.begin(), picks.end());
+  return picks;
 }
 
 std::vector<ProbeRequest> Line::next_bisect() {
   std::vector<ProbeRequest> out;
-  auto mid = pick_mid();
-  if (!mid) {
+  // The budget's last probes still narrow the bracket, fewer at a time.
+  const int left = std::max(1, opt_.max_probes - res_.probes);
+  const std::vector<int64_t> picks = pick_points(std::min(opt_.parallel, left));
+  if (picks.empty()) {
     stage_ = Stage::confirm;
     return out;
   }
-  if (over_budget(1)) return out;
-  ask(*mid, out);
+  if (over_budget(picks.size())) return out;
+  for (int64_t i : picks) ask(i, out);
   return out;
 }
 
@@ -331,15 +348,23 @@ std::vector<ProbeRequest> Line::next_confirm() {
 }
 
 void Line::feed(const std::vector<ProbeResult>& results) {
+  std::optional<int64_t> low_fail;
+  std::vector<int64_t> oks;
   for (size_t k = 0; k < results.size() && k < asked_.size(); ++k) {
     const int64_t i = asked_[k];
     const Verdict v = verdict_of(results[k]);
     seen_[i].push_back(v);
     res_.evidence.push_back({value(i), results[k]});
     if (stage_ != Stage::bisect) continue;
-    if (v == Verdict::ok) a_ = i;
-    if (v == Verdict::fail) b_ = i;
+    if (v == Verdict::fail && (!low_fail || i < *low_fail)) low_fail = i;
+    if (v == Verdict::ok) oks.push_back(i);
   }
+  // The bracket narrows to the lowest failure and the highest ok below it; an ok above
+  // a failure of the same round stays in seen_, where finish() calls it non-monotonic.
+  if (stage_ != Stage::bisect) return;
+  if (low_fail && *low_fail < *b_) b_ = low_fail;
+  for (int64_t i : oks)
+    if (i < *b_ && i > *a_) a_ = i;
 }
 
 // Flaky: one value gave both verdicts. Non-monotonic: an ok above a failure.
@@ -504,6 +529,7 @@ nlohmann::json to_json(const BoundaryResult& r) {
   j["outcome"] = to_string(r.outcome);
   j["phase"] = to_string(r.phase);
   j["probes"] = r.probes;
+  if (r.rounds > 0) j["rounds"] = r.rounds;
   j["confirmed"] = r.confirmed;
   if (r.flaky) j["flaky"] = true;
   if (r.non_monotonic) j["non_monotonic"] = true;
@@ -582,9 +608,10 @@ Result<BoundaryResult> boundary_from_json(const nlohmann::json& j) {
   auto tie = optional_field<std::vector<std::string>>(j, "tie");
   auto over = optional_field<std::map<std::string, int64_t>>(j, "over");
   auto probes = optional_field<int>(j, "probes");
+  auto rounds = optional_field<int>(j, "rounds");
   auto notes = optional_field<std::vector<std::string>>(j, "notes");
-  for (const Status* s :
-       {&axis.status(), &tie.status(), &over.status(), &probes.status(), &notes.status()})
+  for (const Status* s : {&axis.status(), &tie.status(), &over.status(), &probes.status(),
+                          &rounds.status(), &notes.status()})
     if (!s->ok()) return *s;
   if (!*axis) return bad("summary lacks the axis");
   r.axis = **axis;
@@ -592,6 +619,7 @@ Result<BoundaryResult> boundary_from_json(const nlohmann::json& j) {
   for (const auto& [f, v] : over->value_or(std::map<std::string, int64_t>{}))
     r.over.push_back({f, v});
   r.probes = probes->value_or(0);
+  r.rounds = rounds->value_or(0);
   r.notes = notes->value_or(std::vector<std::string>{});
   if (auto s = read_flags(j, r); !s.ok()) return s;
   if (auto s = read_pair(j, r); !s.ok()) return s;

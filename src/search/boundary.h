@@ -47,6 +47,10 @@ struct BoundaryOptions {
   Prober* repeat_prober = nullptr;
   /// Probes one line may use before it gives up (reported in the notes).
   int max_probes = 64;
+  /// Values probed per bisection round: N splits the bracket into N+1 stretches (an
+  /// (N+1)-ary search), one batch that a prober with N workers runs at once. 1 is plain
+  /// bisection; on monotonic evidence every N finds the same pair.
+  int parallel = 1;
 };
 
 /// The evidence for one axis value.
@@ -67,6 +71,7 @@ struct BoundaryResult {
   Outcome outcome = Outcome::ok;  ///< of the first failing probe (ok when none failed)
   Phase phase = Phase::init;
   int probes = 0;          ///< requests handed to the prober (stored results included)
+  int rounds = 0;          ///< batches this line took part in
   bool confirmed = false;  ///< the pair was re-probed `repeats` times and agreed
   bool flaky = false;      ///< the same problem gave ok and a failure
   bool non_monotonic = false;  ///< an ok was seen above a failure

@@ -51,6 +51,37 @@ TEST(Boundary, FindsTheSeedBoundaryOf42OkAnd44HangOnEvenSizes) {
   EXPECT_EQ(static_cast<int>(r.evidence.size()), r.probes);
 }
 
+TEST(Boundary, ParallelRoundsFindTheSamePairInFewerRounds) {
+  FakeProber one(seed_rule), three(seed_rule);
+  auto seq = search(one, ih_axis(8, 512, 2));
+  auto o = ih_axis(8, 512, 2);
+  o.parallel = 3;
+  auto par = search(three, o);
+  ASSERT_TRUE(par.largest_ok && par.first_failing);
+  EXPECT_EQ(*par.largest_ok, 42);
+  EXPECT_EQ(*par.first_failing, 44);
+  EXPECT_TRUE(par.confirmed);
+  EXPECT_EQ(par.evidence.size(), static_cast<size_t>(par.probes));
+  // Ends, then 4-ary rounds (log4 of 253 is 4), then the confirmation round.
+  EXPECT_LE(par.rounds, 1 + 4 + 1);
+  EXPECT_LT(par.rounds, seq.rounds);
+  EXPECT_EQ(three.batches[1], 3u) << "a bisection round probes three values at once";
+}
+
+TEST(Boundary, ParallelRoundsOverAnOkIslandAreNonMonotonicNotABoundary) {
+  // Fails at 20..29 and from 36 up: the first 4-ary round (16, 24, 32) sees ok above a failure.
+  FakeProber prober([](const Problem& p, std::mt19937&) {
+    return (p.ih >= 20 && p.ih < 30) || p.ih >= 36 ? Outcome::hang : Outcome::ok;
+  });
+  auto o = ih_axis(8, 40, 1);
+  o.parallel = 3;
+  auto base = seed_base();
+  base.ih = base.iw = 40;
+  auto r = search(prober, o, base);
+  EXPECT_TRUE(r.non_monotonic) << summary_line(r);
+  EXPECT_FALSE(r.largest_ok || r.first_failing) << summary_line(r);
+}
+
 TEST(Boundary, SummaryJsonHasTheShapeDesignDescribes) {
   FakeProber prober(seed_rule);
   auto r = search(prober, ih_axis(8, 512, 2));

@@ -157,9 +157,11 @@ class FaultEngine : public SimEngine {
   Quirks quirks_;
 };
 
-/// The workers' engine factory of the test binaries: "fault", "ref", "onednn".
+/// The workers' engine factory of the test binaries: "fault", "ref", "onednn", and "sim"
+/// over ref with the spec's quirk file.
 inline Result<std::unique_ptr<Engine>> make_test_engine(const EngineSpec& spec) {
   if (spec.name == "fault") return std::unique_ptr<Engine>(std::make_unique<FaultEngine>(spec.quirks_path));
+  if (spec.name == "sim") return make_sim_engine(make_ref_engine(), spec.quirks_path, spec.seed);
   if (spec.name == "ref") return make_ref_engine();
   if (spec.name == "onednn") return make_onednn_engine();
   return Status::Invalid("invalid engine " + spec.name + " in the test worker");

@@ -1,0 +1,76 @@
+#!/usr/bin/env bash
+# The seed's investigation (scripts/demo.sh's sweep and boundary) with the default deadlines
+# (no --timeout-exec), timed for two builds side by side, alternating, then the boundary
+# with --jobs 1, 2 and 4 (the second build). Prints markdown tables.
+#
+#   bench/seed_investigation.sh BEFORE_CONVGUARD AFTER_CONVGUARD [ROUNDS] [BASE_ENGINE]
+#
+# BASE_ENGINE is sim's base: onednn (default, any CPU) or cudnn (a GPU).
+set -u -o pipefail
+before=$1 after=$2 rounds=${3:-3} base=${4:-onednn}
+cd "$(dirname "$0")/.."
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
+sim=(--engine sim --base "$base" --quirks quirks/rx5600xt-rocm57.json)
+now() { date +%s.%N; }
+
+# One investigation with $1 into a fresh store: "sweep_s boundary_s total_s conclusion".
+investigate() {
+  local cg=$1 db=$work/seed.db t0 t1 t2
+  rm -f "$db"*
+  t0=$(now)
+  "$cg" sweep --db "$db" "${sim[@]}" --batch shapes/seed.txt --jobs 2 >"$work/sweep.txt" 2>&1
+  t1=$(now)
+  "$cg" boundary --db "$db" "${sim[@]}" --dir FWD_D --axis ih=8:512:2 --tie iw \
+    mb1ic16oc32kh3ph1 >"$work/boundary.txt" 2>&1
+  t2=$(now)
+  local sweep_line bound_line
+  sweep_line=$(grep -Eo '[0-9]+ probes?[^;]*' "$work/sweep.txt" | tail -1)
+  bound_line=$(grep -Eo 'largest ok: [^;]*' "$work/boundary.txt" | tail -1 | sed 's/  */ /g')
+  awk -v a="$t0" -v b="$t1" -v c="$t2" -v s="$sweep_line" -v l="$bound_line" \
+    'BEGIN { printf "%.2f %.2f %.2f %s; %s\n", b - a, c - b, c - a, s, l }'
+}
+
+echo "## The seed investigation, sim over $base, default deadlines ($rounds rounds, alternating)"
+echo
+echo "before: $before"
+echo "after: $after"
+echo
+echo "| round | build | sweep s | boundary s | total s | conclusions |"
+echo "|---:|---|---:|---:|---:|---|"
+declare -a tb ta
+for r in $(seq 1 "$rounds"); do
+  for which in before after; do
+    cg=$before
+    [ "$which" = after ] && cg=$after
+    read -r sw bo to rest <<<"$(investigate "$cg")"
+    echo "| $r | $which | $sw | $bo | $to | $rest |"
+    if [ "$which" = before ]; then tb+=("$to"); else ta+=("$to"); fi
+  done
+done
+med() { printf '%s\n' "$@" | sort -g | awk '{ a[NR] = $1 } END { print a[int((NR + 1) / 2)] }'; }
+mb=$(med "${tb[@]}") ma=$(med "${ta[@]}")
+awk -v b="$mb" -v a="$ma" 'BEGIN { printf "\nmedian total: before %.2f s, after %.2f s, ratio before/after %.1f\n", b, a, b / a }'
+
+echo
+echo "## Boundary rounds, probes and wall by --jobs (after), store seeded by the sweep"
+echo
+echo "| jobs | rounds | probes | wall s | conclusion |"
+echo "|---:|---:|---:|---:|---|"
+for j in 1 2 4; do
+  db=$work/jobs.db
+  rm -f "$db"*
+  "$after" sweep --db "$db" "${sim[@]}" --batch shapes/seed.txt --jobs 2 >/dev/null 2>&1
+  t0=$(now)
+  "$after" boundary --db "$db" "${sim[@]}" --jobs "$j" --json --dir FWD_D --axis ih=8:512:2 \
+    --tie iw mb1ic16oc32kh3ph1 >"$work/b.jsonl" 2>/dev/null
+  t1=$(now)
+  python3 - "$work/b.jsonl" "$j" "$t0" "$t1" <<'PY'
+import json, sys
+rows = [json.loads(l) for l in open(sys.argv[1]) if l.startswith("{")]
+s = [r for r in rows if "largest_ok" in r][-1]
+print(f"| {sys.argv[2]} | {s.get('rounds', '?')} | {s['probes']} | {float(sys.argv[4]) - float(sys.argv[3]):.2f} | "
+      f"largest ok {s['largest_ok']}, first failing {s['first_failing']} ({s['outcome']}), "
+      f"{'confirmed' if s['confirmed'] else 'not confirmed'} |")
+PY
+done
