@@ -51,6 +51,8 @@ nlohmann::json to_json(const ProbeResult& r) {
   if (!r.name.empty()) j["name"] = r.name;
   if (!r.impl.empty()) j["impl"] = r.impl;
   if (!r.reference.empty()) j["reference"] = r.reference;
+  if (!r.err_class.empty()) j["err_class"] = r.err_class, j["err_ratio"] = r.err_ratio;
+  if (r.inexact) j["inexact"] = true;
   if (r.worker >= 0) j["worker"] = r.worker;
   if (r.worker_pid > 0) j["worker_pid"] = r.worker_pid;
   if (r.signal != 0) j["signal"] = r.signal;
@@ -95,6 +97,9 @@ Result<ProbeResult> probe_result_from_json(const nlohmann::json& j) {
   r.name = j.value("name", "");
   r.impl = j.value("impl", "");
   r.reference = j.value("reference", "");
+  r.err_class = j.value("err_class", "");
+  r.err_ratio = j.value("err_ratio", 0.0);
+  r.inexact = j.value("inexact", false);
   r.worker = j.value("worker", -1);
   r.worker_pid = j.value("worker_pid", 0);
   r.signal = j.value("signal", 0);

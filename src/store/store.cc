@@ -71,12 +71,17 @@ constexpr std::array<const char*, kStoreSchemaVersion> kMigrations = {
        CREATE INDEX conclusions_by_line ON conclusions(kind, problem, engine, algo, axis, tie,
          over, id);
        CREATE INDEX conclusions_by_run ON conclusions(run_id, id);)",
+    // 5: verdicts keep the algorithm class they were judged with, the error over its bound
+    // and whether an ok result is inexact (docs/NUMERICS.md).
+    R"(ALTER TABLE probes ADD COLUMN err_class TEXT NOT NULL DEFAULT '';
+       ALTER TABLE probes ADD COLUMN err_ratio REAL NOT NULL DEFAULT 0;
+       ALTER TABLE probes ADD COLUMN inexact INTEGER NOT NULL DEFAULT 0;)",
 };
 
 constexpr const char* kProbeColumns =
     "id, run_id, problem, name, dir, dt, engine, algo, fingerprint_hash, outcome, phase, "
     "time_ms, max_rel_err, message, reference, worker, worker_pid, signal, exit_status, "
-    "stderr_tail, wall_ms, attempt, created, impl";
+    "stderr_tail, wall_ms, attempt, created, impl, err_class, err_ratio, inexact";
 constexpr const char* kConclusionColumns =
     "id, run_id, kind, problem, engine, algo, fingerprint_hash, axis, tie, over, outcome, "
     "confirmed, summary, created";
@@ -128,6 +133,9 @@ Result<StoredProbe> read_probe(Stmt& s) {
   r.attempt = static_cast<int>(s.col_int(21));
   p.created_ms = s.col_int(22);
   r.impl = s.col_text(23);
+  r.err_class = s.col_text(24);
+  r.err_ratio = s.col_double(25);
+  r.inexact = s.col_int(26) != 0;
   return p;
 }
 
@@ -442,14 +450,15 @@ Status Store::Impl::insert_probe(int64_t run_id, const std::string& fp_hash,
   Stmt& s = prep(
       "INSERT INTO probes(run_id, problem, name, dir, dt, engine, algo, fingerprint_hash, "
       "outcome, phase, time_ms, max_rel_err, message, reference, worker, worker_pid, signal, "
-      "exit_status, stderr_tail, wall_ms, attempt, created, impl) "
-      "VALUES(?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)");
+      "exit_status, stderr_tail, wall_ms, attempt, created, impl, err_class, err_ratio, inexact) "
+      "VALUES(?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)");
   s.bind_all(run_id, r.problem, r.name, std::string(to_string(r.dir)),
              std::string(to_string(r.dt)), r.engine, r.algo, fp_hash,
              std::string(to_string(r.outcome)), std::string(to_string(r.phase)), r.time_ms,
              r.max_rel_err, r.message, r.reference, int64_t{r.worker}, int64_t{r.worker_pid},
              int64_t{r.signal}, int64_t{r.exit_status}, r.stderr_tail, r.wall_ms,
-             int64_t{r.attempt}, created, r.impl);
+             int64_t{r.attempt}, created, r.impl, r.err_class, r.err_ratio,
+             int64_t{r.inexact});
   CG_RETURN_IF_ERROR(s.run());
   *id = db.last_insert_id();
   return Status::Ok();
