@@ -28,6 +28,7 @@ struct ErrorModel {
   double u_acc = 0;      ///< unit roundoff of the accumulation
   int acc_bits = 24;     ///< integer partial sums below 2^acc_bits are exact in the accumulator
   double k = 1;          ///< accumulation length: the terms that feed one output
+  double fill_m = 0;     ///< the fills' bound on M: k * magnitude^2
   double c = 0;          ///< Winograd/FFT constant multiplying u_acc * S (or ||M||_2)
   double u_tf32 = 0;     ///< winograd_tf32: TF32 rounding of the transformed operands
   double growth = 1;     ///< Winograd: beta^2, the transforms' magnitude growth

@@ -140,9 +140,16 @@ std::string describe(Arg a, const ErrorModel& e, const ArgStats& s, const std::v
   if (std::isfinite(g) && std::isfinite(r))
     m += fmt::format(" (abs err {:.3g}, bound {:.3g}, rel err {:.3g})", std::fabs(g - r),
                      any ? s.first_bound : s.worst_bound, std::fabs(g - r) / std::max(std::fabs(r), 1.0));
-  return m + fmt::format("; {} of {} elements exceed the {} bound (k {:g}, max err/bound {:.3g})",
+  // The bound's coefficients, so that a repro outside convguard can apply the same bound.
+  const double top = std::max(e.fill_m, 1.0);
+  const double mcoef = direct_term(e, top) / top;
+  const bool transform = is_winograd(e.cls) || e.cls == AlgoClass::fft;
+  return m + fmt::format("; {} of {} elements exceed the {} bound (k {:g}, max err/bound {:.3g}; "
+                         "bound 2u max(|y|,1) + {:.3g} M + {:.3g} max M{})",
                          s.mismatches + s.nonfinite, ref.size(), to_string(e.cls), e.k,
-                         s.max_ratio);
+                         s.max_ratio, transform ? 0.0 : mcoef,
+                         e.normwise ? 0.0 : (e.c * e.u_acc + 2 * e.growth * e.u_tf32),
+                         e.normwise ? fmt::format(", normwise {:.3g} ||M||", e.c * e.u_acc) : "");
 }
 
 }  // namespace
@@ -197,6 +204,7 @@ ErrorModel error_model(const Problem& p, AlgoClass cls) {
   e.u_store = unit_roundoff(significant_bits(p.dt));
   e.u_acc = unit_roundoff(kF32Bits);
   e.k = accumulation_length(p);
+  e.fill_m = e.k * fill_magnitude(p) * fill_magnitude(p);
   const double kc = std::max(1.0, transformed_sum_length(p));
   if (cls == AlgoClass::reduced) {
     if (p.dt == DataType::f32) {
@@ -229,8 +237,7 @@ bool needs_magnitudes(const Problem& p, AlgoClass cls) {
   const ErrorModel e = error_model(p, cls);
   if (e.c > 0 || e.u_input > 0) return true;
   // Every partial sum is bounded by M <= k * magnitude^2.
-  const double m = double(fill_magnitude(p));
-  return e.k * m * m >= std::ldexp(1.0, e.acc_bits);
+  return e.fill_m >= std::ldexp(1.0, e.acc_bits);
 }
 
 Comparison compare_outputs(const Problem& p, const ConvTensors& got, const ConvTensors& ref,
