@@ -84,14 +84,14 @@ def flops(problem):
 
 
 def coefficients(msg):
-    m = re.search(r"bound 2u max\(\|y\|,1\) \+ ([0-9.e+-]+) M \+ ([0-9.e+-]+) max M(?:, normwise ([0-9.e+-]+))?", msg)
+    m = re.search(r"bound 2u max\(\|y\|,1\) \+ ([0-9.e+-]+) M \+ ([0-9.e+-]+)(?:, normwise ([0-9.e+-]+))?", msg)
     if not m:
         return ""
     out = ""
     if float(m.group(1)) > 0:
         out += f" --bound-m {m.group(1)}"
     if float(m.group(2)) > 0:
-        out += f" --bound-s {m.group(2)}"
+        out += f" --bound-abs {m.group(2)}"
     if m.group(3):
         out += f" --normwise {m.group(3)}"
     return out

@@ -2,11 +2,11 @@
 // finding reproduces. Shares no code with convguard: its own descriptor parser, fills,
 // double-precision reference and error figures. NCHW, cross-correlation.
 //
-//   cudnn_repro DIR DT ALGO DESCRIPTOR [--bound-m A] [--bound-s B] [--normwise C]
+//   cudnn_repro DIR DT ALGO DESCRIPTOR [--bound-m A] [--bound-abs B] [--normwise C]
 //     DIR: FWD_D | BWD_D | BWD_W     DT: f32 | f16 | bf16
 //     ALGO: <fwd|bwd_data|bwd_filter>.<ENUM>.<default|tf32|tensor_op|fma> or engine<N>
 //     DESCRIPTOR: benchdnn's, e.g. g1mb1ic64ih56iw56oc64oh56ow56kh3kw3sh1sw1ph1pw1dh0dw0
-//   Elementwise it calls an output wrong when |got - y| > 2u max(|y|,1) + A*M_i + B*max(M);
+//   Elementwise it calls an output wrong when |got - y| > 2u max(|y|,1) + A*M_i + B;
 //   with --normwise, when ||got - y||_2 > 2u ||max(|y|,1)||_2 + C ||M||_2 (y exact, M the
 //   sum of |a*b| over an output's terms, u the data type's unit roundoff). The defaults
 //   (0) are the exact class. Prints one line of key=value; exit 0 whatever the verdict,
@@ -32,7 +32,7 @@ struct Conv {
 
 [[noreturn]] void usage(const char* why) {
   std::fprintf(stderr, "cudnn_repro: %s\nusage: cudnn_repro DIR DT ALGO DESCRIPTOR "
-               "[--bound-m A] [--bound-s B] [--normwise C]\n", why);
+               "[--bound-m A] [--bound-abs B] [--normwise C]\n", why);
   std::exit(2);
 }
 
@@ -351,11 +351,11 @@ int main(int argc, char** argv) {
   if (dir != "FWD_D" && dir != "BWD_D" && dir != "BWD_W") usage("DIR must be FWD_D, BWD_D or BWD_W");
   if (dt != "f32" && dt != "f16" && dt != "bf16") usage("DT must be f32, f16 or bf16");
   const Conv c = parse(argv[4]);
-  double bound_m = 0, bound_s = 0, normwise = -1;
+  double bound_m = 0, bound_abs = 0, normwise = -1;
   for (int i = 5; i + 1 < argc; i += 2) {
     const std::string k = argv[i];
     const double v = std::atof(argv[i + 1]);
-    if (k == "--bound-m") bound_m = v; else if (k == "--bound-s") bound_s = v;
+    if (k == "--bound-m") bound_m = v; else if (k == "--bound-abs") bound_abs = v;
     else if (k == "--normwise") normwise = v; else usage("unknown option");
   }
   const long icg = c.ic / c.g;
@@ -404,7 +404,7 @@ int main(int argc, char** argv) {
     if (ref.mag[i] > 0) max_over_m = std::max(max_over_m, e / ref.mag[i]);
     err2 += e * e, floor2 += fl * fl;
     inexact += e > 2 * u * fl;
-    over += e > 2 * u * fl + bound_m * ref.mag[i] + bound_s * scale;
+    over += e > 2 * u * fl + bound_m * ref.mag[i] + bound_abs;
   }
   const bool wrong = nonfinite > 0 ||
                      (normwise >= 0 ? std::sqrt(err2) > 2 * u * std::sqrt(floor2) + normwise * std::sqrt(mag2)

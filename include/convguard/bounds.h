@@ -20,7 +20,8 @@ int significant_bits(DataType dt);
 ///   elementwise: |got_i - ref_i| <= 2 u_store max(|y_i|, 1) + E_i
 ///   normwise (fft): ||got - ref||_2 <= 2 u_store ||max(|y|, 1)||_2 + c u_acc ||M||_2
 /// where E_i = 2 u_input M_i + [M_i >= 2^acc_bits] gamma(k, u_acc) M_i for direct
-/// classes and E = c u_acc S (+ 2 beta^2 u_tf32 S for winograd_tf32) for Winograd.
+/// classes and E = abs_term (a probabilistic bound over the fills' distribution, the
+/// same for every output) for Winograd.
 struct ErrorModel {
   AlgoClass cls = AlgoClass::exact;
   double u_store = 0;    ///< unit roundoff of the data type (the final rounding)
@@ -29,9 +30,10 @@ struct ErrorModel {
   int acc_bits = 24;     ///< integer partial sums below 2^acc_bits are exact in the accumulator
   double k = 1;          ///< accumulation length: the terms that feed one output
   double fill_m = 0;     ///< the fills' bound on M: k * magnitude^2
-  double c = 0;          ///< Winograd/FFT constant multiplying u_acc * S (or ||M||_2)
+  double c = 0;          ///< FFT constant multiplying u_acc ||M||_2
   double u_tf32 = 0;     ///< winograd_tf32: TF32 rounding of the transformed operands
-  double growth = 1;     ///< Winograd: beta^2, the transforms' magnitude growth
+  double growth = 1;     ///< Winograd: beta_h beta_w, the transforms' RMS path gain
+  double abs_term = 0;   ///< Winograd: the computation bound E, the same for every output
   bool normwise = false;  ///< fft: judged in the 2-norm over each output tensor
 };
 ErrorModel error_model(const Problem& p, AlgoClass cls);
@@ -40,8 +42,9 @@ ErrorModel error_model(const Problem& p, AlgoClass cls);
 /// exp(lambda sqrt(k) u + k u^2 / (1 - u)) - 1 with lambda = 8.
 double accumulation_gamma(double k, double u);
 
-/// Magnitude growth beta of a 1-D Winograd F(m, r) with the standard Toom-Cook points
-/// (0, 1, -1, 2, -2, 1/2, -1/2, ...): max over outputs of |A^T| (|G| 1 o |B^T| 1) / r.
+/// RMS path gain beta of a 1-D Winograd F(m, r) with the standard Toom-Cook points
+/// (0, 1, -1, 2, -2, 1/2, -1/2, ...): max over outputs o of
+/// sqrt(sum_x A^T[x][o]^2 |G[x]|_2^2 |B^T[x]|_2^2).
 double winograd_growth(int m, int r);
 
 /// Whether compare_outputs needs M (the magnitudes) for this class on p; when not,

@@ -105,7 +105,7 @@ ArgStats check_arg(const ErrorModel& e, const ErrorModel& exact, const std::vect
   if (mag)
     for (float m : *mag) scale = std::max(scale, double(m)), s.mag2 += double(m) * m;
   const bool transform = is_winograd(e.cls) || e.cls == AlgoClass::fft;
-  const double transform_term = (e.c * e.u_acc + 2 * e.growth * e.u_tf32) * scale;
+  const double transform_term = e.abs_term + e.c * e.u_acc * scale;
   for (size_t i = 0; i < ref.size(); ++i) {
     const double g = got[i], r = ref[i];
     s.got_nonzero |= g != 0.0;
@@ -145,10 +145,9 @@ std::string describe(Arg a, const ErrorModel& e, const ArgStats& s, const std::v
   const double mcoef = direct_term(e, top) / top;
   const bool transform = is_winograd(e.cls) || e.cls == AlgoClass::fft;
   return m + fmt::format("; {} of {} elements exceed the {} bound (k {:g}, max err/bound {:.3g}; "
-                         "bound 2u max(|y|,1) + {:.3g} M + {:.3g} max M{})",
+                         "bound 2u max(|y|,1) + {:.3g} M + {:.3g}{})",
                          s.mismatches + s.nonfinite, ref.size(), to_string(e.cls), e.k,
-                         s.max_ratio, transform ? 0.0 : mcoef,
-                         e.normwise ? 0.0 : (e.c * e.u_acc + 2 * e.growth * e.u_tf32),
+                         s.max_ratio, transform ? 0.0 : mcoef, e.abs_term,
                          e.normwise ? fmt::format(", normwise {:.3g} ||M||", e.c * e.u_acc) : "");
 }
 
@@ -184,16 +183,20 @@ double winograd_growth(int m, int r) {
     return v;
   };
   const auto at = vander(m), gm = vander(r), bt = inverse_transpose(vander(n));
+  // A rounding of relative size delta at transformed point x reaches output o as
+  // A^T[x][o] (G g)_x (B^T d)_x delta; with independent unit-variance g and d the
+  // product's mean square is sum_j G[x][j]^2 * sum_l B^T[x][l]^2 (invariant under the
+  // diagonal scaling that moves factors between G and B^T).
   double worst = 0;
   for (int o = 0; o < m; ++o) {
     double sum = 0;
     for (int x = 0; x < n; ++x) {
-      double gs = 0, bs = 0;
-      for (double v : gm[x]) gs += std::fabs(v);
-      for (double v : bt[x]) bs += std::fabs(v);
-      sum += std::fabs(at[x][o]) * gs * bs;
+      double g2 = 0, b2 = 0;
+      for (double v : gm[x]) g2 += v * v;
+      for (double v : bt[x]) b2 += v * v;
+      sum += at[x][o] * at[x][o] * g2 * b2;
     }
-    worst = std::max(worst, sum / r);
+    worst = std::max(worst, std::sqrt(sum));
   }
   return worst;
 }
@@ -222,20 +225,27 @@ ErrorModel error_model(const Problem& p, AlgoClass cls) {
                           std::ceil(std::log2(double(p.iw + 2 * p.pw)));
     e.c = 3 * stages * kFftStageEta + 1 + accumulation_gamma(kc, e.u_acc) / e.u_acc;
   } else if (is_winograd(cls)) {
+    // Probabilistic, over the fills' distribution (independent, mean zero, mean square
+    // q per input): each output is a sum over the transformed points and the k_c
+    // channels of roundings delta * A^T (G g) (B^T d); its standard deviation is
+    // sqrt(k_c) q beta_h beta_w times the rounding per path. A path passes two passes of
+    // each transform (dot products of length <= n, filter r), the product, and a
+    // partial sum of the channel reduction (mean square k_c/2 partial terms); TF32 adds
+    // two roundings of the transformed operands. lambda standard deviations bound it.
     const int n = winograd_tile(cls);
     e.growth = growth_1d(n, p.kh) * growth_1d(n, p.kw);
-    // Each 2-D transform is two passes of dot products of length <= n (filter: r),
-    // then the pointwise product and the channel sum, all on magnitudes grown by beta^2.
     const double r = double(std::max(p.kh, p.kw));
-    e.c = e.growth * (4 * n + 2 * r + 1 + accumulation_gamma(kc, e.u_acc) / e.u_acc);
+    const double paths = 4 * n + 2 * r + 1 + kc / 2;
     if (cls == AlgoClass::winograd_tf32 && p.dt == DataType::f32) e.u_tf32 = unit_roundoff(kTf32Bits);
+    e.abs_term = kLambda * std::sqrt(kc) * fill_mean_square(p) * e.growth *
+                 std::sqrt(paths * e.u_acc * e.u_acc + 2 * e.u_tf32 * e.u_tf32);
   }
   return e;
 }
 
 bool needs_magnitudes(const Problem& p, AlgoClass cls) {
   const ErrorModel e = error_model(p, cls);
-  if (e.c > 0 || e.u_input > 0) return true;
+  if (e.normwise || e.u_input > 0) return true;
   // Every partial sum is bounded by M <= k * magnitude^2.
   return e.fill_m >= std::ldexp(1.0, e.acc_bits);
 }
