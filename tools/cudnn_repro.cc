@@ -31,8 +31,10 @@ struct Conv {
 };
 
 [[noreturn]] void usage(const char* why) {
-  std::fprintf(stderr, "cudnn_repro: %s\nusage: cudnn_repro DIR DT ALGO DESCRIPTOR "
-               "[--bound-m A] [--bound-abs B] [--normwise C]\n", why);
+  std::fprintf(stderr,
+               "cudnn_repro: %s\nusage: cudnn_repro DIR DT ALGO DESCRIPTOR "
+               "[--bound-m A] [--bound-abs B] [--normwise C]\n",
+               why);
   std::exit(2);
 }
 
@@ -41,16 +43,16 @@ struct Conv {
   std::exit(1);
 }
 
-#define CUDNN_OK(x)                                                                  \
-  do {                                                                               \
-    cudnnStatus_t s_ = (x);                                                          \
-    if (s_ != CUDNN_STATUS_SUCCESS) fail(std::string(#x).substr(0, 40) + ":" +       \
-                                         cudnnGetErrorString(s_));                   \
+#define CUDNN_OK(x)                                                        \
+  do {                                                                     \
+    cudnnStatus_t s_ = (x);                                                \
+    if (s_ != CUDNN_STATUS_SUCCESS)                                        \
+      fail(std::string(#x).substr(0, 40) + ":" + cudnnGetErrorString(s_)); \
   } while (0)
-#define CUDA_OK(x)                                                                   \
-  do {                                                                               \
-    cudaError_t e_ = (x);                                                            \
-    if (e_ != cudaSuccess) fail(std::string("cuda:") + cudaGetErrorName(e_));        \
+#define CUDA_OK(x)                                                            \
+  do {                                                                        \
+    cudaError_t e_ = (x);                                                     \
+    if (e_ != cudaSuccess) fail(std::string("cuda:") + cudaGetErrorName(e_)); \
   } while (0)
 
 Conv parse(const char* text) {
@@ -62,17 +64,46 @@ Conv parse(const char* text) {
     long v = 0;
     if (std::sscanf(s, "%2[a-z]%ld%n", name, &v, &n) != 2) usage("bad descriptor");
     const std::string k = name;
-    if (k == "g") c.g = v; else if (k == "mb") c.mb = v; else if (k == "ic") c.ic = v;
-    else if (k == "ih") c.ih = v; else if (k == "iw") c.iw = v, iw = true;
-    else if (k == "oc") c.oc = v; else if (k == "oh") c.oh = v, oh = true;
-    else if (k == "ow") c.ow = v, ow = true; else if (k == "kh") c.kh = v;
-    else if (k == "kw") c.kw = v; else if (k == "sh") c.sh = v; else if (k == "sw") c.sw = v;
-    else if (k == "ph") c.ph = v; else if (k == "pw") c.pw = v; else if (k == "dh") c.dh = v;
-    else if (k == "dw") c.dw = v; else usage("unknown descriptor field");
+    if (k == "g")
+      c.g = v;
+    else if (k == "mb")
+      c.mb = v;
+    else if (k == "ic")
+      c.ic = v;
+    else if (k == "ih")
+      c.ih = v;
+    else if (k == "iw")
+      c.iw = v, iw = true;
+    else if (k == "oc")
+      c.oc = v;
+    else if (k == "oh")
+      c.oh = v, oh = true;
+    else if (k == "ow")
+      c.ow = v, ow = true;
+    else if (k == "kh")
+      c.kh = v;
+    else if (k == "kw")
+      c.kw = v;
+    else if (k == "sh")
+      c.sh = v;
+    else if (k == "sw")
+      c.sw = v;
+    else if (k == "ph")
+      c.ph = v;
+    else if (k == "pw")
+      c.pw = v;
+    else if (k == "dh")
+      c.dh = v;
+    else if (k == "dw")
+      c.dw = v;
+    else
+      usage("unknown descriptor field");
     s += n;
   }
   if (!iw) c.iw = c.ih;
-  auto out = [](long i, long k, long s, long p, long d) { return (i - ((k - 1) * (d + 1) + 1) + 2 * p) / s + 1; };
+  auto out = [](long i, long k, long s, long p, long d) {
+    return (i - ((k - 1) * (d + 1) + 1) + 2 * p) / s + 1;
+  };
   if (!oh) c.oh = out(c.ih, c.kh, c.sh, c.ph, c.dh);
   if (!ow) c.ow = out(c.iw, c.kw, c.sw, c.pw, c.dw);
   return c;
@@ -89,9 +120,12 @@ void to_device_type(const std::string& dt, const std::vector<float>& v, std::vec
   const size_t sz = dt == "f32" ? 4 : 2;
   out.resize(v.size() * sz);
   for (size_t i = 0; i < v.size(); ++i) {
-    if (dt == "f32") std::memcpy(&out[i * 4], &v[i], 4);
-    else if (dt == "f16") { _Float16 h = static_cast<_Float16>(v[i]); std::memcpy(&out[i * 2], &h, 2); }
-    else {
+    if (dt == "f32")
+      std::memcpy(&out[i * 4], &v[i], 4);
+    else if (dt == "f16") {
+      _Float16 h = static_cast<_Float16>(v[i]);
+      std::memcpy(&out[i * 2], &h, 2);
+    } else {
       uint32_t b;
       std::memcpy(&b, &v[i], 4);
       b += 0x7fffu + ((b >> 16) & 1u);
@@ -105,9 +139,13 @@ std::vector<float> from_device_type(const std::string& dt, const std::vector<uin
   const size_t sz = dt == "f32" ? 4 : 2;
   std::vector<float> v(in.size() / sz);
   for (size_t i = 0; i < v.size(); ++i) {
-    if (dt == "f32") std::memcpy(&v[i], &in[i * 4], 4);
-    else if (dt == "f16") { _Float16 h; std::memcpy(&h, &in[i * 2], 2); v[i] = static_cast<float>(h); }
-    else {
+    if (dt == "f32")
+      std::memcpy(&v[i], &in[i * 4], 4);
+    else if (dt == "f16") {
+      _Float16 h;
+      std::memcpy(&h, &in[i * 2], 2);
+      v[i] = static_cast<float>(h);
+    } else {
       uint16_t h;
       std::memcpy(&h, &in[i * 2], 2);
       const uint32_t b = uint32_t(h) << 16;
@@ -138,10 +176,16 @@ Sums reference(const Conv& c, const std::string& dir, const std::vector<float>& 
                const std::vector<float>& w, const std::vector<float>& dy) {
   const long icg = c.ic / c.g, ocg = c.oc / c.g;
   Sums s;
-  auto X = [&](long n, long ch, long h, long ww) { return ((n * c.ic + ch) * c.ih + h) * c.iw + ww; };
-  auto Y = [&](long n, long ch, long h, long ww) { return ((n * c.oc + ch) * c.oh + h) * c.ow + ww; };
-  auto W = [&](long o, long ch, long h, long ww) { return ((o * icg + ch) * c.kh + h) * c.kw + ww; };
-  const size_t out = dir == "FWD_D" ? size_t(c.mb * c.oc * c.oh * c.ow)
+  auto X = [&](long n, long ch, long h, long ww) {
+    return ((n * c.ic + ch) * c.ih + h) * c.iw + ww;
+  };
+  auto Y = [&](long n, long ch, long h, long ww) {
+    return ((n * c.oc + ch) * c.oh + h) * c.ow + ww;
+  };
+  auto W = [&](long o, long ch, long h, long ww) {
+    return ((o * icg + ch) * c.kh + h) * c.kw + ww;
+  };
+  const size_t out = dir == "FWD_D"   ? size_t(c.mb * c.oc * c.oh * c.ow)
                      : dir == "BWD_D" ? size_t(c.mb * c.ic * c.ih * c.iw)
                                       : size_t(c.oc * icg * c.kh * c.kw);
   s.y.assign(out, 0), s.mag.assign(out, 0);
@@ -157,8 +201,9 @@ Sums reference(const Conv& c, const std::string& dir, const std::vector<float>& 
         const long iw = ow * c.sw - c.pw + kw * (c.dw + 1);
         if (iw < 0 || iw >= c.iw) continue;
         const long xi = X(n, g * icg + ch, ih, iw), yi = Y(n, o, oh, ow), wi = W(o, ch, kh, kw);
-        const double t = dir == "FWD_D" ? double(x[xi]) * w[wi]
-                         : dir == "BWD_W" ? double(x[xi]) * dy[yi] : double(dy[yi]) * w[wi];
+        const double t = dir == "FWD_D"   ? double(x[xi]) * w[wi]
+                         : dir == "BWD_W" ? double(x[xi]) * dy[yi]
+                                          : double(dy[yi]) * w[wi];
         const long at = dir == "FWD_D" ? yi : dir == "BWD_W" ? wi : xi;
         s.y[at] += t, s.mag[at] += std::fabs(t);
       }
@@ -192,11 +237,13 @@ struct Buffers {
 // Legacy API: "<op>.<ENUM>.<math>".
 void run_legacy(cudnnHandle_t h, const Conv& c, const std::string& dir, const std::string& dt,
                 const std::string& algo, Buffers& b) {
-  static const char* fwd[] = {"IMPLICIT_GEMM", "IMPLICIT_PRECOMP_GEMM", "GEMM", "DIRECT", "FFT",
-                              "FFT_TILING", "WINOGRAD", "WINOGRAD_NONFUSED"};
-  static const char* bwd_data[] = {"ALGO_0", "ALGO_1", "FFT", "FFT_TILING", "WINOGRAD", "WINOGRAD_NONFUSED"};
-  static const char* bwd_filter[] = {"ALGO_0", "ALGO_1", "FFT", "ALGO_3", "WINOGRAD",
-                                     "WINOGRAD_NONFUSED", "FFT_TILING"};
+  static const char* fwd[] = {
+      "IMPLICIT_GEMM", "IMPLICIT_PRECOMP_GEMM", "GEMM", "DIRECT", "FFT", "FFT_TILING",
+      "WINOGRAD",      "WINOGRAD_NONFUSED"};
+  static const char* bwd_data[] = {"ALGO_0",     "ALGO_1",   "FFT",
+                                   "FFT_TILING", "WINOGRAD", "WINOGRAD_NONFUSED"};
+  static const char* bwd_filter[] = {
+      "ALGO_0", "ALGO_1", "FFT", "ALGO_3", "WINOGRAD", "WINOGRAD_NONFUSED", "FFT_TILING"};
   const size_t d1 = algo.find('.'), d2 = algo.rfind('.');
   const std::string name = algo.substr(d1 + 1, d2 - d1 - 1), math = algo.substr(d2 + 1);
   const char** names = dir == "FWD_D" ? fwd : dir == "BWD_D" ? bwd_data : bwd_filter;
@@ -219,27 +266,32 @@ void run_legacy(cudnnHandle_t h, const Conv& c, const std::string& dir, const st
   CUDNN_OK(cudnnSetConvolution2dDescriptor(cd, c.ph, c.pw, c.sh, c.sw, c.dh + 1, c.dw + 1,
                                            CUDNN_CROSS_CORRELATION, CUDNN_DATA_FLOAT));
   CUDNN_OK(cudnnSetConvolutionGroupCount(cd, c.g));
-  const cudnnMathType_t m = math == "fma" ? CUDNN_FMA_MATH
+  const cudnnMathType_t m = math == "fma"                             ? CUDNN_FMA_MATH
                             : (math == "tf32" || math == "tensor_op") ? CUDNN_TENSOR_OP_MATH
                                                                       : CUDNN_DEFAULT_MATH;
   CUDNN_OK(cudnnSetConvolutionMathType(cd, m));
   size_t bytes = 0;
   const float one = 1, zero = 0;
   if (dir == "FWD_D") {
-    CUDNN_OK(cudnnGetConvolutionForwardWorkspaceSize(h, xd, wd, cd, yd, cudnnConvolutionFwdAlgo_t(a), &bytes));
+    CUDNN_OK(cudnnGetConvolutionForwardWorkspaceSize(h, xd, wd, cd, yd,
+                                                     cudnnConvolutionFwdAlgo_t(a), &bytes));
     CUDA_OK(cudaMalloc(&b.ws, bytes + 1));
-    CUDNN_OK(cudnnConvolutionForward(h, &one, xd, b.x, wd, b.w, cd, cudnnConvolutionFwdAlgo_t(a), b.ws,
-                                     bytes, &zero, yd, b.y));
+    CUDNN_OK(cudnnConvolutionForward(h, &one, xd, b.x, wd, b.w, cd, cudnnConvolutionFwdAlgo_t(a),
+                                     b.ws, bytes, &zero, yd, b.y));
   } else if (dir == "BWD_D") {
-    CUDNN_OK(cudnnGetConvolutionBackwardDataWorkspaceSize(h, wd, yd, cd, xd, cudnnConvolutionBwdDataAlgo_t(a), &bytes));
+    CUDNN_OK(cudnnGetConvolutionBackwardDataWorkspaceSize(
+        h, wd, yd, cd, xd, cudnnConvolutionBwdDataAlgo_t(a), &bytes));
     CUDA_OK(cudaMalloc(&b.ws, bytes + 1));
-    CUDNN_OK(cudnnConvolutionBackwardData(h, &one, wd, b.w, yd, b.y, cd, cudnnConvolutionBwdDataAlgo_t(a),
-                                          b.ws, bytes, &zero, xd, b.x));
+    CUDNN_OK(cudnnConvolutionBackwardData(h, &one, wd, b.w, yd, b.y, cd,
+                                          cudnnConvolutionBwdDataAlgo_t(a), b.ws, bytes, &zero, xd,
+                                          b.x));
   } else {
-    CUDNN_OK(cudnnGetConvolutionBackwardFilterWorkspaceSize(h, xd, yd, cd, wd, cudnnConvolutionBwdFilterAlgo_t(a), &bytes));
+    CUDNN_OK(cudnnGetConvolutionBackwardFilterWorkspaceSize(
+        h, xd, yd, cd, wd, cudnnConvolutionBwdFilterAlgo_t(a), &bytes));
     CUDA_OK(cudaMalloc(&b.ws, bytes + 1));
     CUDNN_OK(cudnnConvolutionBackwardFilter(h, &one, xd, b.x, yd, b.y, cd,
-                                            cudnnConvolutionBwdFilterAlgo_t(a), b.ws, bytes, &zero, wd, b.w));
+                                            cudnnConvolutionBwdFilterAlgo_t(a), b.ws, bytes, &zero,
+                                            wd, b.w));
   }
 }
 
@@ -255,7 +307,8 @@ void set(cudnnBackendDescriptor_t d, cudnnBackendAttributeName_t n, cudnnBackend
 }
 
 cudnnBackendDescriptor_t tensor(const int64_t dims[4], cudnnDataType_t t, int64_t uid) {
-  const int64_t strides[4] = {dims[1] * dims[2] * dims[3], dims[2] * dims[3], dims[3], 1}, align = 256;
+  const int64_t strides[4] = {dims[1] * dims[2] * dims[3], dims[2] * dims[3], dims[3], 1},
+                align = 256;
   auto d = make(CUDNN_BACKEND_TENSOR_DESCRIPTOR);
   set(d, CUDNN_ATTR_TENSOR_DATA_TYPE, CUDNN_TYPE_DATA_TYPE, 1, &t);
   set(d, CUDNN_ATTR_TENSOR_DIMENSIONS, CUDNN_TYPE_INT64, 4, dims);
@@ -268,14 +321,15 @@ cudnnBackendDescriptor_t tensor(const int64_t dims[4], cudnnDataType_t t, int64_
 
 // Backend API: global engine index N with its default knobs. Grouped convolutions put
 // the groups into the channel dims (the filter's second dim is ic/g).
-void run_engine(cudnnHandle_t h, const Conv& c, const std::string& dir, const std::string& dt, long index,
-                Buffers& b) {
+void run_engine(cudnnHandle_t h, const Conv& c, const std::string& dir, const std::string& dt,
+                long index, Buffers& b) {
   const cudnnDataType_t t = cudnn_type(dt), comp = CUDNN_DATA_FLOAT;
   const int64_t xd[4] = {c.mb, c.ic, c.ih, c.iw}, yd[4] = {c.mb, c.oc, c.oh, c.ow},
                 wd[4] = {c.oc, c.ic / c.g, c.kh, c.kw};
   auto x = tensor(xd, t, 'x'), w = tensor(wd, t, 'w'), y = tensor(yd, t, 'y');
   auto conv = make(CUDNN_BACKEND_CONVOLUTION_DESCRIPTOR);
-  const int64_t dims = 2, pad[2] = {c.ph, c.pw}, dil[2] = {c.dh + 1, c.dw + 1}, str[2] = {c.sh, c.sw};
+  const int64_t dims = 2, pad[2] = {c.ph, c.pw}, dil[2] = {c.dh + 1, c.dw + 1},
+                str[2] = {c.sh, c.sw};
   const cudnnConvolutionMode_t mode = CUDNN_CROSS_CORRELATION;
   set(conv, CUDNN_ATTR_CONVOLUTION_SPATIAL_DIMS, CUDNN_TYPE_INT64, 1, &dims);
   set(conv, CUDNN_ATTR_CONVOLUTION_COMP_TYPE, CUDNN_TYPE_DATA_TYPE, 1, &comp);
@@ -291,7 +345,8 @@ void run_engine(cudnnHandle_t h, const Conv& c, const std::string& dir, const st
     op = make(CUDNN_BACKEND_OPERATION_CONVOLUTION_FORWARD_DESCRIPTOR);
     set(op, CUDNN_ATTR_OPERATION_CONVOLUTION_FORWARD_ALPHA, CUDNN_TYPE_FLOAT, 1, &alpha);
     set(op, CUDNN_ATTR_OPERATION_CONVOLUTION_FORWARD_BETA, CUDNN_TYPE_FLOAT, 1, &beta);
-    set(op, CUDNN_ATTR_OPERATION_CONVOLUTION_FORWARD_CONV_DESC, CUDNN_TYPE_BACKEND_DESCRIPTOR, 1, &conv);
+    set(op, CUDNN_ATTR_OPERATION_CONVOLUTION_FORWARD_CONV_DESC, CUDNN_TYPE_BACKEND_DESCRIPTOR, 1,
+        &conv);
     set(op, CUDNN_ATTR_OPERATION_CONVOLUTION_FORWARD_X, CUDNN_TYPE_BACKEND_DESCRIPTOR, 1, &x);
     set(op, CUDNN_ATTR_OPERATION_CONVOLUTION_FORWARD_W, CUDNN_TYPE_BACKEND_DESCRIPTOR, 1, &w);
     set(op, CUDNN_ATTR_OPERATION_CONVOLUTION_FORWARD_Y, CUDNN_TYPE_BACKEND_DESCRIPTOR, 1, &y);
@@ -299,7 +354,8 @@ void run_engine(cudnnHandle_t h, const Conv& c, const std::string& dir, const st
     op = make(CUDNN_BACKEND_OPERATION_CONVOLUTION_BACKWARD_DATA_DESCRIPTOR);
     set(op, CUDNN_ATTR_OPERATION_CONVOLUTION_BWD_DATA_ALPHA, CUDNN_TYPE_FLOAT, 1, &alpha);
     set(op, CUDNN_ATTR_OPERATION_CONVOLUTION_BWD_DATA_BETA, CUDNN_TYPE_FLOAT, 1, &beta);
-    set(op, CUDNN_ATTR_OPERATION_CONVOLUTION_BWD_DATA_CONV_DESC, CUDNN_TYPE_BACKEND_DESCRIPTOR, 1, &conv);
+    set(op, CUDNN_ATTR_OPERATION_CONVOLUTION_BWD_DATA_CONV_DESC, CUDNN_TYPE_BACKEND_DESCRIPTOR, 1,
+        &conv);
     set(op, CUDNN_ATTR_OPERATION_CONVOLUTION_BWD_DATA_DX, CUDNN_TYPE_BACKEND_DESCRIPTOR, 1, &x);
     set(op, CUDNN_ATTR_OPERATION_CONVOLUTION_BWD_DATA_W, CUDNN_TYPE_BACKEND_DESCRIPTOR, 1, &w);
     set(op, CUDNN_ATTR_OPERATION_CONVOLUTION_BWD_DATA_DY, CUDNN_TYPE_BACKEND_DESCRIPTOR, 1, &y);
@@ -307,7 +363,8 @@ void run_engine(cudnnHandle_t h, const Conv& c, const std::string& dir, const st
     op = make(CUDNN_BACKEND_OPERATION_CONVOLUTION_BACKWARD_FILTER_DESCRIPTOR);
     set(op, CUDNN_ATTR_OPERATION_CONVOLUTION_BWD_FILTER_ALPHA, CUDNN_TYPE_FLOAT, 1, &alpha);
     set(op, CUDNN_ATTR_OPERATION_CONVOLUTION_BWD_FILTER_BETA, CUDNN_TYPE_FLOAT, 1, &beta);
-    set(op, CUDNN_ATTR_OPERATION_CONVOLUTION_BWD_FILTER_CONV_DESC, CUDNN_TYPE_BACKEND_DESCRIPTOR, 1, &conv);
+    set(op, CUDNN_ATTR_OPERATION_CONVOLUTION_BWD_FILTER_CONV_DESC, CUDNN_TYPE_BACKEND_DESCRIPTOR, 1,
+        &conv);
     set(op, CUDNN_ATTR_OPERATION_CONVOLUTION_BWD_FILTER_X, CUDNN_TYPE_BACKEND_DESCRIPTOR, 1, &x);
     set(op, CUDNN_ATTR_OPERATION_CONVOLUTION_BWD_FILTER_DW, CUDNN_TYPE_BACKEND_DESCRIPTOR, 1, &w);
     set(op, CUDNN_ATTR_OPERATION_CONVOLUTION_BWD_FILTER_DY, CUDNN_TYPE_BACKEND_DESCRIPTOR, 1, &y);
@@ -330,8 +387,8 @@ void run_engine(cudnnHandle_t h, const Conv& c, const std::string& dir, const st
   set(plan, CUDNN_ATTR_EXECUTION_PLAN_ENGINE_CONFIG, CUDNN_TYPE_BACKEND_DESCRIPTOR, 1, &cfg);
   CUDNN_OK(cudnnBackendFinalize(plan));
   int64_t bytes = 0, n = 0;
-  CUDNN_OK(cudnnBackendGetAttribute(plan, CUDNN_ATTR_EXECUTION_PLAN_WORKSPACE_SIZE, CUDNN_TYPE_INT64,
-                                    1, &n, &bytes));
+  CUDNN_OK(cudnnBackendGetAttribute(plan, CUDNN_ATTR_EXECUTION_PLAN_WORKSPACE_SIZE,
+                                    CUDNN_TYPE_INT64, 1, &n, &bytes));
   CUDA_OK(cudaMalloc(&b.ws, size_t(bytes) + 1));
   void* ptrs[3] = {b.x, b.w, b.y};
   const int64_t uids[3] = {'x', 'w', 'y'};
@@ -348,22 +405,30 @@ void run_engine(cudnnHandle_t h, const Conv& c, const std::string& dir, const st
 int main(int argc, char** argv) {
   if (argc < 5) usage("missing arguments");
   const std::string dir = argv[1], dt = argv[2], algo = argv[3];
-  if (dir != "FWD_D" && dir != "BWD_D" && dir != "BWD_W") usage("DIR must be FWD_D, BWD_D or BWD_W");
+  if (dir != "FWD_D" && dir != "BWD_D" && dir != "BWD_W")
+    usage("DIR must be FWD_D, BWD_D or BWD_W");
   if (dt != "f32" && dt != "f16" && dt != "bf16") usage("DT must be f32, f16 or bf16");
   const Conv c = parse(argv[4]);
   double bound_m = 0, bound_abs = 0, normwise = -1;
   for (int i = 5; i + 1 < argc; i += 2) {
     const std::string k = argv[i];
     const double v = std::atof(argv[i + 1]);
-    if (k == "--bound-m") bound_m = v; else if (k == "--bound-abs") bound_abs = v;
-    else if (k == "--normwise") normwise = v; else usage("unknown option");
+    if (k == "--bound-m")
+      bound_m = v;
+    else if (k == "--bound-abs")
+      bound_abs = v;
+    else if (k == "--normwise")
+      normwise = v;
+    else
+      usage("unknown option");
   }
   const long icg = c.ic / c.g;
-  const double k = dir == "FWD_D" ? double(icg * c.kh * c.kw)
+  const double k = dir == "FWD_D"   ? double(icg * c.kh * c.kw)
                    : dir == "BWD_D" ? double(c.oc / c.g * c.kh * c.kw)
                                     : double(c.mb * c.oh * c.ow);
   const double limit = dt == "f16" ? 2048 : 16777216;
-  const long m = std::max(1L, std::min(dt == "f16" ? 4L : 16L, long(std::floor(std::sqrt(limit / k)))));
+  const long m =
+      std::max(1L, std::min(dt == "f16" ? 4L : 16L, long(std::floor(std::sqrt(limit / k)))));
   const size_t nx = size_t(c.mb * c.ic * c.ih * c.iw), nw = size_t(c.oc * icg * c.kh * c.kw),
                ny = size_t(c.mb * c.oc * c.oh * c.ow);
   std::vector<float> x = fill(nx, m, 1), w = fill(nw, m, 2), dy = fill(ny, m, 3);
@@ -386,8 +451,10 @@ int main(int argc, char** argv) {
   if (dir != "BWD_W") upload(b.w, w);
   if (dir != "FWD_D") upload(b.y, dy);
   CUDA_OK(cudaMemset(out, 0xff, nout * sz));
-  if (algo.rfind("engine", 0) == 0) run_engine(h, c, dir, dt, std::atol(algo.c_str() + 6), b);
-  else run_legacy(h, c, dir, dt, algo, b);
+  if (algo.rfind("engine", 0) == 0)
+    run_engine(h, c, dir, dt, std::atol(algo.c_str() + 6), b);
+  else
+    run_legacy(h, c, dir, dt, algo, b);
   CUDA_OK(cudaDeviceSynchronize());
   bytes.resize(nout * sz);
   CUDA_OK(cudaMemcpy(bytes.data(), out, bytes.size(), cudaMemcpyDeviceToHost));
@@ -398,7 +465,10 @@ int main(int argc, char** argv) {
   for (double v : ref.mag) scale = std::max(scale, v), mag2 += v * v;
   long nonfinite = 0, over = 0, inexact = 0;
   for (size_t i = 0; i < nout; ++i) {
-    if (!std::isfinite(got[i])) { ++nonfinite; continue; }
+    if (!std::isfinite(got[i])) {
+      ++nonfinite;
+      continue;
+    }
     const double e = std::fabs(got[i] - ref.y[i]), fl = std::max(std::fabs(ref.y[i]), 1.0);
     max_abs = std::max(max_abs, e), max_rel = std::max(max_rel, e / fl);
     if (ref.mag[i] > 0) max_over_m = std::max(max_over_m, e / ref.mag[i]);
@@ -406,12 +476,14 @@ int main(int argc, char** argv) {
     inexact += e > 2 * u * fl;
     over += e > 2 * u * fl + bound_m * ref.mag[i] + bound_abs;
   }
-  const bool wrong = nonfinite > 0 ||
-                     (normwise >= 0 ? std::sqrt(err2) > 2 * u * std::sqrt(floor2) + normwise * std::sqrt(mag2)
-                                    : over > 0);
-  std::printf("status=ok verdict=%s n=%zu nonfinite=%ld inexact=%ld over_bound=%ld max_abs_err=%.6g "
-              "max_rel_err=%.6g max_err_over_M=%.3g max_err_over_S=%.3g norm_err_over_M=%.3g S=%.6g\n",
-              wrong ? "wrong" : "ok", nout, nonfinite, inexact, over, max_abs, max_rel, max_over_m,
-              scale > 0 ? max_abs / scale : 0.0, mag2 > 0 ? std::sqrt(err2 / mag2) : 0.0, scale);
+  const bool wrong =
+      nonfinite > 0 ||
+      (normwise >= 0 ? std::sqrt(err2) > 2 * u * std::sqrt(floor2) + normwise * std::sqrt(mag2)
+                     : over > 0);
+  std::printf(
+      "status=ok verdict=%s n=%zu nonfinite=%ld inexact=%ld over_bound=%ld max_abs_err=%.6g "
+      "max_rel_err=%.6g max_err_over_M=%.3g max_err_over_S=%.3g norm_err_over_M=%.3g S=%.6g\n",
+      wrong ? "wrong" : "ok", nout, nonfinite, inexact, over, max_abs, max_rel, max_over_m,
+      scale > 0 ? max_abs / scale : 0.0, mag2 > 0 ? std::sqrt(err2 / mag2) : 0.0, scale);
   return 0;
 }

@@ -24,16 +24,17 @@ int significant_bits(DataType dt);
 /// same for every output) for Winograd.
 struct ErrorModel {
   AlgoClass cls = AlgoClass::exact;
-  double u_store = 0;    ///< unit roundoff of the data type (the final rounding)
-  double u_input = 0;    ///< rounding of inputs into the compute type; 0 where the fills are exact in it
-  double u_acc = 0;      ///< unit roundoff of the accumulation
-  int acc_bits = 24;     ///< integer partial sums below 2^acc_bits are exact in the accumulator
-  double k = 1;          ///< accumulation length: the terms that feed one output
-  double fill_m = 0;     ///< the fills' bound on M: k * magnitude^2
-  double c = 0;          ///< FFT constant multiplying u_acc ||M||_2
-  double u_tf32 = 0;     ///< winograd_tf32: TF32 rounding of the transformed operands
-  double growth = 1;     ///< Winograd: beta_h beta_w, the transforms' RMS path gain
-  double abs_term = 0;   ///< Winograd: the computation bound E, the same for every output
+  double u_store = 0;  ///< unit roundoff of the data type (the final rounding)
+  double u_input =
+      0;  ///< rounding of inputs into the compute type; 0 where the fills are exact in it
+  double u_acc = 0;       ///< unit roundoff of the accumulation
+  int acc_bits = 24;      ///< integer partial sums below 2^acc_bits are exact in the accumulator
+  double k = 1;           ///< accumulation length: the terms that feed one output
+  double fill_m = 0;      ///< the fills' bound on M: k * magnitude^2
+  double c = 0;           ///< FFT constant multiplying u_acc ||M||_2
+  double u_tf32 = 0;      ///< winograd_tf32: TF32 rounding of the transformed operands
+  double growth = 1;      ///< Winograd: beta_h beta_w, the transforms' RMS path gain
+  double abs_term = 0;    ///< Winograd: the computation bound E, the same for every output
   bool normwise = false;  ///< fft: judged in the 2-norm over each output tensor
 };
 ErrorModel error_model(const Problem& p, AlgoClass cls);
@@ -61,7 +62,7 @@ struct Comparison {
   bool all_zero = false;   ///< the result is all zero while the reference is not: not trusted
   int64_t first_bad = -1;  ///< first element over its bound in `first_arg`
   Arg first_arg = Arg::dst;
-  std::string message;     ///< first failure with its elementwise figures
+  std::string message;  ///< first failure with its elementwise figures
 };
 
 /// Compares every output arg of the direction against the class's bound. `mag` holds

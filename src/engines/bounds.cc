@@ -1,11 +1,11 @@
 #include "convguard/bounds.h"
 
+#include <fmt/format.h>
+
 #include <algorithm>
 #include <array>
 #include <cmath>
 #include <vector>
-
-#include <fmt/format.h>
 
 #include "convguard/fill.h"
 
@@ -93,7 +93,9 @@ double direct_term(const ErrorModel& e, double m) {
     // as a tree (split-K) reduction: each term passes through log2(k) roundings.
     const bool reduced_type = e.acc_bits < kF32Bits;
     const double steps = std::ceil(std::log2(std::max(e.k, 2.0)));
-    t += (reduced_type ? steps * e.u_acc / (1 - steps * e.u_acc) : accumulation_gamma(e.k, e.u_acc)) * m;
+    t += (reduced_type ? steps * e.u_acc / (1 - steps * e.u_acc)
+                       : accumulation_gamma(e.k, e.u_acc)) *
+         m;
   }
   return t;
 }
@@ -120,7 +122,8 @@ ArgStats check_arg(const ErrorModel& e, const ErrorModel& exact, const std::vect
     const double store = 2 * e.u_store * floor;
     const double bound = store + (transform ? transform_term : direct_term(e, m));
     s.max_rel = std::max(s.max_rel, err / floor);
-    if (err / bound > s.max_ratio) s.max_ratio = err / bound, s.worst = int64_t(i), s.worst_bound = bound;
+    if (err / bound > s.max_ratio)
+      s.max_ratio = err / bound, s.worst = int64_t(i), s.worst_bound = bound;
     s.err2 += err * err, s.floor2 += floor * floor;
     s.inexact |= err > store + direct_term(exact, m);
     if (err > bound) {
@@ -139,16 +142,18 @@ std::string describe(Arg a, const ErrorModel& e, const ArgStats& s, const std::v
   std::string m = fmt::format("{}[{}] got {:.9g} expected {:.9g}", to_string(a), i, g, r);
   if (std::isfinite(g) && std::isfinite(r))
     m += fmt::format(" (abs err {:.3g}, bound {:.3g}, rel err {:.3g})", std::fabs(g - r),
-                     any ? s.first_bound : s.worst_bound, std::fabs(g - r) / std::max(std::fabs(r), 1.0));
+                     any ? s.first_bound : s.worst_bound,
+                     std::fabs(g - r) / std::max(std::fabs(r), 1.0));
   // The bound's coefficients, so that a repro outside convguard can apply the same bound.
   const double top = std::max(e.fill_m, 1.0);
   const double mcoef = direct_term(e, top) / top;
   const bool transform = is_winograd(e.cls) || e.cls == AlgoClass::fft;
-  return m + fmt::format("; {} of {} elements exceed the {} bound (k {:g}, max err/bound {:.3g}; "
-                         "bound 2u max(|y|,1) + {:.3g} M + {:.3g}{})",
-                         s.mismatches + s.nonfinite, ref.size(), to_string(e.cls), e.k,
-                         s.max_ratio, transform ? 0.0 : mcoef, e.abs_term,
-                         e.normwise ? fmt::format(", normwise {:.3g} ||M||", e.c * e.u_acc) : "");
+  return m + fmt::format(
+                 "; {} of {} elements exceed the {} bound (k {:g}, max err/bound {:.3g}; "
+                 "bound 2u max(|y|,1) + {:.3g} M + {:.3g}{})",
+                 s.mismatches + s.nonfinite, ref.size(), to_string(e.cls), e.k, s.max_ratio,
+                 transform ? 0.0 : mcoef, e.abs_term,
+                 e.normwise ? fmt::format(", normwise {:.3g} ||M||", e.c * e.u_acc) : "");
 }
 
 }  // namespace
@@ -169,8 +174,8 @@ double accumulation_gamma(double k, double u) {
 }
 
 double winograd_growth(int m, int r) {
-  static constexpr std::array<double, 15> kPoints = {0,   1,    -1, 2,    -2,  0.5, -0.5, 3,
-                                                     -3,  1./3, -1. / 3, 4, -4, 0.25, -0.25};
+  static constexpr std::array<double, 15> kPoints = {0,  1,      -1,      2, -2, 0.5,  -0.5, 3,
+                                                     -3, 1. / 3, -1. / 3, 4, -4, 0.25, -0.25};
   const int n = m + r - 1;
   if (n < 2 || n > int(kPoints.size()) + 1) return 1;
   // Rows of the Vandermonde matrices: a finite point p gives (1, p, p^2, ...), infinity
@@ -236,7 +241,8 @@ ErrorModel error_model(const Problem& p, AlgoClass cls) {
     e.growth = growth_1d(n, p.kh) * growth_1d(n, p.kw);
     const double r = double(std::max(p.kh, p.kw));
     const double paths = 4 * n + 2 * r + 1 + kc / 2;
-    if (cls == AlgoClass::winograd_tf32 && p.dt == DataType::f32) e.u_tf32 = unit_roundoff(kTf32Bits);
+    if (cls == AlgoClass::winograd_tf32 && p.dt == DataType::f32)
+      e.u_tf32 = unit_roundoff(kTf32Bits);
     e.abs_term = kLambda * std::sqrt(kc) * fill_mean_square(p) * e.growth *
                  std::sqrt(paths * e.u_acc * e.u_acc + 2 * e.u_tf32 * e.u_tf32);
   }
@@ -261,10 +267,12 @@ Comparison compare_outputs(const Problem& p, const ConvTensors& got, const ConvT
     if (g.size() != r.size()) {
       out.mismatches += 1;
       if (out.message.empty())
-        out.message = fmt::format("{} has {} elements, expected {}", to_string(a), g.size(), r.size());
+        out.message =
+            fmt::format("{} has {} elements, expected {}", to_string(a), g.size(), r.size());
       continue;
     }
-    const std::vector<float>* m = mag && tensor(*mag, a).size() == r.size() ? &tensor(*mag, a) : nullptr;
+    const std::vector<float>* m =
+        mag && tensor(*mag, a).size() == r.size() ? &tensor(*mag, a) : nullptr;
     const ArgStats s = check_arg(e, exact, g, r, m);
     out.max_rel_err = std::max(out.max_rel_err, s.max_rel);
     out.inexact |= s.inexact;
@@ -277,8 +285,9 @@ Comparison compare_outputs(const Problem& p, const ConvTensors& got, const ConvT
       ratio = bound > 0 ? std::sqrt(s.err2) / bound : (s.err2 > 0 ? INFINITY : 0);
       arg_fails = ratio > 1;
       normwise_fail |= arg_fails;
-      normwise = fmt::format("{} normwise error {:.3g} exceeds the fft bound {:.3g} (err/bound {:.3g}); ",
-                             to_string(a), std::sqrt(s.err2), bound, ratio);
+      normwise =
+          fmt::format("{} normwise error {:.3g} exceeds the fft bound {:.3g} (err/bound {:.3g}); ",
+                      to_string(a), std::sqrt(s.err2), bound, ratio);
     }
     out.err_ratio = std::max(out.err_ratio, ratio);
     if (arg_fails || !e.normwise) out.mismatches += s.mismatches;

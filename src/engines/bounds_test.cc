@@ -1,9 +1,9 @@
 #include "convguard/bounds.h"
 
+#include <gtest/gtest.h>
+
 #include <cmath>
 #include <limits>
-
-#include <gtest/gtest.h>
 
 #include "convguard/fill.h"
 
@@ -121,7 +121,8 @@ TEST(Bounds, AnExactF32ResultMayDifferByNothingButItsFinalRounding) {
 }
 
 TEST(Bounds, WinogradsBoundGrowsWithTheTileAndWithTf32) {
-  const double b23 = winograd_growth(2, 3), b43 = winograd_growth(4, 3), b63 = winograd_growth(6, 3);
+  const double b23 = winograd_growth(2, 3), b43 = winograd_growth(4, 3),
+               b63 = winograd_growth(6, 3);
   EXPECT_GE(b23, 1.0);
   EXPECT_LT(b23, b43);
   EXPECT_LT(b43, b63);

@@ -1,8 +1,8 @@
-#include <cmath>
+#include "convguard/fill.h"
 
 #include <gtest/gtest.h>
 
-#include "convguard/fill.h"
+#include <cmath>
 
 namespace convguard {
 namespace {

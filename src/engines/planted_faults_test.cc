@@ -32,10 +32,9 @@ std::vector<Problem> shapes() {
   return out;
 }
 
-constexpr AlgoClass kClasses[] = {AlgoClass::exact,         AlgoClass::reduced,
-                                  AlgoClass::winograd_4x4,  AlgoClass::winograd_6x6,
-                                  AlgoClass::winograd,      AlgoClass::winograd_tf32,
-                                  AlgoClass::fft};
+constexpr AlgoClass kClasses[] = {
+    AlgoClass::exact,    AlgoClass::reduced,       AlgoClass::winograd_4x4, AlgoClass::winograd_6x6,
+    AlgoClass::winograd, AlgoClass::winograd_tf32, AlgoClass::fft};
 constexpr NumericFault kFaults[] = {NumericFault::flip_element, NumericFault::drop_halo_tap,
                                     NumericFault::swap_channels, NumericFault::bf16_accumulate,
                                     NumericFault::stale_output};

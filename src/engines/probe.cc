@@ -1,11 +1,11 @@
 #include "convguard/probe.h"
 
+#include <fmt/format.h>
+
 #include <algorithm>
 #include <cmath>
 #include <exception>
 #include <set>
-
-#include <fmt/format.h>
 
 #include "convguard/bounds.h"
 #include "convguard/fill.h"
@@ -150,10 +150,11 @@ std::string looser_class_note(const Problem& p, const ConvTensors& got, const Co
     if (c == cls) continue;
     const Comparison k = compare_outputs(p, got, ref, c, &mag);
     if (k.pass)
-      return fmt::format("; within the {} bound ({:.3g} of it): {} arithmetic the {} class does "
-                         "not declare",
-                         to_string(c), k.err_ratio,
-                         c == AlgoClass::reduced ? "reduced-precision" : "transform-like", to_string(cls));
+      return fmt::format(
+          "; within the {} bound ({:.3g} of it): {} arithmetic the {} class does "
+          "not declare",
+          to_string(c), k.err_ratio,
+          c == AlgoClass::reduced ? "reduced-precision" : "transform-like", to_string(cls));
   }
   return "; beyond every class's bound";
 }

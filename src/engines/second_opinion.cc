@@ -1,9 +1,9 @@
 #include "engines/second_opinion.h"
 
+#include <fmt/format.h>
+
 #include <cmath>
 #include <vector>
-
-#include <fmt/format.h>
 
 #include "convguard/fill.h"
 #include "engines/terms.h"
@@ -42,12 +42,14 @@ SecondOpinion second_opinion(const Problem& p, uint64_t seed, const ConvTensors&
       const size_t k = static_cast<size_t>(i);
       // The reference rounds the exact sum once to p's type: within u of it, plus its
       // own f32 accumulation where partial sums can leave f32's exact integers.
-      const double acc = abs_sum >= 0x1p24 ? accumulation_gamma(accumulation_length(p), 0x1p-24) * abs_sum : 0;
+      const double acc =
+          abs_sum >= 0x1p24 ? accumulation_gamma(accumulation_length(p), 0x1p-24) * abs_sum : 0;
       auto off = [&](double got, double want) {
         return !(std::fabs(got - want) <= u * std::max(std::fabs(want), 1.0) + acc);
       };
       std::string what;
-      if (off(r[k], sum)) what = fmt::format("reference {} vs {}", r[k], sum);
+      if (off(r[k], sum))
+        what = fmt::format("reference {} vs {}", r[k], sum);
       else if (mag && tensor(*mag, a).size() == r.size() && off(tensor(*mag, a)[k], abs_sum))
         what = fmt::format("magnitude {} vs {}", tensor(*mag, a)[k], abs_sum);
       if (what.empty()) continue;

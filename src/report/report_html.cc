@@ -227,7 +227,8 @@ std::string convguard_repro(const StoredProbe& sp, const Contexts& contexts) {
 // Error over the class's bound, with the class; "inexact" marks an ok that is not exact.
 std::string bound_cell(const ProbeResult& r) {
   if (r.err_class.empty()) return "";
-  return fmt::format("{:.3g} ({}{})", r.err_ratio, html_escape(r.err_class), r.inexact ? ", inexact" : "");
+  return fmt::format("{:.3g} ({}{})", r.err_ratio, html_escape(r.err_class),
+                     r.inexact ? ", inexact" : "");
 }
 
 std::string probe_row(const StoredProbe& p, const HtmlReportOptions& opt, const Contexts& contexts) {
@@ -247,8 +248,8 @@ std::string probe_row(const StoredProbe& p, const HtmlReportOptions& opt, const 
       x.ok() ? std::to_string(*x) : "", y.ok() ? std::to_string(*y) : "",
       html_escape(descriptor_of(r.problem)), html_escape(r.name), html_escape(r.engine),
       html_escape(r.algo), to_string(r.dir), to_string(r.dt), outcome_badge(r.outcome),
-      to_string(r.phase), r.time_ms, r.max_rel_err, detail,
-      convguard_repro(p, contexts), r.err_ratio, bound_cell(r));
+      to_string(r.phase), r.time_ms, r.max_rel_err, detail, convguard_repro(p, contexts),
+      r.err_ratio, bound_cell(r));
 }
 
 std::string table_section(const ReportData& d, const HtmlReportOptions& opt) {
@@ -265,9 +266,9 @@ std::string table_section(const ReportData& d, const HtmlReportOptions& opt) {
       "failing only</label><span id=\"shown\"></span></div>\n",
       select);
   out += "<div class=\"table-wrap\"><table id=\"probes\" class=\"probes\"><thead><tr>";
-  const std::vector<std::string> heads = {"run",     opt.x_axis, opt.y_axis, "problem", "engine",
-                                          "algo",    "dir",      "dt",       "outcome", "phase",
-                                          "time ms", "max rel err", "err/bound", "message", "repro"};
+  const std::vector<std::string> heads = {
+      "run",     opt.x_axis, opt.y_axis, "problem",     "engine",    "algo",    "dir",  "dt",
+      "outcome", "phase",    "time ms",  "max rel err", "err/bound", "message", "repro"};
   for (const auto& h : heads)
     out += "<th><button type=\"button\" class=\"sort\">" + html_escape(h) + "</button></th>";
   out += "</tr></thead><tbody>\n";

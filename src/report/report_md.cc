@@ -59,10 +59,9 @@ std::string result_text(const ProbeResult& r) {
       return r.signal ? fmt::format("💥 CRASH ({}, signal {})", ph, r.signal)
                       : fmt::format("💥 CRASH ({})", ph);
     case Outcome::wrong:
-      return r.err_class.empty()
-                 ? fmt::format("❌ WRONG (max rel err {:.3g})", r.max_rel_err)
-                 : fmt::format("❌ WRONG (max rel err {:.3g}, {:.3g}x the {} bound)", r.max_rel_err,
-                               r.err_ratio, r.err_class);
+      return r.err_class.empty() ? fmt::format("❌ WRONG (max rel err {:.3g})", r.max_rel_err)
+                                 : fmt::format("❌ WRONG (max rel err {:.3g}, {:.3g}x the {} bound)",
+                                               r.max_rel_err, r.err_ratio, r.err_class);
     case Outcome::oob: return "❌ OOB (wrote outside the output)";
     case Outcome::error: return fmt::format("⚠️ ERROR ({})", cell(r.message.substr(0, 80)));
     case Outcome::wedged: return fmt::format("🧊 WEDGED ({})", ph);

@@ -47,7 +47,8 @@ constexpr std::array<const char*, kStoreSchemaVersion> kMigrations = {
        CREATE TABLE inflight(run_id INTEGER NOT NULL, group_id INTEGER NOT NULL,
          request_key TEXT NOT NULL, state TEXT NOT NULL, PRIMARY KEY(run_id, request_key));)",
     // 2: sweeps store their plan (resume needs no arguments); marks name their plan entry
-    // (a request may repeat) and phase; runs record the boot id (tells a dead process from a dead host).
+    // (a request may repeat) and phase; runs record the boot id (tells a dead process from a dead
+    // host).
     R"(ALTER TABLE runs ADD COLUMN boot_id TEXT NOT NULL DEFAULT '';
        ALTER TABLE runs ADD COLUMN options TEXT NOT NULL DEFAULT '{}';
        CREATE TABLE plan(run_id INTEGER NOT NULL REFERENCES runs(id), idx INTEGER NOT NULL,
@@ -452,13 +453,12 @@ Status Store::Impl::insert_probe(int64_t run_id, const std::string& fp_hash,
       "outcome, phase, time_ms, max_rel_err, message, reference, worker, worker_pid, signal, "
       "exit_status, stderr_tail, wall_ms, attempt, created, impl, err_class, err_ratio, inexact) "
       "VALUES(?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)");
-  s.bind_all(run_id, r.problem, r.name, std::string(to_string(r.dir)),
-             std::string(to_string(r.dt)), r.engine, r.algo, fp_hash,
-             std::string(to_string(r.outcome)), std::string(to_string(r.phase)), r.time_ms,
-             r.max_rel_err, r.message, r.reference, int64_t{r.worker}, int64_t{r.worker_pid},
-             int64_t{r.signal}, int64_t{r.exit_status}, r.stderr_tail, r.wall_ms,
-             int64_t{r.attempt}, created, r.impl, r.err_class, r.err_ratio,
-             int64_t{r.inexact});
+  s.bind_all(run_id, r.problem, r.name, std::string(to_string(r.dir)), std::string(to_string(r.dt)),
+             r.engine, r.algo, fp_hash, std::string(to_string(r.outcome)),
+             std::string(to_string(r.phase)), r.time_ms, r.max_rel_err, r.message, r.reference,
+             int64_t{r.worker}, int64_t{r.worker_pid}, int64_t{r.signal}, int64_t{r.exit_status},
+             r.stderr_tail, r.wall_ms, int64_t{r.attempt}, created, r.impl, r.err_class,
+             r.err_ratio, int64_t{r.inexact});
   CG_RETURN_IF_ERROR(s.run());
   *id = db.last_insert_id();
   return Status::Ok();

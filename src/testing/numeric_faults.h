@@ -85,7 +85,7 @@ inline Result<ConvTensors> faulty_outputs(const Problem& p, uint64_t seed, Numer
       std::memcpy(&out[big], &bits, 4);
     } else if (fault == NumericFault::swap_channels && a != Arg::bia) {
       // Channel blocks: dst/src (mb, c, h, w) image 0; wei (g, oc/g, ...) output channel 0 and 1.
-      const int64_t block = a == Arg::dst ? p.oh * p.ow
+      const int64_t block = a == Arg::dst   ? p.oh * p.ow
                             : a == Arg::src ? p.ih * p.iw
                                             : (p.ic / p.g) * p.kh * p.kw;
       std::swap_ranges(out.begin(), out.begin() + block, out.begin() + block);
