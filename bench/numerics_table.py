@@ -168,14 +168,19 @@ def main():
             if " => " in line:
                 a, b = line.rstrip("\n").split(" => ", 1)
                 d, t, al = a.split()[:3]
-                reproduced[(d, t, al)] = (a.strip(), b.strip())
+                reproduced.setdefault((d, t, al), []).append((a.strip(), b.strip()))
     repro_lines = []
     print("| outcome | algorithm | dt | probes | class | example (smallest) | message | cudnn_repro | reproduced |")
     print("|---|---|---|---|---|---|---|---|---|")
     for (outcome, algo, dt), rs in sorted(findings.items()):
         ex = min(rs, key=lambda r: flops(r["problem"]))
         args_line = repro_args(ex)
-        ran, res = reproduced.get((ex["dir"], dt, algo), (None, ""))
+        # The line run for this finding: the same problem, else one of the same kind of
+        # outcome (the repro lines came from all three lists' smallest examples).
+        runs = reproduced.get((ex["dir"], dt, algo), [])
+        same = [x for x in runs if x[0] == args_line] or [
+            x for x in runs if x[1].startswith("status=ok") == (outcome == "wrong")]
+        ran, res = same[0] if same else (None, "")
         args_line = ran or args_line
         if args_line:
             repro_lines.append(args_line)
