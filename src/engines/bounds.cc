@@ -125,7 +125,7 @@ ArgStats check_arg(const ErrorModel& e, const ErrorModel& exact, const std::vect
     if (err / bound > s.max_ratio)
       s.max_ratio = err / bound, s.worst = int64_t(i), s.worst_bound = bound;
     s.err2 += err * err, s.floor2 += floor * floor;
-    s.inexact |= err > store + direct_term(exact, m);
+    s.inexact |= err > 2 * exact.u_store * floor + direct_term(exact, m);
     if (err > bound) {
       if (s.first_bad < 0) s.first_bad = static_cast<int64_t>(i), s.first_bound = bound;
       ++s.mismatches;

@@ -135,6 +135,18 @@ TEST(Bounds, WinogradsBoundGrowsWithTheTileAndWithTf32) {
   EXPECT_LT(100 * term(AlgoClass::winograd_6x6), term(AlgoClass::winograd_tf32));
 }
 
+TEST(Bounds, Tf32ResultsMayCarryElevenBitsAndSayTheyAreInexact) {
+  Problem p = tiny();
+  ConvTensors ref, got;
+  ref.dst = {2161, -3413, 7, 0};
+  got.dst = {2160, -3412, 7, 0};  // rounded to 11 significant bits, as tensor-core engines do
+  const Comparison c = compare_outputs(p, got, ref, AlgoClass::reduced, nullptr);
+  EXPECT_TRUE(c.pass) << c.message;
+  EXPECT_TRUE(c.inexact);
+  got.dst[2] = 8;  // one unit on a small output is beyond TF32's precision
+  EXPECT_FALSE(compare_outputs(p, got, ref, AlgoClass::reduced, nullptr).pass);
+}
+
 TEST(Bounds, AnInexactOkSaysSoAndTheFftBoundIsNormwise) {
   Problem p = tiny();
   ConvTensors ref, got, mag;
