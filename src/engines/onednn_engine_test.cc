@@ -61,7 +61,7 @@ int check_all_algorithms(const Problem& p) {
     EXPECT_TRUE(ms.ok()) << ms.status().to_string();
     if (!ms.ok()) continue;
     // oneDNN's classes (exact, winograd_6x6) are judged without magnitudes.
-    ASSERT_FALSE(needs_magnitudes(p, (*prepared)->algo_class()));
+    EXPECT_FALSE(needs_magnitudes(p, (*prepared)->algo_class()));
     const Comparison c = compare_outputs(p, got, want, (*prepared)->algo_class(), nullptr);
     EXPECT_TRUE(c.pass) << c.message << " (max rel err " << c.max_rel_err << ")";
     if ((*prepared)->algo_class() == AlgoClass::exact && p.dt == DataType::f32) {
