@@ -19,6 +19,7 @@
 #include "convguard/fill.h"
 #include "convguard/guard.h"
 #include "convguard/inprocess.h"
+#include "convguard/probe.h"
 #include "convguard/supervisor.h"
 #include "convguard/worker.h"
 
@@ -105,12 +106,11 @@ bool run_layer(cg::Guard& guard, cg::Reference& ref, const Layer& l, cg::Dir dir
   const auto start = std::chrono::steady_clock::now();
   const cg::Status s = guard.run(p, t, &route);
   const double ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count();
-  std::string judge, verdict = s.ok() ? "" : "FAILED: " + s.to_string();
+  std::string verdict = s.ok() ? "" : "FAILED: " + s.to_string();
   if (s.ok()) {
-    auto want = ref.outputs(p, 1, &judge);
-    const cg::Comparison c = want.ok() ? cg::compare_outputs(p, t, **want, cg::tolerance_for(p.dt, route.algo_class))
-                                       : cg::Comparison{};
-    verdict = c.pass ? "matches " + judge : "MISMATCH " + c.message;
+    cg::ProbeResult r;
+    cg::judge(p, t, route.algo_class, ref, 1, r);
+    verdict = r.outcome == cg::Outcome::ok ? "matches " + r.reference : "MISMATCH " + r.message;
   }
   std::printf("  %-18s %-6s %9.1f ms  %-10s %s\n      %s\n", l.name.c_str(), cg::to_string(dir), ms,
               cg::to_string(route.kind), verdict.c_str(), route.text().c_str());

@@ -37,12 +37,16 @@ int64_t elems(const Problem& p, Arg a);
 /// Sizes every tensor for p (contents unspecified).
 void resize_for(const Problem& p, ConvTensors& t);
 
-/// How exact an algorithm is; selects the comparison tolerance (see fill.h).
+/// How exact an algorithm is; selects the error bound (bounds.h, docs/NUMERICS.md).
 enum class AlgoClass {
-  exact,      ///< direct/implicit GEMM in the problem's type: integer fills give exact f32
-  reduced,    ///< lower internal precision (TF32 math, f16 accumulation)
-  winograd,   ///< transforms add rounding error
-  fft,
+  exact,           ///< direct/implicit GEMM in the problem's type, f32 accumulation
+  reduced,         ///< lower internal precision (TF32 inputs, f16/bf16 accumulation)
+  winograd,        ///< Winograd, tile unknown: judged as a 6x6 input tile
+  fft,             ///< FFT, whole or tiled
+  winograd_4x4,    ///< Winograd with a 4x4 input tile (F(2x2,3x3))
+  winograd_6x6,    ///< 6x6 input tile (F(4x4,3x3), F(2x2,5x5))
+  winograd_13x13,  ///< 13x13 input tile
+  winograd_tf32,   ///< Winograd whose transformed-domain products may use TF32 (f32 only)
 };
 const char* to_string(AlgoClass c);
 

@@ -2,7 +2,6 @@
 #pragma once
 
 #include <cstdint>
-#include <string>
 #include <vector>
 
 #include "convguard/engine.h"
@@ -25,22 +24,11 @@ float round_to(DataType dt, float v);
 /// Writes a NaN poison into the direction's outputs, so unwritten elements never pass.
 void poison_outputs(const Problem& p, ConvTensors& t);
 
-struct Tolerance {
-  double rel = 0;  ///< allowed |got - ref| / max(|ref|, 1)
-};
-/// Tolerance per data type and algorithm class.
-Tolerance tolerance_for(DataType dt, AlgoClass cls);
-
-struct Comparison {
-  bool pass = false;
-  double max_rel_err = 0;
-  int64_t mismatches = 0;
-  int64_t nonfinite = 0;  ///< NaN/Inf in the result (poison left or computed)
-  bool all_zero = false;  ///< the result is all zero while the reference is not: not trusted
-  std::string message;    ///< first failure, e.g. "dst[12]=3 ref=4 (rel 0.25)"
-};
-/// Compares every output arg of the direction.
-Comparison compare_outputs(const Problem& p, const ConvTensors& got, const ConvTensors& ref,
-                           Tolerance tol);
+/// Largest |value| fill_inputs writes for p: inputs are integers in [-m, m].
+int fill_magnitude(const Problem& p);
+/// Mean square of the values fill_inputs writes for p (zeros of sparse fills included).
+double fill_mean_square(const Problem& p);
+/// The most product terms one output of the direction sums (bias included).
+double accumulation_length(const Problem& p);
 
 }  // namespace convguard

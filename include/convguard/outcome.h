@@ -33,7 +33,10 @@ struct ProbeResult {
   Outcome outcome = Outcome::ok;
   Phase phase = Phase::init;  ///< the phase the probe ended in
   double time_ms = 0;         ///< median execution time (0 if it never executed)
-  double max_rel_err = 0;
+  double max_rel_err = 0;     ///< max |got - ref| / max(|ref|, 1)
+  double err_ratio = 0;       ///< error over the class's bound (bounds.h); <= 1 for ok
+  std::string err_class;      ///< the algorithm class judged with ("exact", "fft", ...)
+  bool inexact = false;       ///< the error exceeds what the exact class allows
   std::string message;
   std::string reference;  ///< engine that judged the result ("ref", "onednn")
   // Facts from isolation; absent in in-process runs.

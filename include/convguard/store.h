@@ -31,7 +31,7 @@ namespace convguard {
 
 /// Schema version this build writes (PRAGMA user_version). Older files are migrated
 /// in place on open; newer files are refused and left untouched.
-inline constexpr int kStoreSchemaVersion = 4;
+inline constexpr int kStoreSchemaVersion = 5;
 
 enum class RunStatus { running, done, interrupted, failed };
 const char* to_string(RunStatus s);

@@ -15,20 +15,6 @@
 namespace convguard::cli {
 namespace {
 
-// Judges the guard's outputs in `t` against the reference; fills r's verdict fields.
-void judge(const Problem& p, const ConvTensors& t, AlgoClass cls, Reference& ref, ProbeResult& r) {
-  std::string judge_name;
-  auto want = ref.outputs(p, 0, &judge_name);
-  if (!want.ok()) {
-    r.outcome = Outcome::error, r.message = "reference: " + want.status().message();
-    return;
-  }
-  const Comparison c = compare_outputs(p, t, **want, tolerance_for(p.dt, cls));
-  r.phase = Phase::verify, r.reference = judge_name;
-  r.outcome = c.pass ? Outcome::ok : Outcome::wrong;
-  r.max_rel_err = c.max_rel_err, r.message = c.message;
-}
-
 ProbeResult run_one(Guard& guard, const Problem& p, Reference* ref, Route* route) {
   ProbeResult r;
   r.problem = key(p), r.name = p.name, r.dir = p.dir, r.dt = p.dt, r.phase = Phase::execute;
@@ -47,7 +33,7 @@ ProbeResult run_one(Guard& guard, const Problem& p, Reference* ref, Route* route
     r.message = s.message();
     return r;
   }
-  if (ref) judge(p, t, route->algo_class, *ref, r);
+  if (ref) judge(p, t, route->algo_class, *ref, 0, r);
   return r;
 }
 

@@ -69,6 +69,10 @@ const char* to_string(AlgoClass c) {
     case AlgoClass::reduced: return "reduced";
     case AlgoClass::winograd: return "winograd";
     case AlgoClass::fft: return "fft";
+    case AlgoClass::winograd_4x4: return "winograd_4x4";
+    case AlgoClass::winograd_6x6: return "winograd_6x6";
+    case AlgoClass::winograd_13x13: return "winograd_13x13";
+    case AlgoClass::winograd_tf32: return "winograd_tf32";
   }
   return "?";
 }

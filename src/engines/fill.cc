@@ -100,100 +100,14 @@ void poison_outputs(const Problem& p, ConvTensors& t) {
   }
 }
 
-Tolerance tolerance_for(DataType dt, AlgoClass cls) {
-  // One unit in the last place of the output type, relative: an exact algorithm's
-  // integer sum is exact in f32 (see params_for) and is rounded once on store, so a
-  // correct engine can differ from the reference only by a different final rounding.
-  const double ulp = dt == DataType::f32 ? 0.0 : dt == DataType::f16 ? 0x1.0p-10 : 0x1.0p-7;
-  switch (cls) {
-    case AlgoClass::exact: return {ulp};
-    // TF32 keeps 10 mantissa bits of each input (relative rounding 2^-11 per factor);
-    // f16 accumulation rounds every partial sum to 11 bits. Either gives ~1e-3 of the
-    // sum's terms; 4 ulps of the output type on top covers the final store.
-    case AlgoClass::reduced: return {std::max(4e-3, 4 * ulp)};
-    // Winograd's transforms use fractions (1/4, 1/6, ...) that are not exact in binary
-    // and grow intermediate values ~10x, so each output carries a few f32 roundings of
-    // terms up to ~10x its own size: ~1e-5 relative. 1e-4 leaves a 10x margin
-    // (oneDNN 2.6 offers Winograd only for blocked layouts, so no test measures it yet).
-    case AlgoClass::winograd: return {std::max(1e-4, 4 * ulp)};
-    // FFT rounds through log2(n) butterfly stages of trigonometric twiddles.
-    case AlgoClass::fft: return {std::max(1e-3, 4 * ulp)};
-  }
-  return {ulp};
+int fill_magnitude(const Problem& p) { return params_for(p).magnitude; }
+
+double fill_mean_square(const Problem& p) {
+  // Uniform integers in [-m, m]: E[x^2] = m (m + 1) / 3, times the density.
+  const FillParams f = params_for(p);
+  return f.density * f.magnitude * (f.magnitude + 1) / 3.0;
 }
 
-namespace {
-
-struct ArgCheck {
-  double max_rel = 0;
-  int64_t mismatches = 0, nonfinite = 0, first_bad = -1;
-  bool got_nonzero = false, ref_nonzero = false;
-};
-
-ArgCheck check_arg(const std::vector<float>& got, const std::vector<float>& ref, double tol) {
-  ArgCheck c;
-  for (size_t i = 0; i < ref.size(); ++i) {
-    const double g = got[i], r = ref[i];
-    c.got_nonzero |= g != 0.0;
-    c.ref_nonzero |= r != 0.0;
-    bool bad;
-    if (!std::isfinite(g) || !std::isfinite(r)) {
-      ++c.nonfinite;
-      bad = true;
-    } else {
-      const double rel = std::fabs(g - r) / std::max(std::fabs(r), 1.0);
-      c.max_rel = std::max(c.max_rel, rel);
-      bad = rel > tol;
-    }
-    if (bad && c.first_bad < 0) c.first_bad = static_cast<int64_t>(i);
-    c.mismatches += bad;
-  }
-  return c;
-}
-
-std::string describe_first(Arg a, const ArgCheck& c, const std::vector<float>& got,
-                           const std::vector<float>& ref) {
-  const size_t i = static_cast<size_t>(c.first_bad);
-  const double g = got[i], r = ref[i];
-  std::string m = std::string(to_string(a)) + "[" + std::to_string(i) + "] got " +
-                  std::to_string(g) + " expected " + std::to_string(r);
-  if (std::isfinite(g) && std::isfinite(r))
-    m += " (rel err " + std::to_string(std::fabs(g - r) / std::max(std::fabs(r), 1.0)) + ")";
-  return m + "; " + std::to_string(c.mismatches) + " of " + std::to_string(ref.size()) +
-         " elements differ";
-}
-
-}  // namespace
-
-Comparison compare_outputs(const Problem& p, const ConvTensors& got, const ConvTensors& ref,
-                           Tolerance tol) {
-  Comparison out;
-  for (Arg a : outputs_of(p.dir)) {
-    const std::vector<float>& g = tensor(got, a);
-    const std::vector<float>& r = tensor(ref, a);
-    if (g.size() != r.size()) {
-      out.mismatches += 1;
-      if (out.message.empty())
-        out.message = std::string(to_string(a)) + " has " + std::to_string(g.size()) +
-                      " elements, expected " + std::to_string(r.size());
-      continue;
-    }
-    const ArgCheck c = check_arg(g, r, tol.rel);
-    out.max_rel_err = std::max(out.max_rel_err, c.max_rel);
-    out.mismatches += c.mismatches;
-    out.nonfinite += c.nonfinite;
-    if (c.ref_nonzero && !c.got_nonzero && !out.all_zero) {
-      // Ahead of any element message: a kernel that never ran is the likelier story.
-      out.all_zero = true;
-      out.message = std::string("all-zero output not trusted: ") + to_string(a) +
-                    " is all zero, the reference is not" +
-                    (out.message.empty() ? "" : "; " + out.message);
-    } else if (c.first_bad >= 0 && out.message.empty()) {
-      out.message = describe_first(a, c, g, r);
-    }
-  }
-  out.pass = out.mismatches == 0 && out.nonfinite == 0 && !out.all_zero;
-  return out;
-}
+double accumulation_length(const Problem& p) { return reduction_length(p); }
 
 }  // namespace convguard

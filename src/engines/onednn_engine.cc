@@ -329,7 +329,7 @@ class OnednnEngine : public Engine {
       const std::string impl = ch.c->current(p.dir).impl_info_str();
       const bool wino = impl.find("wino") != std::string::npos;
       ch.name = std::string(wino ? "winograd:" : "direct:") + impl;
-      ch.cls = wino ? AlgoClass::winograd : AlgoClass::exact;
+      ch.cls = wino ? AlgoClass::winograd_6x6 : AlgoClass::exact;  // oneDNN: F(4x4,3x3)
       return ch;
     }
     return unsupported(p, "");
@@ -348,7 +348,7 @@ class OnednnEngine : public Engine {
                              "' (expected default, direct:<impl> or winograd:<impl>)");
     const auto alg = prefix == "winograd" ? dnnl::algorithm::convolution_winograd
                                           : dnnl::algorithm::convolution_direct;
-    const AlgoClass cls = prefix == "winograd" ? AlgoClass::winograd : AlgoClass::exact;
+    const AlgoClass cls = prefix == "winograd" ? AlgoClass::winograd_6x6 : AlgoClass::exact;
     auto c = make_candidates(p, alg, eng_);
     if (!c) return unsupported(p, prefix);
     dnnl::primitive_desc& pd = c->current(p.dir);

@@ -1,11 +1,15 @@
 #include "convguard/probe.h"
 
+#include <fmt/format.h>
+
 #include <algorithm>
 #include <cmath>
 #include <exception>
 #include <set>
 
+#include "convguard/bounds.h"
 #include "convguard/fill.h"
+#include "engines/second_opinion.h"
 
 namespace convguard {
 namespace {
@@ -29,6 +33,9 @@ struct Reference::Impl {
   uint64_t cached_seed = 0;
   std::string cached_judge;
   ConvTensors cached;
+  Engine* cached_engine = nullptr;
+  bool mag_ready = false;
+  ConvTensors mag;
 
   bool allowed(const std::unique_ptr<Engine>& e) const {
     return e && !excluded.count(e->name());
@@ -47,16 +54,23 @@ struct Reference::Impl {
     return out;
   }
 
-  // Runs e's default algorithm on p's fills into `cached`.
-  Status compute(Engine* e, const Problem& p, uint64_t seed) {
+  // Runs e's default algorithm on p's fills into `out`; with `absolute`, on their
+  // absolute values as an f32 problem (the magnitudes M of bounds.h).
+  Status compute(Engine* e, const Problem& p, uint64_t seed, ConvTensors& out,
+                 bool absolute = false) {
     const std::string who = "reference " + e->name() + ": ";
     if (Status s = ready(e); !s.ok()) return Status(s.code(), who + s.message());
-    auto prepared = e->prepare(p, kDefaultAlgo);
+    Problem q = p;
+    if (absolute) q.dt = DataType::f32;
+    auto prepared = e->prepare(q, kDefaultAlgo);
     if (!prepared.ok()) return Status(prepared.status().code(), who + prepared.status().message());
-    resize_for(p, cached);
-    fill_inputs(p, cached, seed);
-    poison_outputs(p, cached);
-    auto t = (*prepared)->execute(cached, ExecOptions{});
+    resize_for(p, out);
+    fill_inputs(p, out, seed);
+    if (absolute)
+      for (Arg a : inputs_of(p.dir))
+        for (float& v : tensor(out, a)) v = std::fabs(v);
+    poison_outputs(p, out);
+    auto t = (*prepared)->execute(out, ExecOptions{});
     if (!t.ok()) return Status(t.status().code(), who + t.status().message());
     return Status::Ok();
   }
@@ -100,9 +114,11 @@ Result<const ConvTensors*> Reference::outputs(const Problem& p, uint64_t seed,
                          "the only one available)");
   Status s;
   for (Engine* e : engines) {
-    s = m.compute(e, p, seed);
+    s = m.compute(e, p, seed, m.cached);
     if (s.code() == Code::kUnsupported) continue;
     if (!s.ok()) return s;
+    m.cached_engine = e;
+    m.mag_ready = false;
     m.cached_key = k;
     m.cached_seed = seed;
     m.cached_judge = e->name();
@@ -110,6 +126,70 @@ Result<const ConvTensors*> Reference::outputs(const Problem& p, uint64_t seed,
     return &m.cached;
   }
   return s;
+}
+
+Result<const ConvTensors*> Reference::magnitudes(const Problem& p, uint64_t seed) {
+  Impl& m = *impl_;
+  if (m.cached_key != key(p) || m.cached_seed != seed || !m.cached_engine)
+    return Status::Error("magnitudes asked before the reference outputs of " + key(p));
+  if (!m.mag_ready) {
+    CG_RETURN_IF_ERROR(m.compute(m.cached_engine, p, seed, m.mag, true));
+    m.mag_ready = true;
+  }
+  return &m.mag;
+}
+
+namespace {
+
+// For a wrong result: the first looser class whose bound the error meets, which tells a
+// finding of undeclared reduced-precision arithmetic from one of no arithmetic at all.
+std::string looser_class_note(const Problem& p, const ConvTensors& got, const ConvTensors& ref,
+                              AlgoClass cls, const ConvTensors& mag) {
+  const AlgoClass transform = p.dt == DataType::f32 ? AlgoClass::winograd_tf32 : AlgoClass::winograd;
+  for (AlgoClass c : {AlgoClass::reduced, transform, AlgoClass::fft}) {
+    if (c == cls) continue;
+    const Comparison k = compare_outputs(p, got, ref, c, &mag);
+    if (k.pass)
+      return fmt::format(
+          "; within the {} bound ({:.3g} of it): {} arithmetic the {} class does "
+          "not declare",
+          to_string(c), k.err_ratio,
+          c == AlgoClass::reduced ? "reduced-precision" : "transform-like", to_string(cls));
+  }
+  return "; beyond every class's bound";
+}
+
+}  // namespace
+
+void judge(const Problem& p, const ConvTensors& got, AlgoClass cls, Reference& reference,
+           uint64_t seed, ProbeResult& r) {
+  r.phase = Phase::verify;
+  auto fail = [&](const Status& s) { r.outcome = Outcome::error, r.message = s.message(); };
+  auto ref = reference.outputs(p, seed, &r.reference);
+  if (!ref.ok()) return fail(ref.status());
+  const ConvTensors* mag = nullptr;
+  if (needs_magnitudes(p, cls)) {
+    auto m = reference.magnitudes(p, seed);
+    if (!m.ok()) return fail(m.status());
+    mag = *m;
+  }
+  const Comparison c = compare_outputs(p, got, **ref, cls, mag);
+  r.max_rel_err = c.max_rel_err, r.err_ratio = c.err_ratio, r.inexact = c.inexact;
+  r.err_class = to_string(cls);
+  if (c.pass) {
+    r.outcome = Outcome::ok;
+    r.message = c.inexact ? fmt::format("inexact ({}): max rel err {:.3g}, {:.3g} of its bound",
+                                        r.err_class, c.max_rel_err, c.err_ratio)
+                          : "";
+    return;
+  }
+  const SecondOpinion second = second_opinion(p, seed, **ref, mag, c);
+  r.outcome = second.reference_agrees ? Outcome::wrong : Outcome::error;
+  r.message = second.reference_agrees ? c.message : second.message + "; judged: " + c.message;
+  if (second.reference_agrees && !c.all_zero && c.nonfinite == 0) {
+    auto m = reference.magnitudes(p, seed);
+    if (m.ok()) r.message += looser_class_note(p, got, **ref, cls, **m);
+  }
 }
 
 namespace {
@@ -168,12 +248,8 @@ ProbeResult& verify(ProbeRun& run, const Problem& p, const ConvTensors& got, Alg
     if (!all_finite(p, got, &where)) return run.end(Outcome::wrong, Phase::verify, where);
     return run.end(Outcome::ok, Phase::verify, "not compared: no reference");
   }
-  auto ref = reference->outputs(p, seed, &run.r.reference);
-  if (!ref.ok()) return run.end(Outcome::error, Phase::verify, ref.status().message());
-  const Comparison c = compare_outputs(p, got, **ref, tolerance_for(p.dt, cls));
-  run.r.max_rel_err = c.max_rel_err;
-  if (c.pass) return run.end(Outcome::ok, Phase::verify, "");
-  return run.end(Outcome::wrong, Phase::verify, c.message);
+  judge(p, got, cls, *reference, seed, run.r);
+  return run.r;
 }
 
 ProbeResult& probe_phases(ProbeRun& run, Phase& phase, Engine& engine, const Problem& p,

@@ -104,6 +104,27 @@ TEST(RunProbe, AWrongElementIsWrongAndTheMessageNamesIt) {
   EXPECT_GT(r.max_rel_err, 0);
 }
 
+TEST(RunProbe, AWrongResultCarriesItsClassAndItsErrorOverTheBound) {
+  const ProbeResult r = probe(Mode::off_by_one);
+  EXPECT_EQ(r.err_class, "exact");
+  EXPECT_GT(r.err_ratio, 1);
+  EXPECT_NE(r.message.find("exceed the exact bound"), std::string::npos) << r.message;
+  // One unit on 37 terms of up to 256 is inside TF32 Winograd's rounding: the note says
+  // which looser class the error would fit.
+  EXPECT_NE(r.message.find("within the winograd_tf32 bound"), std::string::npos) << r.message;
+}
+
+TEST(RunProbe, ABrokenReferenceIsAnErrorNeverAFinding) {
+  FakeEngine good("fake");
+  // The judge is off by one where the engine is right: the double-precision second
+  // opinion sides with the engine.
+  Reference ref(std::make_unique<FakeEngine>("liar", Mode::off_by_one), nullptr);
+  const ProbeResult r = run_probe(good, problem(), "default", &ref, {});
+  EXPECT_EQ(r.outcome, Outcome::error) << r.message;
+  EXPECT_NE(r.message.find("independent double-precision check at dst[3]"), std::string::npos)
+      << r.message;
+}
+
 TEST(RunProbe, AnAllZeroOutputIsWrongAndNotTrusted) {
   const ProbeResult r = probe(Mode::zeros);
   EXPECT_EQ(r.outcome, Outcome::wrong);

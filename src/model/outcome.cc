@@ -78,6 +78,8 @@ nlohmann::json to_json(const ProbeResult& r) {
   if (!r.name.empty()) j["name"] = r.name;
   if (!r.impl.empty()) j["impl"] = r.impl;
   if (!r.reference.empty()) j["reference"] = r.reference;
+  if (!r.err_class.empty()) j["err_class"] = r.err_class, j["err_ratio"] = number_or_name(r.err_ratio);
+  if (r.inexact) j["inexact"] = true;
   if (r.worker >= 0) j["worker"] = r.worker;
   if (r.worker_pid > 0) j["worker_pid"] = r.worker_pid;
   if (r.signal != 0) j["signal"] = r.signal;
@@ -119,14 +121,19 @@ Result<ProbeResult> probe_result_from_json(const nlohmann::json& j) {
   auto time_ms = number_field(j, "time_ms");
   auto max_rel_err = number_field(j, "max_rel_err");
   auto wall_ms = number_field(j, "wall_ms");
-  for (const Status* s : {&time_ms.status(), &max_rel_err.status(), &wall_ms.status()})
+  auto err_ratio = number_field(j, "err_ratio");
+  for (const Status* s : {&time_ms.status(), &max_rel_err.status(), &wall_ms.status(),
+                          &err_ratio.status()})
     if (!s->ok()) return *s;
   r.time_ms = *time_ms, r.max_rel_err = *max_rel_err, r.wall_ms = *wall_ms;
+  r.err_ratio = *err_ratio;
   try {
     r.message = j.value("message", "");
     r.name = j.value("name", "");
     r.impl = j.value("impl", "");
     r.reference = j.value("reference", "");
+    r.err_class = j.value("err_class", "");
+    r.inexact = j.value("inexact", false);
     r.worker = j.value("worker", -1);
     r.worker_pid = j.value("worker_pid", 0);
     r.signal = j.value("signal", 0);

@@ -224,6 +224,13 @@ std::string convguard_repro(const StoredProbe& sp, const Contexts& contexts) {
   return p.ok() ? copy_button(convguard_line(*p, sp.result, context_of(contexts, sp.run_id))) : "";
 }
 
+// Error over the class's bound, with the class; "inexact" marks an ok that is not exact.
+std::string bound_cell(const ProbeResult& r) {
+  if (r.err_class.empty()) return "";
+  return fmt::format("{:.3g} ({}{})", r.err_ratio, html_escape(r.err_class),
+                     r.inexact ? ", inexact" : "");
+}
+
 std::string probe_row(const StoredProbe& p, const HtmlReportOptions& opt, const Contexts& contexts) {
   const ProbeResult& r = p.result;
   auto x = problem_field(r.problem, opt.x_axis), y = problem_field(r.problem, opt.y_axis);
@@ -235,13 +242,14 @@ std::string probe_row(const StoredProbe& p, const HtmlReportOptions& opt, const 
       "<td data-v=\"{3}\">{3}</td><td data-v=\"{4}\">{4}</td><td class=\"problem\"><code>{5}</code>"
       "<div class=\"name\">{6}</div></td><td>{7}</td><td>{8}</td><td>{9}</td><td>{10}</td>"
       "<td data-v=\"{0}\">{11}</td><td>{12}</td><td data-v=\"{13}\">{13:.3f}</td>"
-      "<td data-v=\"{14}\">{14:.3g}</td><td class=\"msg\">{15}</td><td class=\"repro-cell\">{16}</td></tr>\n",
+      "<td data-v=\"{14}\">{14:.3g}</td><td data-v=\"{17}\">{18}</td><td class=\"msg\">{15}</td>"
+      "<td class=\"repro-cell\">{16}</td></tr>\n",
       to_string(r.outcome), report::is_failure(r.outcome) ? 1 : 0, p.run_id,
       x.ok() ? std::to_string(*x) : "", y.ok() ? std::to_string(*y) : "",
       html_escape(descriptor_of(r.problem)), html_escape(r.name), html_escape(r.engine),
       html_escape(r.algo), to_string(r.dir), to_string(r.dt), outcome_badge(r.outcome),
-      to_string(r.phase), r.time_ms, r.max_rel_err, detail,
-      convguard_repro(p, contexts));
+      to_string(r.phase), r.time_ms, r.max_rel_err, detail, convguard_repro(p, contexts),
+      r.err_ratio, bound_cell(r));
 }
 
 std::string table_section(const ReportData& d, const HtmlReportOptions& opt) {
@@ -258,9 +266,9 @@ std::string table_section(const ReportData& d, const HtmlReportOptions& opt) {
       "failing only</label><span id=\"shown\"></span></div>\n",
       select);
   out += "<div class=\"table-wrap\"><table id=\"probes\" class=\"probes\"><thead><tr>";
-  const std::vector<std::string> heads = {"run",     opt.x_axis, opt.y_axis, "problem", "engine",
-                                          "algo",    "dir",      "dt",       "outcome", "phase",
-                                          "time ms", "max rel err", "message", "repro"};
+  const std::vector<std::string> heads = {
+      "run",     opt.x_axis, opt.y_axis, "problem",     "engine",    "algo",    "dir",  "dt",
+      "outcome", "phase",    "time ms",  "max rel err", "err/bound", "message", "repro"};
   for (const auto& h : heads)
     out += "<th><button type=\"button\" class=\"sort\">" + html_escape(h) + "</button></th>";
   out += "</tr></thead><tbody>\n";

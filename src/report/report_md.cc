@@ -31,13 +31,19 @@ std::string seconds(double ms) {
 std::string result_text(const ProbeResult& r) {
   const char* ph = to_string(r.phase);
   switch (r.outcome) {
-    case Outcome::ok: return "✅ ok";
+    case Outcome::ok:
+      return r.inexact ? fmt::format("✅ ok, inexact ({}: max rel err {:.3g}, {:.2g} of its bound)",
+                                     r.err_class, r.max_rel_err, r.err_ratio)
+                       : "✅ ok";
     case Outcome::unsupported: return "➖ unsupported";
     case Outcome::hang: return fmt::format("⏱️ HANG ({})", ph);
     case Outcome::crash:
       return r.signal ? fmt::format("💥 CRASH ({}, signal {})", ph, r.signal)
                       : fmt::format("💥 CRASH ({})", ph);
-    case Outcome::wrong: return fmt::format("❌ WRONG (max rel err {:.3g})", r.max_rel_err);
+    case Outcome::wrong:
+      return r.err_class.empty() ? fmt::format("❌ WRONG (max rel err {:.3g})", r.max_rel_err)
+                                 : fmt::format("❌ WRONG (max rel err {:.3g}, {:.3g}x the {} bound)",
+                                               r.max_rel_err, r.err_ratio, r.err_class);
     case Outcome::oob: return "❌ OOB (wrote outside the output)";
     case Outcome::error: return fmt::format("⚠️ ERROR ({})", md_cell(r.message.substr(0, 80)));
     case Outcome::wedged: return fmt::format("🧊 WEDGED ({})", ph);

@@ -50,7 +50,8 @@ constexpr std::array<const char*, kStoreSchemaVersion> kMigrations = {
        CREATE TABLE inflight(run_id INTEGER NOT NULL, group_id INTEGER NOT NULL,
          request_key TEXT NOT NULL, state TEXT NOT NULL, PRIMARY KEY(run_id, request_key));)",
     // 2: sweeps store their plan (resume needs no arguments); marks name their plan entry
-    // (a request may repeat) and phase; runs record the boot id (tells a dead process from a dead host).
+    // (a request may repeat) and phase; runs record the boot id (tells a dead process from a dead
+    // host).
     R"(ALTER TABLE runs ADD COLUMN boot_id TEXT NOT NULL DEFAULT '';
        ALTER TABLE runs ADD COLUMN options TEXT NOT NULL DEFAULT '{}';
        CREATE TABLE plan(run_id INTEGER NOT NULL REFERENCES runs(id), idx INTEGER NOT NULL,
@@ -74,12 +75,17 @@ constexpr std::array<const char*, kStoreSchemaVersion> kMigrations = {
        CREATE INDEX conclusions_by_line ON conclusions(kind, problem, engine, algo, axis, tie,
          over, id);
        CREATE INDEX conclusions_by_run ON conclusions(run_id, id);)",
+    // 5: verdicts keep the algorithm class they were judged with, the error over its bound
+    // and whether an ok result is inexact (docs/NUMERICS.md).
+    R"(ALTER TABLE probes ADD COLUMN err_class TEXT NOT NULL DEFAULT '';
+       ALTER TABLE probes ADD COLUMN err_ratio REAL NOT NULL DEFAULT 0;
+       ALTER TABLE probes ADD COLUMN inexact INTEGER NOT NULL DEFAULT 0;)",
 };
 
 constexpr const char* kProbeColumns =
     "id, run_id, problem, name, dir, dt, engine, algo, fingerprint_hash, outcome, phase, "
     "time_ms, max_rel_err, message, reference, worker, worker_pid, signal, exit_status, "
-    "stderr_tail, wall_ms, attempt, created, impl";
+    "stderr_tail, wall_ms, attempt, created, impl, err_class, err_ratio, inexact";
 constexpr const char* kConclusionColumns =
     "id, run_id, kind, problem, engine, algo, fingerprint_hash, axis, tie, over, outcome, "
     "confirmed, summary, created";
@@ -131,6 +137,9 @@ Result<StoredProbe> read_probe(Stmt& s) {
   r.attempt = static_cast<int>(s.col_int(21));
   p.created_ms = s.col_int(22);
   r.impl = s.col_text(23);
+  r.err_class = s.col_text(24);
+  r.err_ratio = s.col_double(25);
+  r.inexact = s.col_int(26) != 0;
   return p;
 }
 
@@ -500,14 +509,14 @@ Status Store::Impl::insert_probe(int64_t run_id, const std::string& fp_hash,
   Stmt& s = prep(
       "INSERT INTO probes(run_id, problem, name, dir, dt, engine, algo, fingerprint_hash, "
       "outcome, phase, time_ms, max_rel_err, message, reference, worker, worker_pid, signal, "
-      "exit_status, stderr_tail, wall_ms, attempt, created, impl) "
-      "VALUES(?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)");
-  s.bind_all(run_id, r.problem, r.name, std::string(to_string(r.dir)),
-             std::string(to_string(r.dt)), r.engine, r.algo, fp_hash,
-             std::string(to_string(r.outcome)), std::string(to_string(r.phase)), r.time_ms,
-             r.max_rel_err, r.message, r.reference, int64_t{r.worker}, int64_t{r.worker_pid},
-             int64_t{r.signal}, int64_t{r.exit_status}, r.stderr_tail, r.wall_ms,
-             int64_t{r.attempt}, created, r.impl);
+      "exit_status, stderr_tail, wall_ms, attempt, created, impl, err_class, err_ratio, inexact) "
+      "VALUES(?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)");
+  s.bind_all(run_id, r.problem, r.name, std::string(to_string(r.dir)), std::string(to_string(r.dt)),
+             r.engine, r.algo, fp_hash, std::string(to_string(r.outcome)),
+             std::string(to_string(r.phase)), r.time_ms, r.max_rel_err, r.message, r.reference,
+             int64_t{r.worker}, int64_t{r.worker_pid}, int64_t{r.signal}, int64_t{r.exit_status},
+             r.stderr_tail, r.wall_ms, int64_t{r.attempt}, created, r.impl, r.err_class,
+             r.err_ratio, int64_t{r.inexact});
   CG_RETURN_IF_ERROR(s.run());
   *id = db.last_insert_id();
   return Status::Ok();

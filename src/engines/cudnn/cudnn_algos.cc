@@ -115,10 +115,10 @@ Result<LegacyAlgo> parse_legacy(std::string_view name, const Problem& p) {
 
 AlgoClass legacy_class(const LegacyAlgo& a, DataType dt) {
   std::string_view n = algo_enum_name(a.op, a.algo);
-  if (starts_with(n, "WINOGRAD")) return AlgoClass::winograd;
+  const bool tf32 = dt == DataType::f32 && a.math != CUDNN_FMA_MATH;
+  if (starts_with(n, "WINOGRAD")) return tf32 ? AlgoClass::winograd_tf32 : AlgoClass::winograd;
   if (starts_with(n, "FFT")) return AlgoClass::fft;
-  if (dt == DataType::f32 && a.math != CUDNN_FMA_MATH) return AlgoClass::reduced;
-  return AlgoClass::exact;
+  return tf32 ? AlgoClass::reduced : AlgoClass::exact;
 }
 
 int parse_engine_name(std::string_view name) {
@@ -133,21 +133,28 @@ int parse_engine_name(std::string_view name) {
 std::string engine_name(int index) { return "engine" + std::to_string(index); }
 
 AlgoClass engine_class(const std::vector<int>& notes, DataType dt) {
-  bool reduced = false;
+  bool reduced = false, fft = false, tf32 = false;
+  AlgoClass winograd = AlgoClass::exact;  // exact: no Winograd note
   for (int n : notes) {
     switch (n) {
-      case CUDNN_NUMERICAL_NOTE_FFT: return AlgoClass::fft;
+      case CUDNN_NUMERICAL_NOTE_FFT: fft = true; break;
       case CUDNN_NUMERICAL_NOTE_WINOGRAD:
-      case CUDNN_NUMERICAL_NOTE_WINOGRAD_TILE_4x4:
-      case CUDNN_NUMERICAL_NOTE_WINOGRAD_TILE_6x6:
-      case CUDNN_NUMERICAL_NOTE_WINOGRAD_TILE_13x13: return AlgoClass::winograd;
-      case CUDNN_NUMERICAL_NOTE_TENSOR_CORE: reduced |= dt == DataType::f32; break;
+        if (winograd == AlgoClass::exact) winograd = AlgoClass::winograd;
+        break;
+      case CUDNN_NUMERICAL_NOTE_WINOGRAD_TILE_4x4: winograd = AlgoClass::winograd_4x4; break;
+      case CUDNN_NUMERICAL_NOTE_WINOGRAD_TILE_6x6: winograd = AlgoClass::winograd_6x6; break;
+      case CUDNN_NUMERICAL_NOTE_WINOGRAD_TILE_13x13: winograd = AlgoClass::winograd_13x13; break;
+      case CUDNN_NUMERICAL_NOTE_TENSOR_CORE: tf32 |= dt == DataType::f32; break;
       case CUDNN_NUMERICAL_NOTE_DOWN_CONVERT_INPUTS:
       case CUDNN_NUMERICAL_NOTE_REDUCED_PRECISION_REDUCTION: reduced = true; break;
       default: break;
     }
   }
-  return reduced ? AlgoClass::reduced : AlgoClass::exact;
+  if (fft) return AlgoClass::fft;
+  // A tile tells the growth; tensor cores on f32 data may round the products to TF32,
+  // which the tile-unknown TF32 class covers.
+  if (winograd != AlgoClass::exact) return tf32 ? AlgoClass::winograd_tf32 : winograd;
+  return reduced || tf32 ? AlgoClass::reduced : AlgoClass::exact;
 }
 
 }  // namespace convguard::cudnn

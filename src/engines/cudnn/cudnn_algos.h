@@ -43,8 +43,9 @@ std::vector<std::string> legacy_names(const Problem& p);
 Result<LegacyAlgo> parse_legacy(std::string_view name, const Problem& p);
 bool is_legacy_name(std::string_view name);
 
-/// WINOGRAD* -> winograd, FFT* -> fft, tensor-op or default math on f32 (TF32 is
-/// permitted there on Ampere and later) -> reduced, else exact.
+/// FFT* -> fft; WINOGRAD* -> winograd, or winograd_tf32 where TF32 is permitted (f32
+/// with tensor-op or default math, on Ampere and later); the others -> reduced where
+/// TF32 is permitted, else exact.
 AlgoClass legacy_class(const LegacyAlgo& a, DataType dt);
 
 /// Parses "engine<N>"; -1 where the name is not of that form.

@@ -140,6 +140,8 @@ TEST(CudnnAlgos, NamesRoundTripAndClassify) {
   EXPECT_FALSE(cudnn::parse_legacy("fwd.GEMM.fma", p).ok());
   EXPECT_EQ(cudnn::legacy_class(*cudnn::parse_legacy("bwd_data.WINOGRAD.fma", p), p.dt),
             AlgoClass::winograd);
+  EXPECT_EQ(cudnn::legacy_class(*cudnn::parse_legacy("bwd_data.WINOGRAD.tf32", p), p.dt),
+            AlgoClass::winograd_tf32);
   EXPECT_EQ(cudnn::legacy_class(*cudnn::parse_legacy("bwd_data.ALGO_1.tf32", p), p.dt),
             AlgoClass::reduced);
   EXPECT_EQ(cudnn::parse_engine_name("engine12"), 12);

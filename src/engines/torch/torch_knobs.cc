@@ -131,9 +131,14 @@ KnobScope::~KnobScope() {
 // are im2col + cuBLAS GEMMs: exact in f32 (TF32 for matmuls is off by default), but
 // f16/bf16 GEMMs may reduce in reduced precision (allow_fp16/bf16_reduced_precision_
 // reduction default to true). On the CPU oneDNN (mkldnn) and PyTorch's own kernels
-// are direct or GEMM based and accumulate in f32: exact.
+// are direct or GEMM based and accumulate in f32: exact, except bf16 backward, whose
+// partial sums are rounded to bf16 (PyTorch 2.11: errors up to 3 u_bf16 M, within the
+// reduced bound; docs/NUMERICS.md).
 AlgoClass algo_class_for(const Backend& b, const Problem& p, const std::string& knob) {
-  if (!b.gpu) return AlgoClass::exact;
+  if (!b.gpu) {
+    const bool backward = p.dir != Dir::FWD_D && p.dir != Dir::FWD_B;
+    return backward && p.dt == DataType::bf16 ? AlgoClass::reduced : AlgoClass::exact;
+  }
   if (knob == "cudnn.off") return p.dt == DataType::f32 ? AlgoClass::exact : AlgoClass::reduced;
   const bool tf32 =
       b.cudnn && p.dt == DataType::f32 && knob != "tf32.off" && read_flags().tf32_conv != "ieee";
