@@ -340,6 +340,19 @@ TEST_F(StoreTest, ReusesTheLatestResultForTheSameFingerprintOnly) {
   EXPECT_FALSE(other_algo->has_value());
 }
 
+TEST_F(StoreTest, KeepsAVerdictsClassErrorOverBoundAndInexactness) {
+  auto store = open_ok();
+  int64_t run = *store->begin_run(run_info());
+  ProbeResult r = result("P", "fwd.FFT.fma", Outcome::ok, "cudnn");
+  r.err_class = "fft", r.err_ratio = 0.004, r.inexact = true;
+  ASSERT_TRUE(store->record(run, "fp", {{-1, r}}).ok());
+  auto hit = store->lookup("P", "cudnn", "fwd.FFT.fma", "fp");
+  ASSERT_TRUE(hit.ok() && hit->has_value());
+  EXPECT_EQ((*hit)->result.err_class, "fft");
+  EXPECT_EQ((*hit)->result.err_ratio, 0.004);
+  EXPECT_TRUE((*hit)->result.inexact);
+}
+
 TEST_F(StoreTest, ListsTheLatestResultPerKeyWithFilters) {
   auto store = open_ok();
   int64_t r1 = *store->begin_run(run_info());
