@@ -48,6 +48,20 @@ TEST(ProbeResultJson, CarriesTheFieldsDesignRequiresAndRoundTrips) {
   EXPECT_EQ(back->signal, 9);
 }
 
+TEST(ProbeResultJson, AnInexactOkCarriesItsClassAndErrorOverTheBound) {
+  ProbeResult r;
+  r.problem = "p", r.engine = "cudnn", r.algo = "fwd.FFT.fma", r.phase = Phase::verify;
+  auto plain = to_json(r);
+  EXPECT_FALSE(plain.contains("err_class")) << "unjudged results carry no class";
+  EXPECT_FALSE(plain.contains("inexact"));
+  r.err_class = "fft", r.err_ratio = 0.004, r.inexact = true;
+  auto back = probe_result_from_json(to_json(r));
+  ASSERT_TRUE(back.ok()) << back.status().to_string();
+  EXPECT_EQ(back->err_class, "fft");
+  EXPECT_EQ(back->err_ratio, 0.004);
+  EXPECT_TRUE(back->inexact);
+}
+
 TEST(ProbeResultJson, MissingFieldIsNamed) {
   auto r = probe_result_from_json(nlohmann::json{{"problem", "x"}});
   ASSERT_FALSE(r.ok());

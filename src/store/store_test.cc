@@ -245,8 +245,11 @@ TEST_F(StoreTest, MigratesAVersionThreeStoreAndThenKeepsConclusions) {
     run = *store->begin_run(run_info());
     ASSERT_TRUE(store->record(run, "fp", {{-1, result("P", "default", Outcome::hang)}}).ok());
   }
-  // Version 3 as released is version 4 without the conclusions table and its indices.
-  raw_exec("DROP TABLE conclusions; PRAGMA user_version=3;");
+  // Version 3 as released is version 5 without the conclusions table and its indices
+  // (version 4) and without the verdict columns (version 5).
+  raw_exec("DROP TABLE conclusions; ALTER TABLE probes DROP COLUMN err_class; "
+           "ALTER TABLE probes DROP COLUMN err_ratio; ALTER TABLE probes DROP COLUMN inexact; "
+           "PRAGMA user_version=3;");
   auto ro = Store::open(path_, Store::Mode::read_only);
   ASSERT_FALSE(ro.ok()) << "a read-only open does not migrate";
   {
@@ -405,6 +408,19 @@ TEST_F(StoreTest, ReusesTheLatestResultForTheSameFingerprintOnly) {
   auto other_algo = store->lookup("P", "sim", "winograd", "fpA");
   ASSERT_TRUE(other_algo.ok());
   EXPECT_FALSE(other_algo->has_value());
+}
+
+TEST_F(StoreTest, KeepsAVerdictsClassErrorOverBoundAndInexactness) {
+  auto store = open_ok();
+  int64_t run = *store->begin_run(run_info());
+  ProbeResult r = result("P", "fwd.FFT.fma", Outcome::ok, "cudnn");
+  r.err_class = "fft", r.err_ratio = 0.004, r.inexact = true;
+  ASSERT_TRUE(store->record(run, "fp", {{-1, r}}).ok());
+  auto hit = store->lookup("P", "cudnn", "fwd.FFT.fma", "fp");
+  ASSERT_TRUE(hit.ok() && hit->has_value());
+  EXPECT_EQ((*hit)->result.err_class, "fft");
+  EXPECT_EQ((*hit)->result.err_ratio, 0.004);
+  EXPECT_TRUE((*hit)->result.inexact);
 }
 
 TEST_F(StoreTest, ListsTheLatestResultPerKeyWithFilters) {
