@@ -323,6 +323,7 @@ int main(int argc, char** argv) {
       return 2;
     }
   }
+  std::setvbuf(stdout, nullptr, _IOLBF, 0);  // tables reach a file row by row
   header(argc, argv);
   if (hangs > 0) hang_tables(quirks, hangs);
   if (soak > 0) soak_tables(engine, soak, jobs, busy);
