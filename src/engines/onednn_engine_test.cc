@@ -1,10 +1,10 @@
+#include <gtest/gtest.h>
+
 #include <tuple>
 #include <vector>
 
-#include <gtest/gtest.h>
-
-#include "convguard/cpu_engines.h"
 #include "convguard/bounds.h"
+#include "convguard/cpu_engines.h"
 #include "convguard/fill.h"
 #include "testing/conv_shapes.h"
 

@@ -145,7 +145,8 @@ namespace {
 // finding of undeclared reduced-precision arithmetic from one of no arithmetic at all.
 std::string looser_class_note(const Problem& p, const ConvTensors& got, const ConvTensors& ref,
                               AlgoClass cls, const ConvTensors& mag) {
-  const AlgoClass transform = p.dt == DataType::f32 ? AlgoClass::winograd_tf32 : AlgoClass::winograd;
+  const AlgoClass transform =
+      p.dt == DataType::f32 ? AlgoClass::winograd_tf32 : AlgoClass::winograd;
   for (AlgoClass c : {AlgoClass::reduced, transform, AlgoClass::fft}) {
     if (c == cls) continue;
     const Comparison k = compare_outputs(p, got, ref, c, &mag);

@@ -247,9 +247,10 @@ TEST_F(StoreTest, MigratesAVersionThreeStoreAndThenKeepsConclusions) {
   }
   // Version 3 as released is version 5 without the conclusions table and its indices
   // (version 4) and without the verdict columns (version 5).
-  raw_exec("DROP TABLE conclusions; ALTER TABLE probes DROP COLUMN err_class; "
-           "ALTER TABLE probes DROP COLUMN err_ratio; ALTER TABLE probes DROP COLUMN inexact; "
-           "PRAGMA user_version=3;");
+  raw_exec(
+      "DROP TABLE conclusions; ALTER TABLE probes DROP COLUMN err_class; "
+      "ALTER TABLE probes DROP COLUMN err_ratio; ALTER TABLE probes DROP COLUMN inexact; "
+      "PRAGMA user_version=3;");
   auto ro = Store::open(path_, Store::Mode::read_only);
   ASSERT_FALSE(ro.ok()) << "a read-only open does not migrate";
   {
