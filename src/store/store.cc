@@ -1,20 +1,20 @@
 // The SQLite store. See store.h for the durability model.
 #include "convguard/store.h"
 
+#include <fmt/format.h>
 #include <sqlite3.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <array>
 #include <cerrno>
 #include <chrono>
 #include <cstring>
 #include <fstream>
+#include <nlohmann/json.hpp>
 #include <thread>
 #include <unordered_map>
-
-#include <fmt/format.h>
-#include <nlohmann/json.hpp>
 
 #include "store/store_sql.h"
 
@@ -261,20 +261,24 @@ std::string current_boot_id() {
 // Checks what the file is before anything is written to it: a newer schema or a file
 // that is not ours is refused while the file is still byte-for-byte as found.
 static Status check_header(Db& db, const std::string& path, int* version) {
-  auto app = db.pragma_int("application_id");
-  if (!app.ok()) return app.status();
-  auto ver = db.pragma_int("user_version");
-  if (!ver.ok()) return ver.status();
-  auto tables = db.query_int("SELECT count(*) FROM sqlite_schema");
-  if (!tables.ok()) return tables.status();
-  if (*app != kApplicationId && (*ver != 0 || *tables != 0))
+  // One statement, so one snapshot: read apart, a creator's migration could commit
+  // between them and show tables without the id that comes with them.
+  Stmt& s = db.prepare_cached(
+      "SELECT (SELECT application_id FROM pragma_application_id), "
+      "(SELECT user_version FROM pragma_user_version), (SELECT count(*) FROM sqlite_schema)");
+  auto row = s.step();
+  if (!row.ok()) return row.status();
+  if (!*row) return Status::Io(fmt::format("store {}: its header could not be read", path));
+  const int64_t app = s.col_int(0), ver = s.col_int(1), tables = s.col_int(2);
+  (void)s.step();  // runs to its end, which releases the snapshot
+  if (app != kApplicationId && (ver != 0 || tables != 0))
     return Status::Corrupt(fmt::format("{} is an SQLite database but not a convguard store", path));
-  if (*ver > kStoreSchemaVersion)
+  if (ver > kStoreSchemaVersion)
     return Status::Invalid(fmt::format(
         "{} has store schema version {}, newer than version {} that this convguard knows; "
         "use a newer convguard (the file was not modified)",
-        path, *ver, kStoreSchemaVersion));
-  *version = static_cast<int>(*ver);
+        path, ver, kStoreSchemaVersion));
+  *version = static_cast<int>(ver);
   return Status::Ok();
 }
 
@@ -283,9 +287,6 @@ static Status check_header(Db& db, const std::string& path, int* version) {
 static Status wait_for_creator(Db& db, const std::string& path, int* version) {
   const auto until = std::chrono::steady_clock::now() + std::chrono::seconds(5);
   while (*version == 0 && std::chrono::steady_clock::now() < until) {
-    auto tables = db.query_int("SELECT count(*) FROM sqlite_schema");
-    if (!tables.ok()) return tables.status();
-    if (*tables != 0) break;
     std::this_thread::sleep_for(std::chrono::milliseconds(20));
     CG_RETURN_IF_ERROR(check_header(db, path, version));
   }
@@ -341,6 +342,30 @@ static Status migrate(Db& db, const std::string& path, int* version) {
   return Status::Ok();
 }
 
+// WAL: readers never block the sweep, and a commit appends to the log instead of
+// rewriting pages, which is what makes NORMAL cheap and a killed writer harmless.
+// Checkpoints fsync the database file; at SQLite's default (every 1000 WAL pages) a
+// fast sweep spends more time in them than in its own commits.
+static Status set_journal(Db& db) {
+  return db.exec(
+      "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; "
+      "PRAGMA foreign_keys=ON; PRAGMA wal_autocheckpoint=8192");
+}
+
+// Journal mode and migration, retried while another process holds the lock. Processes
+// that create one store at once meet SQLite's lock where its busy handler is not called
+// (switching to WAL, or upgrading a read lock, is told BUSY at once to avoid a deadlock),
+// so the busy timeout alone does not order them.
+static Status prepare_for_writing(Db& db, const std::string& path, int* version) {
+  const auto until = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+  for (int attempt = 1;; ++attempt) {
+    Status s = set_journal(db);
+    if (s.ok()) s = migrate(db, path, version);
+    if (s.ok() || !db.busy() || std::chrono::steady_clock::now() >= until) return s;
+    std::this_thread::sleep_for(std::chrono::milliseconds(5 * std::min(attempt, 20)));
+  }
+}
+
 Result<std::unique_ptr<Store>> Store::open(const std::string& path, Mode mode) {
   const bool ro = mode == Mode::read_only;
   CG_RETURN_IF_ERROR(check_store_path(path, ro));
@@ -373,14 +398,7 @@ Result<std::unique_ptr<Store>> Store::open(const std::string& path, Mode mode) {
                                          path, impl->version, kStoreSchemaVersion));
     return std::unique_ptr<Store>(new Store(std::move(impl)));
   }
-  // WAL: readers never block the sweep, and a commit appends to the log instead of
-  // rewriting pages, which is what makes NORMAL cheap and a killed writer harmless.
-  // Checkpoints fsync the database file; at SQLite's default (every 1000 WAL pages) a
-  // fast sweep spends more time in them than in its own commits.
-  CG_RETURN_IF_ERROR(
-      impl->db.exec("PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; "
-                    "PRAGMA foreign_keys=ON; PRAGMA wal_autocheckpoint=8192"));
-  CG_RETURN_IF_ERROR(migrate(impl->db, path, &impl->version));
+  CG_RETURN_IF_ERROR(prepare_for_writing(impl->db, path, &impl->version));
   return std::unique_ptr<Store>(new Store(std::move(impl)));
 }
 

@@ -113,6 +113,11 @@ Db::~Db() {
 
 bool Db::readonly() const { return sqlite3_db_readonly(db_.get(), "main") == 1; }
 
+bool Db::busy() const {
+  const int rc = sqlite3_extended_errcode(db_.get()) & 0xff;
+  return rc == SQLITE_BUSY || rc == SQLITE_LOCKED;
+}
+
 Status Db::exec(const std::string& text) {
   char* err = nullptr;
   int rc = sqlite3_exec(db_.get(), text.c_str(), nullptr, nullptr, &err);
@@ -120,13 +125,6 @@ Status Db::exec(const std::string& text) {
   sqlite3_free(err);
   if (rc == SQLITE_OK) return Status::Ok();
   return status_from(rc, db_.get(), path_, "running '" + text.substr(0, 60) + "'");
-}
-
-Result<int64_t> Db::query_int(const std::string& text) {
-  Stmt s(db_.get(), path_, text);
-  auto row = s.step();
-  if (!row.ok()) return row.status();
-  return *row ? s.col_int(0) : 0;
 }
 
 Stmt& Db::prepare_cached(const std::string& text) {

@@ -63,9 +63,10 @@ class Db {
   ~Db();
 
   bool readonly() const;
+  /// Whether the last failed call failed on another connection's lock (SQLITE_BUSY or
+  /// SQLITE_LOCKED), which a later attempt may not meet.
+  bool busy() const;
   Status exec(const std::string& text);
-  Result<int64_t> query_int(const std::string& text);
-  Result<int64_t> pragma_int(const std::string& name) { return query_int("PRAGMA " + name); }
   Stmt& prepare_cached(const std::string& text);
   int64_t last_insert_id() const { return sqlite3_last_insert_rowid(db_.get()); }
 
