@@ -17,9 +17,8 @@
 namespace convguard {
 namespace {
 
-// Exit codes of a child whose spin was cut short by exit_after_ms().
-constexpr int kSpun =
-    42;  // burnt CPU time (10 ms at least; the machine may be busy): a real busy loop
+// Exit codes of a child whose spin was cut short by exit_after_cpu_ms().
+constexpr int kSpun = 42;     // burnt the CPU time it was given: a real busy loop
 constexpr int kSlept = 41;     // hardly any CPU time: it blocked instead of spinning
 constexpr int kInjected = 43;  // the base's inject_hang ran
 
@@ -104,17 +103,20 @@ Status run_once(Engine& e, const Problem& p) {
   return r.ok() ? Status::Ok() : r.status();
 }
 
-// In a death-test child: ends the process after `ms` of wall time with kSpun when it
-// burnt most of that time on the CPU, kSlept otherwise.
-void exit_after_ms(int ms) {
-  signal(SIGALRM, [](int) {
-    timespec cpu{};
-    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &cpu);
-    _exit(cpu.tv_sec > 0 || cpu.tv_nsec > 10'000'000 ? kSpun : kSlept);
-  });
-  itimerval t{};
-  t.it_value.tv_usec = ms * 1000;
-  setitimer(ITIMER_REAL, &t, nullptr);
+// In a death-test child: ends the process with kSpun once it has burnt `cpu_ms` of CPU
+// time (a real busy loop), or with kSlept when 20 s of wall time pass first (it blocked
+// instead of spinning). CPU time, not wall time, decides: on a loaded machine a spinning
+// child may get only a few milliseconds of CPU in a fifth of a second.
+void exit_after_cpu_ms(int cpu_ms) {
+  signal(SIGPROF, [](int) { _exit(kSpun); });
+  signal(SIGALRM, [](int) { _exit(kSlept); });
+  itimerval cpu{};
+  cpu.it_value.tv_sec = cpu_ms / 1000;
+  cpu.it_value.tv_usec = (cpu_ms % 1000) * 1000;
+  setitimer(ITIMER_PROF, &cpu, nullptr);
+  itimerval wall{};
+  wall.it_value.tv_sec = 20;
+  setitimer(ITIMER_REAL, &wall, nullptr);
 }
 
 TEST(SimEngine, DescribesItselfOverItsBase) {
@@ -299,7 +301,7 @@ TEST(SimEngineDeathTest, HangSpinsOnTheCpuWhenTheBaseCannotHang) {
   auto e = sim_with(R"({"effect": "hang"})");
   EXPECT_EXIT(
       {
-        exit_after_ms(200);
+        exit_after_cpu_ms(100);
         (void)run_once(*e, small());
       },
       ::testing::ExitedWithCode(kSpun), "rule 0 \\(hang\\) in execute");
@@ -309,7 +311,7 @@ TEST(SimEngineDeathTest, HangUsesTheBaseInjectHangWhenItHasOne) {
   auto e = sim_with(R"({"effect": "hang"})", 0, 0, true);
   EXPECT_EXIT(
       {
-        exit_after_ms(2000);
+        exit_after_cpu_ms(2000);
         (void)run_once(*e, small());
       },
       ::testing::ExitedWithCode(kInjected), "");
@@ -319,14 +321,14 @@ TEST(SimEngineDeathTest, HangInPrepareAndInInit) {
   auto pre = sim_with(R"({"effect": "hang", "phase": "prepare"})");
   EXPECT_EXIT(
       {
-        exit_after_ms(200);
+        exit_after_cpu_ms(100);
         (void)pre->prepare(small(), kDefaultAlgo);
       },
       ::testing::ExitedWithCode(kSpun), "in prepare");
   auto init = sim_with(R"({"effect": "hang", "phase": "init"})");
   EXPECT_EXIT(
       {
-        exit_after_ms(200);
+        exit_after_cpu_ms(100);
         (void)init->init();
       },
       ::testing::ExitedWithCode(kSpun), "in init");
@@ -336,14 +338,14 @@ TEST(SimEngineDeathTest, HangAfterCallsSparesTheFirstExecutions) {
   auto e = sim_with(R"({"effect": "hang", "after_calls": 2})");
   EXPECT_EXIT(
       {
-        exit_after_ms(200);
+        exit_after_cpu_ms(100);
         for (int i = 0; i < 2; ++i) (void)run_once(*e, small());
         _exit(7);
       },
       ::testing::ExitedWithCode(7), "");
   EXPECT_EXIT(
       {
-        exit_after_ms(200);
+        exit_after_cpu_ms(100);
         for (int i = 0; i < 3; ++i) (void)run_once(*e, small());
       },
       ::testing::ExitedWithCode(kSpun), "");
@@ -371,7 +373,7 @@ TEST_F(SimWedgeDeathTest, WedgeMarksTheDeviceAndHangs) {
   EXPECT_FALSE(wedged());
   EXPECT_EXIT(
       {
-        exit_after_ms(200);
+        exit_after_cpu_ms(100);
         (void)run_once(*e, small(64));
       },
       ::testing::ExitedWithCode(kSpun), "rule 0 \\(wedge\\)");
@@ -383,14 +385,14 @@ TEST_F(SimWedgeDeathTest, AWedgedDeviceHangsEveryFreshEngineEvenForCanaries) {
   auto e = sim_with("");
   EXPECT_EXIT(
       {
-        exit_after_ms(200);
+        exit_after_cpu_ms(100);
         (void)e->init();
       },
       ::testing::ExitedWithCode(kSpun), "device wedged");
   e->set_canary(true);
   EXPECT_EXIT(
       {
-        exit_after_ms(200);
+        exit_after_cpu_ms(100);
         (void)run_once(*e, small());
       },
       ::testing::ExitedWithCode(kSpun), "");
