@@ -93,6 +93,11 @@ double speed_prior_gflops(const std::vector<SpeedSample>& samples);
 double phase_deadline_s(const PhaseTimeouts& t, const ExecCostModel& model, Phase phase,
                         double flops, int calls);
 
+/// A canary's init or prepare deadline once a canary has failed in this recovery:
+/// `factor` x the slowest healthy one seen (`slowest_seen_s`, negative: none), at least
+/// `min_s`, never more than the phase's own `own_s`.
+double canary_retry_deadline_s(double own_s, double slowest_seen_s, double factor, double min_s);
+
 /// Something the supervisor did, for logs and measurements.
 struct SupervisorEvent {
   enum Kind {
@@ -138,6 +143,13 @@ struct SupervisorOptions {
   /// --dir=FWD_D mb1ic4ih8oc4kh3ph1.
   Problem canary;
   int canary_tries = 3;       ///< failed canaries (fresh worker each) before `wedged`
+  /// After a failed canary, the next ones' init and prepare deadlines are this factor times
+  /// the slowest healthy worker start and canary prepare seen, at least canary_retry_min_s
+  /// (canary_retry_deadline_s): a wedged device is named within seconds of its first
+  /// failed canary, not after canary_tries x init_s; a device slow to come back still gets
+  /// several times its usual start.
+  double canary_retry_factor = 5;
+  double canary_retry_min_s = 2;
   /// Before its first probe, the supervisor measures the engine on a ladder of small
   /// known-good problems in canary mode (calibration_ladder): the largest rung's speed
   /// starts the cost model (or seed_speed's, if higher) and every rung's overhead the

@@ -53,6 +53,11 @@ double speed_prior_gflops(const std::vector<SpeedSample>& samples) {
   return speeds[k];
 }
 
+double canary_retry_deadline_s(double own_s, double slowest_seen_s, double factor, double min_s) {
+  if (slowest_seen_s < 0) return own_s;
+  return std::min(own_s, std::max(min_s, factor * slowest_seen_s));
+}
+
 double phase_deadline_s(const PhaseTimeouts& t, const ExecCostModel& model, Phase phase,
                         double flops, int calls) {
   switch (phase) {

@@ -120,7 +120,7 @@ Status Supervisor::Impl::start_all() {
         auto m = s.worker->next();
         if (!m.ok()) ok = false;
         if (!m.ok() || !m->has_value()) break;
-        if ((*m)->type == MsgType::ready) s.worker->set_ready(), ever_ready = true;
+        if ((*m)->type == MsgType::ready) mark_ready(*s.worker, /*timely=*/true);
         if ((*m)->type == MsgType::fatal) {
           Status st((*m)->code == Code::kOk ? Code::kError : (*m)->code,
                     "engine " + opt.engine.name + " could not start in a worker: " + (*m)->message);
@@ -292,8 +292,7 @@ bool Supervisor::Impl::idle_healthy(WorkerProc& w) {
     }
     const Message& got = **m;
     if (got.type == MsgType::ready) {
-      w.set_ready();
-      ever_ready = true;
+      mark_ready(w, /*timely=*/false);
     } else if (got.type == MsgType::result && w.warmup_id() && got.id == w.warmup_id()) {
       healthy = got.result.outcome == Outcome::ok;
       w.set_warmup_id(0);
@@ -360,6 +359,12 @@ void Supervisor::Impl::queue_probe(Slot& s, size_t index, int attempt) {
   emit(SupervisorEvent::dispatched, &s, &s.queued.back());
 }
 
+void Supervisor::Impl::mark_ready(WorkerProc& w, bool timely) {
+  w.set_ready();
+  ever_ready = true;
+  if (timely) slowest_start_s = std::max(slowest_start_s, w.startup_s());
+}
+
 void Supervisor::Impl::set_phase(Job& job, Phase ph, Clock::time_point now) {
   job.phase = ph;
   job.phase_start = now;
@@ -369,6 +374,10 @@ void Supervisor::Impl::set_phase(Job& job, Phase ph, Clock::time_point now) {
   PhaseTimeouts t = opt.timeouts;
   if (!job.real()) t.jitter_factor = 0;
   job.own_s = phase_deadline_s(t, model, ph, job.flops, job.calls);
+  if (job.canary && canary_failures > 0 && (ph == Phase::init || ph == Phase::prepare))
+    job.own_s = canary_retry_deadline_s(
+        job.own_s, ph == Phase::init ? slowest_start_s : slowest_canary_prepare_s,
+        opt.canary_retry_factor, opt.canary_retry_min_s);
   job.deadline = now + ms(job.own_s);
   if (job.canary) job.deadline = std::min(job.deadline, recovery_start + ms(opt.canary_budget_s));
 }
@@ -472,10 +481,7 @@ void Supervisor::Impl::on_message(Slot& s, const Message& m) {
     return;
   }
   switch (m.type) {
-    case MsgType::ready:
-      s.worker->set_ready();
-      ever_ready = true;
-      return;
+    case MsgType::ready: mark_ready(*s.worker, /*timely=*/true); return;
     case MsgType::phase: return on_phase(s, m);
     case MsgType::result: return on_result_msg(s, m);
     case MsgType::fatal: return on_fatal(s, m);
@@ -493,6 +499,9 @@ void Supervisor::Impl::on_phase(Slot& s, const Message& m) {
   Job& job = *s.job;
   auto now = Clock::now();
   if (job.phase == Phase::execute && m.phase == Phase::verify) end_execute(job, now);
+  if (job.canary && job.phase == Phase::prepare)
+    slowest_canary_prepare_s = std::max(
+        slowest_canary_prepare_s, std::chrono::duration<double>(now - job.phase_start).count());
   if (m.phase == Phase::execute) {
     job.exec_start = now;
     job.sched_start = job.sched_last = sched_times(s.worker->pid());
@@ -609,7 +618,7 @@ Result<Message> Supervisor::Impl::ask(Message req, MsgType want) {
       auto m = s.worker->next();
       if (!m.ok() || !m->has_value()) break;
       const Message& got = **m;
-      if (got.type == MsgType::ready) ever_ready = true, s.worker->set_ready();
+      if (got.type == MsgType::ready) mark_ready(*s.worker, /*timely=*/true);
       if (got.type == MsgType::fatal) {
         drop_worker(s);
         return Status(got.code, "worker could not start the engine: " + got.message);

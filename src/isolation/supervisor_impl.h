@@ -75,6 +75,9 @@ struct Supervisor::Impl {
   std::vector<Slot> slots;
   uint64_t next_id = 1;
   bool ever_ready = false;  ///< some worker has started the engine
+  /// The slowest healthy worker start and canary prepare seen (negative: none yet); they
+  /// bound the deadlines of canaries after the first failed one.
+  double slowest_start_s = -1, slowest_canary_prepare_s = -1;
   std::vector<std::unique_ptr<WorkerProc>> graveyard;  ///< killed, not yet reaped
   std::deque<std::unique_ptr<WorkerProc>> spares;      ///< started, never given work
 
@@ -138,6 +141,9 @@ struct Supervisor::Impl {
   /// (in all at most 5 times its own).
   bool moved_for_waits(Slot& s, Clock::time_point now);
   void set_phase(Job& job, Phase ph, Clock::time_point now);
+  /// A ready message from `w`: the engine starts in workers. `timely`: read as it came
+  /// (a polled worker), so its start time is measured; a spare's is read only when taken.
+  void mark_ready(WorkerProc& w, bool timely);
   Result<Message> ask(Message req, MsgType want);
   void emit(SupervisorEvent::Kind k, const Slot* s, const Job* job, std::string msg = {},
             Outcome o = Outcome::ok) const;

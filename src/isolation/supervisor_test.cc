@@ -321,6 +321,34 @@ TEST_F(SupervisorTest, ACanaryThatKeepsFailingStopsTheRunAsWedged) {
   EXPECT_LT(std::chrono::steady_clock::now() - t0, milliseconds(8000));
 }
 
+TEST_F(SupervisorTest, AfterTheFirstFailedCanaryTheNextOnesGetDeadlinesFromMeasuredStarts) {
+  TempPath wedge;
+  auto o = options("wedge:" + wedge.path);
+  o.timeouts.init_s = 4;
+  o.canary_tries = 3;
+  o.canary_retry_min_s = 0.5;
+  Status st;
+  auto r = run({kOk1, "mb1ic2ih6oc19kh3", kOk1}, o, &st);
+  EXPECT_EQ(st.code(), Code::kDeviceLost) << st.to_string();
+  EXPECT_EQ(r[1].outcome, Outcome::hang);
+  std::vector<double> canary_deadlines;
+  for (const SupervisorEvent& e : log_)
+    if (e.kind == SupervisorEvent::canary_started) canary_deadlines.push_back(e.deadline_s);
+  ASSERT_EQ(canary_deadlines.size(), 3u);
+  EXPECT_DOUBLE_EQ(canary_deadlines[0], 4) << "the first canary has the whole init deadline";
+  for (size_t i = 1; i < 3; ++i) {
+    EXPECT_LT(canary_deadlines[i], 4) << "canary " << i;
+    EXPECT_GE(canary_deadlines[i], 0.5) << "canary " << i;
+  }
+}
+
+TEST(CanaryRetryDeadline, IsAMultipleOfTheSlowestStartBetweenTheFloorAndThePhasesOwn) {
+  EXPECT_DOUBLE_EQ(canary_retry_deadline_s(60, 0.6, 5, 2), 3);
+  EXPECT_DOUBLE_EQ(canary_retry_deadline_s(60, 0.1, 5, 2), 2);
+  EXPECT_DOUBLE_EQ(canary_retry_deadline_s(60, 20, 5, 2), 60);
+  EXPECT_DOUBLE_EQ(canary_retry_deadline_s(60, -1, 5, 2), 60) << "nothing measured yet";
+}
+
 TEST_F(SupervisorTest, TwoWorkersRunInRequestOrderAndEveryOutcomeIsRight) {
   std::vector<std::string> descs;
   for (int i = 0; i < 12; ++i) descs.push_back(i % 4 == 1 ? "mb1ic2ih6oc9kh3" : kOk1);

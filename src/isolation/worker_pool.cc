@@ -8,6 +8,7 @@ Result<std::unique_ptr<WorkerProc>> WorkerProc::start(const SpawnOptions& so,
   if (!child.ok()) return child.status();
   std::unique_ptr<WorkerProc> w(new WorkerProc());
   w->slot_ = slot;
+  w->spawned_ = std::chrono::steady_clock::now();
   w->child_ = std::move(*child);
   Message hello;
   hello.type = MsgType::hello;
@@ -15,6 +16,12 @@ Result<std::unique_ptr<WorkerProc>> WorkerProc::start(const SpawnOptions& so,
   // A worker that dies at once shows up as end of stream, with its exit status.
   (void)w->send(hello);
   return w;
+}
+
+void WorkerProc::set_ready() {
+  if (!ready_)
+    startup_s_ = std::chrono::duration<double>(std::chrono::steady_clock::now() - spawned_).count();
+  ready_ = true;
 }
 
 Status WorkerProc::send(const Message& m) {

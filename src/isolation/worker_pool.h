@@ -29,7 +29,10 @@ class WorkerProc {
   /// the worker's own business, not a job's.
   uint64_t warmup_id() const { return warmup_id_; }
   void set_warmup_id(uint64_t id) { warmup_id_ = id; }
-  void set_ready() { ready_ = true; }
+  /// Marks the worker ready; the first call fixes startup_s().
+  void set_ready();
+  /// Seconds from spawn to the first ready message; negative until then.
+  double startup_s() const { return startup_s_; }
 
   /// Sends m; Io if the worker has closed its end or stopped reading.
   Status send(const Message& m);
@@ -59,6 +62,8 @@ class WorkerProc {
 
   int slot_ = 0;
   bool ready_ = false;
+  std::chrono::steady_clock::time_point spawned_;
+  double startup_s_ = -1;
   uint64_t warmup_id_ = 0;
   std::unique_ptr<Child> child_;
   FrameReader reader_;
