@@ -18,6 +18,7 @@
 #include <sys/utsname.h>
 
 #include <algorithm>
+#include <atomic>
 #include <chrono>
 #include <cstdio>
 #include <ctime>
@@ -31,7 +32,6 @@
 #include "bench_engines.h"
 #include "convguard/supervisor.h"
 #include "convguard/worker.h"
-#include "isolation/process.h"
 
 namespace convguard {
 namespace {
@@ -240,15 +240,18 @@ SoakRun soak_run(const std::string& engine, int n, int jobs) {
 }
 
 void soak_tables(const std::string& engine, int n, const std::vector<int>& jobs, int busy) {
-  std::vector<std::unique_ptr<Child>> spinners;
-  for (int i = 0; i < busy; ++i) {
-    SpawnOptions so;
-    so.argv = {"/bin/sh", "-c", "while :; do :; done"};
-    if (auto c = Child::spawn(so); c.ok()) spinners.push_back(std::move(*c));
-  }
+  // Threads of this process, not children: they end with it however the bench is stopped
+  // (a spinning child in its own process group outlived a killed bench).
+  std::atomic<bool> done{false};
+  std::vector<std::jthread> spinners;
+  for (int i = 0; i < busy; ++i)
+    spinners.emplace_back([&done] {
+      while (!done.load(std::memory_order_relaxed)) {
+      }
+    });
   fmt::print(
       "\n## False-hang soak: {} ok probes of mixed sizes per run, {} over {} worker(s), "
-      "current settings, verification off, {} busy process(es) spinning beside them\n\n"
+      "current settings, verification off, {} busy thread(s) spinning beside them\n\n"
       "Sizes: 80 % under 20 kFLOP-1 MFLOP (sub-millisecond), 19 % 1-100 MFLOP, 1 % 1.1-5 "
       "GFLOP; shapes mostly distinct, so most probes create their primitive in prepare.\n\n",
       n, engine, fmt::join(jobs, ","), busy);
@@ -270,6 +273,7 @@ void soak_tables(const std::string& engine, int n, const std::vector<int>& jobs,
         s.lowest_deadline);
     std::fflush(stdout);
   }
+  done = true;
 }
 
 void header(int argc, char** argv) {
