@@ -7,7 +7,7 @@
 //    verdict -> the next probe running (its prepare phase).
 // 2. False-hang soak: N ok probes of mixed sizes (sub-millisecond to 1-5 GFLOP, mostly
 //    distinct shapes, so most prepare phases create primitives) with the current settings,
-//    for each --jobs, with a busy process spinning on a core beside them. Every probe must
+//    for each --jobs, with a busy thread spinning on a core beside them. Every probe must
 //    be ok; the distribution of execute time / expected time and / deadline is printed.
 //
 //   deadline_bench [--hangs N] [--soak N] [--jobs 1,4] [--busy 1] [--engine onednn]
