@@ -11,6 +11,7 @@
 #include <cerrno>
 #include <chrono>
 #include <cstring>
+#include <filesystem>
 #include <fstream>
 #include <nlohmann/json.hpp>
 #include <thread>
@@ -366,6 +367,20 @@ static Status prepare_for_writing(Db& db, const std::string& path, int* version)
   }
 }
 
+// A writer keeps SQLite's log (-wal, -shm) and the run's journal beside the store.
+static Status check_directory_writable(const std::string& path) {
+  std::error_code ec;
+  const auto dir = std::filesystem::absolute(path, ec).parent_path();
+  // Other failures (a missing directory) are SQLite's to name when it opens the file.
+  if (ec || ::access(dir.c_str(), W_OK) == 0 || (errno != EACCES && errno != EROFS))
+    return Status::Ok();
+  return Status::Io(
+      fmt::format("store {} is in a directory this user cannot write ({}): a sweep "
+                  "keeps its log and journal beside the store; nothing was written "
+                  "(reports and exports only read it)",
+                  path, dir.string()));
+}
+
 Result<std::unique_ptr<Store>> Store::open(const std::string& path, Mode mode) {
   const bool ro = mode == Mode::read_only;
   CG_RETURN_IF_ERROR(check_store_path(path, ro));
@@ -375,6 +390,7 @@ Result<std::unique_ptr<Store>> Store::open(const std::string& path, Mode mode) {
   if (!ro && ::stat(path.c_str(), &st) == 0 && (st.st_mode & 0222) == 0)
     return Status::Io(fmt::format("store {} is read-only (mode {:o}); nothing was written", path,
                                   st.st_mode & 0777));
+  if (!ro) CG_RETURN_IF_ERROR(check_directory_writable(path));
   auto db = Db::open(path, ro);
   if (!db.ok()) return db.status();
   if (!ro && db->readonly())

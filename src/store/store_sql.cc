@@ -1,6 +1,9 @@
 #include "store/store_sql.h"
 
 #include <fmt/format.h>
+#include <unistd.h>
+
+#include <filesystem>
 
 namespace convguard::sql {
 
@@ -89,10 +92,39 @@ std::string Stmt::col_text(int c) const {
   return p ? std::string(p, sqlite3_column_bytes(stmt_.get(), c)) : std::string();
 }
 
+// A reader of a WAL store needs its -shm file, which it cannot create in a directory it
+// may not write (an archived store, read-only media, another user's run). Without a WAL
+// that holds commits, the database file alone is the whole store: SQLite may then read it
+// as immutable, with no -shm and no locks. A WAL that exists is read the usual way.
+static bool needs_immutable(const std::string& path) {
+  std::error_code ec;
+  const auto dir = std::filesystem::absolute(path, ec).parent_path();
+  if (ec || ::access(dir.c_str(), W_OK) == 0) return false;
+  const auto wal = std::filesystem::file_size(path + "-wal", ec);
+  return ec || wal == 0;
+}
+
+// An SQLite URI for `path`: the characters that URIs give a meaning are %-escaped.
+static std::string file_uri(const std::string& path, const char* query) {
+  std::string uri = "file:";
+  for (char c : path) {
+    if (c == '%' || c == '?' || c == '#')
+      uri += fmt::format("%{:02X}", static_cast<unsigned char>(c));
+    else
+      uri += c;
+  }
+  return uri + "?" + query;
+}
+
 Result<Db> Db::open(const std::string& path, bool read_only) {
   sqlite3* raw = nullptr;
-  const int flags = read_only ? SQLITE_OPEN_READONLY : SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE;
-  int rc = sqlite3_open_v2(path.c_str(), &raw, flags, nullptr);
+  int flags = read_only ? SQLITE_OPEN_READONLY : SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE;
+  std::string name = path;
+  if (read_only && needs_immutable(path)) {
+    name = file_uri(path, "immutable=1");
+    flags |= SQLITE_OPEN_URI;
+  }
+  int rc = sqlite3_open_v2(name.c_str(), &raw, flags, nullptr);
   Db db;
   db.db_.reset(raw);
   db.path_ = path;

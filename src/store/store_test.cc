@@ -368,6 +368,50 @@ TEST_F(StoreTest, StoresCreatedAtOnceByManyProcessesAllOpenAndOneMigrates) {
   EXPECT_TRUE(store->integrity_check().ok());
 }
 
+// As root, a child that has become `nobody` finds the directory read-only; as anyone else,
+// the directory's mode does it.
+TEST_F(StoreTest, InADirectoryItMayNotWriteAReaderOpensAndAWriterIsToldWhy) {
+  {
+    auto store = open_ok();
+    ASSERT_TRUE(store);
+    ASSERT_TRUE(store->begin_run(run_info()).ok());
+  }
+  ASSERT_FALSE(fs::exists(path_ + "-wal")) << "a clean close folds the log into the file";
+  ASSERT_EQ(::chmod(dir_.c_str(), 0555), 0);
+  const pid_t pid = fork();
+  ASSERT_GE(pid, 0);
+  if (pid == 0) {
+    if (getuid() == 0 && (setgid(65534) != 0 || setuid(65534) != 0)) _exit(3);
+    if (::access(dir_.c_str(), W_OK) == 0) _exit(4);
+    auto writer = Store::open(path_);
+    if (writer.ok() || writer.status().message().find(dir_.string()) == std::string::npos) _exit(5);
+    auto store = Store::open(path_, Store::Mode::read_only);
+    if (!store.ok()) std::fprintf(stderr, "%s\n", store.status().to_string().c_str());
+    _exit(!store.ok() ? 1 : (*store)->list_runs()->size() == 1 ? 0 : 2);
+  }
+  int st = 0;
+  ASSERT_EQ(waitpid(pid, &st, 0), pid);
+  ::chmod(dir_.c_str(), 0755);
+  ASSERT_TRUE(WIFEXITED(st)) << st;
+  EXPECT_EQ(WEXITSTATUS(st), 0)
+      << "1: not opened, 2: runs not read, 3: setuid, 4: dir writable, 5: a writer was not "
+         "told about the directory";
+  EXPECT_FALSE(fs::exists(path_ + "-shm")) << "nothing was written beside it";
+}
+
+TEST_F(StoreTest, AStoreWhosePathHoldsUriCharactersOpens) {
+  path_ = (dir_ / "a?b#c%41.db").string();
+  {
+    auto store = open_ok();
+    ASSERT_TRUE(store);
+    ASSERT_TRUE(store->begin_run(run_info()).ok());
+  }
+  auto store = Store::open(path_, Store::Mode::read_only);
+  ASSERT_TRUE(store.ok()) << store.status().to_string();
+  EXPECT_EQ((*store)->list_runs()->size(), 1u);
+  EXPECT_TRUE(fs::exists(path_));
+}
+
 TEST_F(StoreTest, APathThatCannotBeAStoreIsInvalidInputNamingIt) {
   const std::string fifo = (dir_ / "fifo").string();
   ASSERT_EQ(::mkfifo(fifo.c_str(), 0644), 0);
