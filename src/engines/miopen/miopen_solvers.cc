@@ -45,7 +45,7 @@ constexpr std::array kSolvers = std::to_array<Named>({
     {31, "ConvHipImplicitGemmV4R1WrW"},
     {34, "fft"},
     {35, "ConvWinograd3x3MultipassWrW_3_4"},
-    {37, "ConvBinWinoRxS_3_2"},
+    {37, "ConvBinWinogradRxSf3x2"},
     {38, "ConvWinograd3x3MultipassWrW_3_5"},
     {39, "ConvWinograd3x3MultipassWrW_3_6"},
     {40, "ConvWinograd3x3MultipassWrW_3_2"},
@@ -58,7 +58,7 @@ constexpr std::array kSolvers = std::to_array<Named>({
     {47, "ConvWinograd3x3MultipassWrW_1_1_7_3"},
     {48, "ConvWinograd3x3MultipassWrW_5_3"},
     {49, "ConvWinograd3x3MultipassWrW_5_4"},
-    {53, "ConvBinWinoRxS_2_3"},
+    {53, "ConvBinWinogradRxSf2x3"},
     {54, "ConvHipImplicitGemmV4R4Fwd"},
     {55, "ConvHipImplicitGemmBwdDataV1R1"},
     {56, "ConvHipImplicitGemmBwdDataV4R1"},
@@ -152,7 +152,7 @@ AlgoClass solver_class(int algorithm, const std::string& name) {
   if (algorithm == miopenConvolutionAlgoFFT) return AlgoClass::fft;
   if (algorithm != miopenConvolutionAlgoWinograd) return AlgoClass::exact;
   // F(2,3) tiles are 4 wide; F(3,2) 4; larger output tiles widen the input tile.
-  if (contains(name, "_2_3") || contains(name, "_3_2") || contains(name, "f2x3"))
+  if (contains(name, "_2_3") || contains(name, "f3x2") || contains(name, "f2x3"))
     return AlgoClass::winograd_4x4;
   if (contains(name, "_4_3")) return AlgoClass::winograd_6x6;
   return AlgoClass::winograd;

@@ -12,9 +12,10 @@
 
 namespace convguard::miopen {
 
-/// The algorithm name of convolution solver `id`: the solver's name as MIOpen registers it,
-/// template arguments joined with '_' so that it needs no quoting in a shell
-/// ("ConvBinWinoRxS_2_3" for ConvBinWinoRxS<2,3>), else "solver<id>".
+/// The algorithm name of convolution solver `id`: the solver's name as MIOpen registers it
+/// (its string id where known, e.g. "ConvBinWinogradRxSf2x3"), template arguments otherwise
+/// joined with '_' so that it needs no quoting in a shell ("ConvOclBwdWrW2_4" for
+/// ConvOclBwdWrW2<4>), else "solver<id>".
 std::string solver_name(uint64_t id);
 
 /// The id of an algorithm name: a name solver_name gives, or "solver<N>". Nullopt otherwise.

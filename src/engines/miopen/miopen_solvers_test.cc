@@ -8,7 +8,8 @@ namespace {
 TEST(MiopenSolvers, NamesIdsAsMiopenRegistersThem) {
   EXPECT_EQ(solver_name(1), "ConvAsm3x3U");
   EXPECT_EQ(solver_name(34), "fft");
-  EXPECT_EQ(solver_name(53), "ConvBinWinoRxS_2_3");
+  EXPECT_EQ(solver_name(53), "ConvBinWinogradRxSf2x3");
+  EXPECT_EQ(solver_name(20), "ConvOclBwdWrW2_4");
   EXPECT_EQ(solver_name(85), "ConvDirectNaiveConvFwd");
   EXPECT_EQ(solver_name(91), "GemmFwdRest");
   EXPECT_EQ(solver_name(156), "ConvHipImplicitGemmGroupWrwXdlops");
