@@ -61,6 +61,8 @@ Status bind_miopen(Api& a) {
                  &missing);
   bind_direction(l, "BackwardWeights", "miopenFindConvolutionBackwardWeightsAlgorithm",
                  a.bwd_weights, &missing);
+  bind(l, "miopenConvolutionForwardBias", a.ConvolutionForwardBias, &missing);
+  bind(l, "miopenConvolutionBackwardBias", a.ConvolutionBackwardBias, &missing);
   if (!missing.empty())
     return Status::Unsupported("MIOpen not usable: " + a.miopen_path + " has no " + missing);
   std::string optional;

@@ -125,6 +125,14 @@ struct Api {
   miopenStatus_t (*SetConvolutionFindMode)(miopenConvolutionDescriptor_t,
                                            miopenConvolutionFindMode_t) = nullptr;
   DirectionCalls fwd, bwd_data, bwd_weights;
+  /// y = alpha * y + alpha * b + beta * y (b: 1, k, 1, 1), as MIOpen adds a convolution's bias.
+  miopenStatus_t (*ConvolutionForwardBias)(miopenHandle_t, const void*, miopenTensorDescriptor_t,
+                                           const void*, const void*, miopenTensorDescriptor_t,
+                                           void*) = nullptr;
+  /// db = alpha * (dy summed over n, h, w) + beta * db.
+  miopenStatus_t (*ConvolutionBackwardBias)(miopenHandle_t, const void*, miopenTensorDescriptor_t,
+                                            const void*, const void*, miopenTensorDescriptor_t,
+                                            void*) = nullptr;
 
   hipError_t (*hipGetDeviceCount)(int*) = nullptr;
   hipError_t (*hipSetDevice)(int) = nullptr;

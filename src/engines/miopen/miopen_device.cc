@@ -40,6 +40,8 @@ TensorShape shape_of(const Problem& p, Arg a) {
     set(p.mb, p.ic, p.ih, p.iw);
   else if (a == Arg::wei)
     set(p.oc, cg, p.kh, p.kw);
+  else if (a == Arg::bia)
+    set(1, p.oc, 1, 1);
   else
     set(p.mb, p.oc, p.oh, p.ow);
   const int c = s.dims[1], h = s.dims[2], w = s.dims[3];
@@ -82,7 +84,7 @@ void from_device_bytes(const std::vector<unsigned char>& bytes, const TensorShap
 }
 
 Descriptors::~Descriptors() {
-  for (miopenTensorDescriptor_t t : {x, w, y})
+  for (miopenTensorDescriptor_t t : {x, w, y, b})
     if (t) api_->DestroyTensorDescriptor(t);
   if (conv) api_->DestroyConvolutionDescriptor(conv);
 }
@@ -92,8 +94,9 @@ Status Descriptors::create(const Problem& p) {
                               : p.dt == DataType::bf16 ? miopenBFloat16
                                                        : miopenFloat;
   const std::pair<miopenTensorDescriptor_t*, Arg> tensors[] = {
-      {&x, Arg::src}, {&w, Arg::wei}, {&y, Arg::dst}};
+      {&x, Arg::src}, {&w, Arg::wei}, {&y, Arg::dst}, {&b, Arg::bia}};
   for (auto [desc, arg] : tensors) {
+    if (arg == Arg::bia && !p.has_bias()) continue;
     CG_RETURN_IF_ERROR(
         miopen_check(*api_, api_->CreateTensorDescriptor(desc), "miopenCreateTensorDescriptor"));
     const TensorShape s = shape_of(p, arg);

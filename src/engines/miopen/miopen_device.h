@@ -32,6 +32,10 @@ class Descriptors {
 
   Status create(const Problem& p);
   miopenTensorDescriptor_t x = nullptr, w = nullptr, y = nullptr;
+  miopenTensorDescriptor_t b = nullptr;  ///< (1, oc, 1, 1) where the direction has a bias
+  miopenTensorDescriptor_t of(Arg a) const {
+    return a == Arg::src ? x : a == Arg::wei ? w : a == Arg::bia ? b : y;
+  }
   miopenConvolutionDescriptor_t conv = nullptr;
 
  private:
@@ -68,7 +72,7 @@ class DeviceBuffer {
 };
 
 /// An arg's sizes and strides in the problem's layout: the dims are always canonical
-/// (n, c, h, w or k, c/g, r, s); nhwc moves the channel stride to 1.
+/// (n, c, h, w or k, c/g, r, s; the bias 1, k, 1, 1); nhwc moves the channel stride to 1.
 struct TensorShape {
   int dims[4];
   int strides[4];

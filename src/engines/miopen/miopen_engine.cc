@@ -7,6 +7,8 @@
 #include <cstdlib>
 #include <cstring>
 #include <filesystem>
+#include <map>
+#include <optional>
 
 #include "engines/miopen/miopen_prepared.h"
 #include "engines/miopen/miopen_solvers.h"
@@ -20,10 +22,26 @@ namespace fs = std::filesystem;
 
 constexpr std::string_view kFindPrefix = "find.";
 
+constexpr const char* kStateVars[] = {"MIOPEN_USER_DB_PATH", "MIOPEN_CUSTOM_CACHE_DIR"};
+
 // Where MIOpen keeps its user find-db, perf-db and kernel cache for this worker.
 struct State {
   bool user = false;
   fs::path dir;  ///< private: removed when the engine goes
+  std::map<std::string, std::optional<std::string>> before;  ///< the variables it replaced
+
+  // Removes the private folder and puts the variables back as they were.
+  void release() {
+    if (user || dir.empty()) return;
+    std::error_code ec;
+    fs::remove_all(dir, ec);
+    for (const auto& [var, value] : before) {
+      if (value)
+        ::setenv(var.c_str(), value->c_str(), 1);
+      else
+        ::unsetenv(var.c_str());
+    }
+  }
 };
 
 // Unless CONVGUARD_MIOPEN_STATE=user, points MIOPEN_USER_DB_PATH and
@@ -31,10 +49,10 @@ struct State {
 // (a folder) or the temporary directory, before MIOpen reads them.
 Result<State> make_state() {
   const char* setting = std::getenv("CONVGUARD_MIOPEN_STATE");
-  if (setting && std::string_view(setting) == "user") return State{true, {}};
+  if (setting && std::string_view(setting) == "user") return State{true, {}, {}};
   const fs::path base =
       setting && *setting ? fs::path(setting) : fs::temp_directory_path() / "convguard-miopen";
-  State s{false, base / ("worker-" + std::to_string(::getpid()))};
+  State s{false, base / ("worker-" + std::to_string(::getpid())), {}};
   std::error_code ec;
   fs::remove_all(s.dir, ec);  // a reused pid's leftovers
   for (const char* sub : {"userdb", "cache"}) {
@@ -42,8 +60,12 @@ Result<State> make_state() {
     if (ec)
       return Status::Error("miopen: cannot create " + (s.dir / sub).string() + ": " + ec.message());
   }
-  ::setenv("MIOPEN_USER_DB_PATH", (s.dir / "userdb").c_str(), 1);
-  ::setenv("MIOPEN_CUSTOM_CACHE_DIR", (s.dir / "cache").c_str(), 1);
+  for (const char* var : kStateVars) {
+    const char* old = std::getenv(var);
+    s.before[var] = old ? std::optional<std::string>(old) : std::nullopt;
+  }
+  ::setenv(kStateVars[0], (s.dir / "userdb").c_str(), 1);
+  ::setenv(kStateVars[1], (s.dir / "cache").c_str(), 1);
   return s;
 }
 
@@ -75,10 +97,7 @@ class MiopenEngine : public Engine {
  public:
   ~MiopenEngine() override {
     if (ctx_ && ctx_->handle) ctx_->api->Destroy(ctx_->handle);
-    if (!state_.user && !state_.dir.empty()) {
-      std::error_code ec;
-      fs::remove_all(state_.dir, ec);
-    }
+    state_.release();
   }
 
   std::string name() const override { return "miopen"; }
@@ -131,8 +150,7 @@ class MiopenEngine : public Engine {
     const EnvMap env = current_env();
     f.merge(env_facts(env, [&](std::string_view k) {
       // The private folders differ per worker; only the user's own are a fact.
-      if (!state_.user && (k == "MIOPEN_USER_DB_PATH" || k == "MIOPEN_CUSTOM_CACHE_DIR"))
-        return false;
+      if (!state_.user && (k == kStateVars[0] || k == kStateVars[1])) return false;
       return relevant_env(k);
     }));
     return f;

@@ -20,7 +20,9 @@ namespace convguard {
 ///                  the Find call under that MIOPEN_FIND_MODE in prepare, then the solution
 ///                  it picked (resolved as its solver name) in execute.
 /// `all` lists default and every applicable solver (not the Find probes). Directions
-/// FWD_D, BWD_D, BWD_W; f32, f16, bf16; nchw, nhwc. Output and workspace buffers sit inside
+/// FWD_D, BWD_D, BWD_W, and FWD_B / BWD_WB with MIOpen's separate bias calls
+/// (miopenConvolutionForwardBias / BackwardBias, which refuse bf16); f32, f16, bf16; nchw,
+/// nhwc. Output and workspace buffers sit inside
 /// guard bands ("oob:" errors). Each worker keeps MIOpen's user databases and kernel cache
 /// in a private folder (CONVGUARD_MIOPEN_STATE: a base folder, or `user` for the user's
 /// own). Never fails; init() reports a missing library.

@@ -11,10 +11,12 @@
 namespace convguard::miopen {
 namespace {
 
+bool forward(Dir d) { return d == Dir::FWD_D || d == Dir::FWD_B; }
+
 // The args in the order of the solution and immediate calls (A, B, C): forward w, x, y;
-// backward data dy, w, dx; backward weights dy, x, dw. C is the output.
+// backward data dy, w, dx; backward weights dy, x, dw. C is the convolution's output.
 std::array<Arg, 3> solution_order(Dir d) {
-  if (d == Dir::FWD_D) return {Arg::wei, Arg::src, Arg::dst};
+  if (forward(d)) return {Arg::wei, Arg::src, Arg::dst};
   if (d == Dir::BWD_D) return {Arg::dst, Arg::wei, Arg::src};
   return {Arg::dst, Arg::src, Arg::wei};
 }
@@ -22,7 +24,7 @@ std::array<Arg, 3> solution_order(Dir d) {
 // The args in the order of the Find calls (P, Q, R): forward x, w, y; backward data dy, w,
 // dx; backward weights dy, x, dw.
 std::array<Arg, 3> find_order(Dir d) {
-  if (d == Dir::FWD_D) return {Arg::src, Arg::wei, Arg::dst};
+  if (forward(d)) return {Arg::src, Arg::wei, Arg::dst};
   return solution_order(d);
 }
 
@@ -49,39 +51,34 @@ class FindModeEnv {
   bool had_ = false;
 };
 
+bool is_output(Dir d, Arg a) {
+  const std::vector<Arg> outs = outputs_of(d);
+  return std::find(outs.begin(), outs.end(), a) != outs.end();
+}
+
 }  // namespace
 
-Result<const DirectionCalls*> calls_for(const Api& api, Dir d) {
-  switch (d) {
-    case Dir::FWD_D: return &api.fwd;
-    case Dir::BWD_D: return &api.bwd_data;
-    case Dir::BWD_W: return &api.bwd_weights;
-    case Dir::FWD_B:
-    case Dir::BWD_WB: break;
-  }
-  return Status::Unsupported(std::string("miopen: ") + to_string(d) +
-                             " is not probed (MIOpen's convolutions take no bias; it is a "
-                             "separate call)");
+const DirectionCalls& calls_for(const Api& api, Dir d) {
+  if (forward(d)) return api.fwd;
+  return d == Dir::BWD_D ? api.bwd_data : api.bwd_weights;
 }
 
 Result<std::vector<miopenConvSolution_t>> list_solutions(const Context& ctx, const Problem& p) {
-  auto calls = calls_for(*ctx.api, p.dir);
-  if (!calls.ok()) return calls.status();
+  const DirectionCalls& calls = calls_for(*ctx.api, p.dir);
   Descriptors desc(ctx.api);
   CG_RETURN_IF_ERROR(desc.create(p));
-  auto d = [&](Arg a) { return a == Arg::src ? desc.x : a == Arg::wei ? desc.w : desc.y; };
   const auto [a, b, c] = solution_order(p.dir);
   size_t count = 0;
-  CG_RETURN_IF_ERROR(miopen_check(*ctx.api,
-                                  (*calls)->count(ctx.handle, d(a), d(b), desc.conv, d(c), &count),
-                                  "GetSolutionCount", true));
+  CG_RETURN_IF_ERROR(miopen_check(
+      *ctx.api, calls.count(ctx.handle, desc.of(a), desc.of(b), desc.conv, desc.of(c), &count),
+      "GetSolutionCount", true));
   std::vector<miopenConvSolution_t> out(count);
   size_t got = 0;
   if (count > 0)
-    CG_RETURN_IF_ERROR(miopen_check(
-        *ctx.api,
-        (*calls)->solutions(ctx.handle, d(a), d(b), desc.conv, d(c), count, &got, out.data()),
-        "GetSolution", true));
+    CG_RETURN_IF_ERROR(miopen_check(*ctx.api,
+                                    calls.solutions(ctx.handle, desc.of(a), desc.of(b), desc.conv,
+                                                    desc.of(c), count, &got, out.data()),
+                                    "GetSolution", true));
   out.resize(std::min(got, count));
   if (out.empty()) return Status::Unsupported("miopen: no solution for this problem");
   return out;
@@ -89,32 +86,34 @@ Result<std::vector<miopenConvSolution_t>> list_solutions(const Context& ctx, con
 
 MiopenPrepared::MiopenPrepared(std::shared_ptr<Context> ctx, const Problem& p)
     : ctx_(std::move(ctx)),
+      calls_(calls_for(*ctx_->api, p.dir)),
       p_(p),
       desc_(ctx_->api),
       src_(ctx_->api),
       wei_(ctx_->api),
       dst_(ctx_->api),
+      bia_(ctx_->api),
       workspace_(ctx_->api) {}
 
 DeviceBuffer& MiopenPrepared::buffer(Arg a) {
-  return a == Arg::src ? src_ : a == Arg::wei ? wei_ : dst_;
+  return a == Arg::src ? src_ : a == Arg::wei ? wei_ : a == Arg::bia ? bia_ : dst_;
 }
 
-// Descriptors and buffers (the output inside guard bands), inputs zeroed.
+// Descriptors and buffers (outputs inside guard bands), all zeroed.
 Status MiopenPrepared::setup() {
-  auto calls = calls_for(*ctx_->api, p_.dir);
-  if (!calls.ok()) return calls.status();
-  calls_ = *calls;
   if (p_.oh != conv_out_size(p_.ih, p_.kh, p_.sh, p_.ph, p_.dh) ||
       p_.ow != conv_out_size(p_.iw, p_.kw, p_.sw, p_.pw, p_.dw))
     return Status::Unsupported("miopen: the output size implies asymmetric padding");
+  // As MIOpen's own bias calls do (miopenStatusNotImplemented), without compiling first.
+  if (p_.has_bias() && p_.dt == DataType::bf16)
+    return Status::Unsupported("miopen: MIOpen's bias calls do not take bf16");
   CG_RETURN_IF_ERROR(desc_.create(p_));
   const Elem e = elem_of(p_.dt);
-  const Arg out = solution_order(p_.dir)[2];
-  for (Arg a : {Arg::src, Arg::wei, Arg::dst}) {
-    const TensorShape s = shape_of(p_, a);
-    CG_RETURN_IF_ERROR(buffer(a).allocate(size_t(s.elems()) * elem_size(e), a == out));
-    CG_RETURN_IF_ERROR(buffer(a).upload(std::vector<unsigned char>(buffer(a).bytes(), 0)));
+  for (Arg a : {Arg::src, Arg::wei, Arg::dst, Arg::bia}) {
+    if (elems(p_, a) == 0) continue;
+    const size_t bytes = size_t(shape_of(p_, a).elems()) * elem_size(e);
+    CG_RETURN_IF_ERROR(buffer(a).allocate(bytes, is_output(p_.dir, a)));
+    CG_RETURN_IF_ERROR(buffer(a).upload(std::vector<unsigned char>(bytes, 0)));
   }
   return Status::Ok();
 }
@@ -125,14 +124,14 @@ Status MiopenPrepared::compile(const miopenConvSolution_t& s) {
   name_ = solver_name(id_);
   class_ = solver_class(s.algorithm, name_);
   const auto [a, b, c] = solution_order(p_.dir);
-  auto d = [&](Arg x) { return x == Arg::src ? desc_.x : x == Arg::wei ? desc_.w : desc_.y; };
+  const Descriptors& d = desc_;
   size_t ws = 0;
   CG_RETURN_IF_ERROR(miopen_check(
-      *ctx_->api, calls_->workspace(ctx_->handle, d(a), d(b), desc_.conv, d(c), id_, &ws),
+      *ctx_->api, calls_.workspace(ctx_->handle, d.of(a), d.of(b), d.conv, d.of(c), id_, &ws),
       "GetSolutionWorkspaceSize(" + name_ + ")", true));
-  CG_RETURN_IF_ERROR(miopen_check(*ctx_->api,
-                                  calls_->compile(ctx_->handle, d(a), d(b), desc_.conv, d(c), id_),
-                                  "CompileSolution(" + name_ + ")"));
+  CG_RETURN_IF_ERROR(
+      miopen_check(*ctx_->api, calls_.compile(ctx_->handle, d.of(a), d.of(b), d.conv, d.of(c), id_),
+                   "CompileSolution(" + name_ + ")"));
   return workspace_.allocate(ws, true);
 }
 
@@ -152,40 +151,47 @@ Status MiopenPrepared::prepare_default() {
   return compile(sols->front());
 }
 
+// Empty when the guard bands of every output and the workspace are intact.
+Result<std::string> MiopenPrepared::check_bands() {
+  for (Arg a : outputs_of(p_.dir)) {
+    auto bad = buffer(a).check_bands(to_string(a));
+    if (!bad.ok() || !bad->empty()) return bad;
+  }
+  return workspace_.check_bands("workspace");
+}
+
 Status MiopenPrepared::prepare_find(const std::string& mode) {
-  CG_RETURN_IF_ERROR(setup());
   const std::array<std::pair<const char*, miopenConvolutionFindMode_t>, 3> kModes = {
       {{"normal", miopenFindNormal}, {"fast", miopenFindFast}, {"hybrid", miopenFindHybrid}}};
   auto m = std::find_if(kModes.begin(), kModes.end(), [&](auto& k) { return mode == k.first; });
   if (m == kModes.end()) return Status::Invalid("invalid --algo=find." + mode);
+  CG_RETURN_IF_ERROR(setup());
   const Api& api = *ctx_->api;
+  const Descriptors& d = desc_;
   if (api.SetConvolutionFindMode)
-    CG_RETURN_IF_ERROR(miopen_check(api, api.SetConvolutionFindMode(desc_.conv, m->second),
+    CG_RETURN_IF_ERROR(miopen_check(api, api.SetConvolutionFindMode(d.conv, m->second),
                                     "miopenSetConvolutionFindMode"));
-  const auto [pa, qa, ra] = find_order(p_.dir);
-  auto d = [&](Arg x) { return x == Arg::src ? desc_.x : x == Arg::wei ? desc_.w : desc_.y; };
   const auto [a, b, c] = solution_order(p_.dir);
   size_t ws = 0;
   CG_RETURN_IF_ERROR(
-      miopen_check(api, calls_->find_workspace(ctx_->handle, d(a), d(b), desc_.conv, d(c), &ws),
+      miopen_check(api, calls_.find_workspace(ctx_->handle, d.of(a), d.of(b), d.conv, d.of(c), &ws),
                    "GetWorkSpaceSize", true));
   CG_RETURN_IF_ERROR(workspace_.allocate(ws, true));
+  const auto [pa, qa, ra] = find_order(p_.dir);
   miopenConvAlgoPerf_t perf{};
   int returned = 0;
   {
     const FindModeEnv env(m->first);
-    CG_RETURN_IF_ERROR(
-        miopen_check(api,
-                     calls_->find(ctx_->handle, d(pa), buffer(pa).data(), d(qa), buffer(qa).data(),
-                                  desc_.conv, d(ra), buffer(ra).data(), 1, &returned, &perf,
-                                  workspace_.data(), ws, /*exhaustiveSearch=*/false),
-                     "Find(" + mode + ")", true));
+    CG_RETURN_IF_ERROR(miopen_check(
+        api,
+        calls_.find(ctx_->handle, d.of(pa), buffer(pa).data(), d.of(qa), buffer(qa).data(), d.conv,
+                    d.of(ra), buffer(ra).data(), 1, &returned, &perf, workspace_.data(), ws,
+                    /*exhaustiveSearch=*/false),
+        "Find(" + mode + ")", true));
   }
-  for (DeviceBuffer* buf : {&buffer(ra), &workspace_}) {
-    auto bad = buf->check_bands(buf == &workspace_ ? "workspace" : to_string(ra));
-    if (!bad.ok()) return bad.status();
-    if (!bad->empty()) return Status::Error(*bad + " during Find");
-  }
+  auto bad = check_bands();
+  if (!bad.ok()) return bad.status();
+  if (!bad->empty()) return Status::Error(*bad + " during Find");
   if (returned < 1) return Status::Unsupported("miopen: Find returned no algorithm");
   // The solution Find picked heads the list now (MIOpen reads its find-db first).
   auto sols = list_solutions(*ctx_, p_);
@@ -193,28 +199,43 @@ Status MiopenPrepared::prepare_find(const std::string& mode) {
   return compile(sols->front());
 }
 
+// The convolution, then MIOpen's bias call where the direction has a bias.
 Status MiopenPrepared::call_immediate() {
   const auto [a, b, c] = solution_order(p_.dir);
-  auto d = [&](Arg x) { return x == Arg::src ? desc_.x : x == Arg::wei ? desc_.w : desc_.y; };
-  return miopen_check(
-      *ctx_->api,
-      calls_->immediate(ctx_->handle, d(a), buffer(a).data(), d(b), buffer(b).data(), desc_.conv,
-                        d(c), buffer(c).data(), workspace_.data(), workspace_.bytes(), id_),
-      "Immediate(" + name_ + ")");
+  const Descriptors& d = desc_;
+  const Api& api = *ctx_->api;
+  CG_RETURN_IF_ERROR(miopen_check(
+      api,
+      calls_.immediate(ctx_->handle, d.of(a), buffer(a).data(), d.of(b), buffer(b).data(), d.conv,
+                       d.of(c), buffer(c).data(), workspace_.data(), workspace_.bytes(), id_),
+      "Immediate(" + name_ + ")"));
+  const float one = 1, zero = 0;
+  if (p_.dir == Dir::FWD_B)
+    return miopen_check(
+        api,
+        api.ConvolutionForwardBias(ctx_->handle, &one, d.b, bia_.data(), &zero, d.y, dst_.data()),
+        "miopenConvolutionForwardBias", true);
+  if (p_.dir == Dir::BWD_WB)
+    return miopen_check(
+        api,
+        api.ConvolutionBackwardBias(ctx_->handle, &one, d.y, dst_.data(), &zero, d.b, bia_.data()),
+        "miopenConvolutionBackwardBias", true);
+  return Status::Ok();
 }
 
-// The direction's inputs, and its output as given (poisoned: unwritten never passes).
+// The direction's inputs, and its outputs as given (poisoned: unwritten never passes).
 Status MiopenPrepared::upload(const ConvTensors& t) {
   const Elem e = elem_of(p_.dt);
-  for (Arg a : solution_order(p_.dir)) {
+  for (Arg a : {Arg::src, Arg::wei, Arg::dst, Arg::bia}) {
+    if (elems(p_, a) == 0) continue;
     const std::vector<float>& v = tensor(t, a);
     if (static_cast<int64_t>(v.size()) != elems(p_, a))
       return Status::Error(std::string("miopen: ") + to_string(a) + " has " +
                            std::to_string(v.size()) + " elements, expected " +
                            std::to_string(elems(p_, a)));
     CG_RETURN_IF_ERROR(buffer(a).upload(to_device_bytes(v, shape_of(p_, a), e)));
+    CG_RETURN_IF_ERROR(buffer(a).arm_bands());
   }
-  CG_RETURN_IF_ERROR(buffer(solution_order(p_.dir)[2]).arm_bands());
   return workspace_.arm_bands();
 }
 
@@ -230,15 +251,14 @@ Result<double> MiopenPrepared::execute(ConvTensors& t, const ExecOptions& opt) {
     ms.push_back(std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start)
                      .count());
   }
-  const Arg out = solution_order(p_.dir)[2];
-  for (DeviceBuffer* buf : {&buffer(out), &workspace_}) {
-    auto bad = buf->check_bands(buf == &workspace_ ? "workspace" : to_string(out));
-    if (!bad.ok()) return bad.status();
-    if (!bad->empty()) return Status::Error(*bad);
+  auto bad = check_bands();
+  if (!bad.ok()) return bad.status();
+  if (!bad->empty()) return Status::Error(*bad);
+  for (Arg out : outputs_of(p_.dir)) {
+    std::vector<unsigned char> bytes;
+    CG_RETURN_IF_ERROR(buffer(out).download(bytes));
+    from_device_bytes(bytes, shape_of(p_, out), elem_of(p_.dt), tensor(t, out));
   }
-  std::vector<unsigned char> bytes;
-  CG_RETURN_IF_ERROR(buffer(out).download(bytes));
-  from_device_bytes(bytes, shape_of(p_, out), elem_of(p_.dt), tensor(t, out));
   std::nth_element(ms.begin(), ms.begin() + ms.size() / 2, ms.end());
   return ms[ms.size() / 2];
 }

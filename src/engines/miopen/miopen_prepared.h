@@ -20,8 +20,9 @@ struct Context {
   miopenHandle_t handle = nullptr;
 };
 
-/// The direction's calls, or Unsupported for a direction the engine does not probe.
-Result<const DirectionCalls*> calls_for(const Api& api, Dir d);
+/// The calls of the direction's convolution (FWD_B's is the forward one, BWD_WB's the
+/// backward weights one; MIOpen adds and reduces the bias in separate calls).
+const DirectionCalls& calls_for(const Api& api, Dir d);
 
 /// The solutions MIOpen offers for p (best first), or Unsupported where it declines p.
 Result<std::vector<miopenConvSolution_t>> list_solutions(const Context& ctx, const Problem& p);
@@ -43,16 +44,17 @@ class MiopenPrepared : public Prepared {
 
  private:
   Status setup();
+  Result<std::string> check_bands();
   Status compile(const miopenConvSolution_t& s);
   Status call_immediate();
   Status upload(const ConvTensors& t);
   DeviceBuffer& buffer(Arg a);
 
   std::shared_ptr<Context> ctx_;
-  const DirectionCalls* calls_ = nullptr;
+  const DirectionCalls& calls_;
   Problem p_;
   Descriptors desc_;
-  DeviceBuffer src_, wei_, dst_, workspace_;
+  DeviceBuffer src_, wei_, dst_, bia_, workspace_;
   uint64_t id_ = 0;
   std::string name_;
   AlgoClass class_ = AlgoClass::exact;

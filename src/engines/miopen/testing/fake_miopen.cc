@@ -469,6 +469,41 @@ miopenStatus_t miopenDestroyConvolutionDescriptor(D d) {
   return kOk;
 }
 
+// y = alpha * y + alpha * b + beta * y, as MIOpen's OpTensor add does it; bf16 refused.
+miopenStatus_t miopenConvolutionForwardBias(H, const void* alpha, D bd, const void* b,
+                                            const void* beta, D yd, void* y) {
+  const Tensor &bt = *static_cast<Tensor*>(bd), &yt = *static_cast<Tensor*>(yd);
+  if (bt.elem == Elem::bf16 || yt.elem == Elem::bf16) return kNotImplemented;
+  const float a = *static_cast<const float*>(alpha), be = *static_cast<const float*>(beta);
+  for (int n = 0; n < yt.dims[0]; ++n)
+    for (int k = 0; k < yt.dims[1]; ++k)
+      for (int h = 0; h < yt.dims[2]; ++h)
+        for (int w = 0; w < yt.dims[3]; ++w) {
+          const int64_t i = yt.at(n, k, h, w);
+          const float v = load_elem(yt.elem, y, i);
+          store_elem(yt.elem, y, i, a * v + a * load_elem(bt.elem, b, bt.at(0, k, 0, 0)) + be * v);
+        }
+  return kOk;
+}
+
+// db = alpha * (dy summed over n, h, w) + beta * db; bf16 refused.
+miopenStatus_t miopenConvolutionBackwardBias(H, const void* alpha, D dyd, const void* dy,
+                                             const void* beta, D dbd, void* db) {
+  const Tensor &yt = *static_cast<Tensor*>(dyd), &bt = *static_cast<Tensor*>(dbd);
+  if (bt.elem == Elem::bf16 || yt.elem == Elem::bf16) return kNotImplemented;
+  const float a = *static_cast<const float*>(alpha), be = *static_cast<const float*>(beta);
+  for (int k = 0; k < yt.dims[1]; ++k) {
+    float sum = 0;
+    for (int n = 0; n < yt.dims[0]; ++n)
+      for (int h = 0; h < yt.dims[2]; ++h)
+        for (int w = 0; w < yt.dims[3]; ++w) sum += load_elem(yt.elem, dy, yt.at(n, k, h, w));
+    const int64_t i = bt.at(0, k, 0, 0);
+    // beta 0 reads nothing (db may hold anything), as BLAS-style calls do.
+    store_elem(bt.elem, db, i, a * sum + (be == 0 ? 0 : be * load_elem(bt.elem, db, i)));
+  }
+  return kOk;
+}
+
 #define CG_FAKE_DIRECTION(Stem, FindName, dir)                                                    \
   miopenStatus_t miopenConvolution##Stem##GetSolutionCount(H, D a, D b, D c, D d, size_t* n) {    \
     return solution_count(dir, a, b, c, d, n);                                                    \
