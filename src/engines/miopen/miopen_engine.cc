@@ -2,8 +2,10 @@
 // listing, prepare dispatch and the fingerprint.
 #include "engines/miopen/miopen_engine.h"
 
+#include <signal.h>
 #include <unistd.h>
 
+#include <cerrno>
 #include <cstdlib>
 #include <cstring>
 #include <filesystem>
@@ -44,6 +46,19 @@ struct State {
   }
 };
 
+// Removes the folders of workers that are gone: a worker killed for a hang or a crash
+// cannot remove its own.
+void remove_orphans(const fs::path& base) {
+  std::error_code ec;
+  for (const auto& entry : fs::directory_iterator(base, ec)) {
+    const std::string name = entry.path().filename().string();
+    if (!name.starts_with("worker-")) continue;
+    const long pid = std::strtol(name.c_str() + 7, nullptr, 10);
+    if (pid > 0 && ::kill(static_cast<pid_t>(pid), 0) != 0 && errno == ESRCH)
+      fs::remove_all(entry.path(), ec);
+  }
+}
+
 // Unless CONVGUARD_MIOPEN_STATE=user, points MIOPEN_USER_DB_PATH and
 // MIOPEN_CUSTOM_CACHE_DIR at a fresh folder of this process, under CONVGUARD_MIOPEN_STATE
 // (a folder) or the temporary directory, before MIOpen reads them.
@@ -53,6 +68,7 @@ Result<State> make_state() {
   const fs::path base =
       setting && *setting ? fs::path(setting) : fs::temp_directory_path() / "convguard-miopen";
   State s{false, base / ("worker-" + std::to_string(::getpid())), {}};
+  remove_orphans(base);
   std::error_code ec;
   fs::remove_all(s.dir, ec);  // a reused pid's leftovers
   for (const char* sub : {"userdb", "cache"}) {

@@ -287,6 +287,10 @@ TEST_F(MiopenWorkers, WorkersKeepMiopensStateToThemselvesUnlessAskedForTheUsers)
   const fs::path state = dir_.path / "state";
   ASSERT_TRUE(fs::exists(state));
   EXPECT_TRUE(fs::is_empty(state)) << "a worker's private folder outlived it";
+  // A crashed worker's folder stays until the next worker starts.
+  (void)run(requests(fwd3x3(), {"GemmFwdRest", "ConvDirectNaiveConvFwd"}),
+            options("GemmFwdRest crash_execute\n"));
+  EXPECT_TRUE(fs::is_empty(state)) << "a crashed worker's folder outlived the next worker";
 
   SupervisorOptions o = options("");
   o.worker_env["CONVGUARD_MIOPEN_STATE"] = "user";
