@@ -112,7 +112,7 @@ std::pair<std::string, std::string> device_names(const Api& api) {
 class MiopenEngine : public Engine {
  public:
   ~MiopenEngine() override {
-    if (ctx_ && ctx_->handle) ctx_->api->Destroy(ctx_->handle);
+    ctx_.reset();
     state_.release();
   }
 

@@ -14,8 +14,15 @@
 
 namespace convguard::miopen {
 
-/// What every Prepared of one engine shares.
+/// What every Prepared of one engine shares; the handle goes with the last of them.
 struct Context {
+  Context() = default;
+  ~Context() {
+    if (handle) api->Destroy(handle);
+  }
+  Context(const Context&) = delete;
+  Context& operator=(const Context&) = delete;
+
   std::shared_ptr<const Api> api;
   miopenHandle_t handle = nullptr;
 };
