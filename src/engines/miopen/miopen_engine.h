@@ -22,10 +22,10 @@ namespace convguard {
 /// `all` lists default and every applicable solver (not the Find probes). Directions
 /// FWD_D, BWD_D, BWD_W, and FWD_B / BWD_WB with MIOpen's separate bias calls
 /// (miopenConvolutionForwardBias / BackwardBias, which refuse bf16); f32, f16, bf16; nchw,
-/// nhwc. Output and workspace buffers sit inside
-/// guard bands ("oob:" errors). Each worker keeps MIOpen's user databases and kernel cache
-/// in a private folder (CONVGUARD_MIOPEN_STATE: a base folder, or `user` for the user's
-/// own). Never fails; init() reports a missing library.
+/// nhwc. Output and workspace buffers sit inside guard bands ("oob:" errors). Each worker
+/// keeps MIOpen's user databases and kernel cache in a private folder
+/// (CONVGUARD_MIOPEN_STATE: a base folder, or `user` for the user's own; the CLI's
+/// --miopen-state sets it). Never fails; init() reports a missing library.
 Result<std::unique_ptr<Engine>> make_miopen_engine();
 
 }  // namespace convguard
