@@ -163,7 +163,7 @@ Result<std::vector<ProbeRequest>> ProblemArgs::requests(Prober& prober) const {
 }
 
 void EngineArgs::add_to(CLI::App& app) {
-  app.add_option("--engine", spec.name, "engine: ref, onednn, cudnn, sim")->capture_default_str();
+  app.add_option("--engine", spec.name, "engine: ref, onednn, cudnn, miopen, torch, sim")->capture_default_str();
   app.add_option("--base", spec.base, "for --engine sim: the engine it wraps");
   app.add_option("--quirks", spec.quirks_path, "for --engine sim: the quirk file (JSON)");
   app.add_option("--seed", spec.seed, "for --engine sim: seed of probabilistic rules")

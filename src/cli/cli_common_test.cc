@@ -1,6 +1,9 @@
 #include <gtest/gtest.h>
 
+#include <nlohmann/json.hpp>
+
 #include "cli/cli.h"
+#include "cli/cli_isolation.h"
 
 namespace convguard::cli {
 namespace {
@@ -52,6 +55,30 @@ TEST(ProblemArgs, ABadGridNamesItsToken) {
   auto ps = a.problems();
   ASSERT_FALSE(ps.ok());
   EXPECT_NE(ps.status().message().find("icc"), std::string::npos) << ps.status().message();
+}
+
+}  // namespace
+}  // namespace convguard::cli
+
+namespace convguard::cli {
+namespace {
+
+TEST(IsolationArgs, MiopenStateReachesTheWorkersAndSurvivesResume) {
+  EngineArgs engine;
+  engine.spec.name = "miopen";
+  IsolationArgs iso;
+  auto o = supervisor_options(engine, iso);
+  ASSERT_TRUE(o.ok()) << o.status().to_string();
+  EXPECT_EQ(o->worker_env.count("CONVGUARD_MIOPEN_STATE"), 0u) << "private is the engine's default";
+  iso.miopen_state = "user";
+  o = supervisor_options(engine, iso);
+  ASSERT_TRUE(o.ok()) << o.status().to_string();
+  EXPECT_EQ(o->worker_env.at("CONVGUARD_MIOPEN_STATE"), "user");
+  auto back = IsolationArgs::from_json(iso.to_json());
+  ASSERT_TRUE(back.ok());
+  EXPECT_EQ(back->miopen_state, "user");
+  iso.miopen_state = "";
+  EXPECT_EQ(supervisor_options(engine, iso).status().code(), Code::kInvalid);
 }
 
 }  // namespace

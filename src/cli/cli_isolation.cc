@@ -108,6 +108,10 @@ void IsolationArgs::add_to(CLI::App& app) {
   app.add_option("--warmup", warmup, "untimed executions before the timed ones");
   app.add_option("--repeats", repeats, "timed executions; the median is reported");
   app.add_flag("-v,--verbose", verbose, "log worker starts, verdicts and canaries");
+  app.add_option("--miopen-state", miopen_state,
+                 "miopen engine: MIOpen's user databases and kernel cache: private (a fresh "
+                 "folder per worker), user (the user's own) or a folder for the private ones")
+      ->capture_default_str();
 }
 
 nlohmann::json IsolationArgs::to_json() const {
@@ -119,7 +123,8 @@ nlohmann::json IsolationArgs::to_json() const {
           {"timeout_verify", timeout_verify},
           {"no_verify", no_verify},
           {"warmup", warmup},
-          {"repeats", repeats}};
+          {"repeats", repeats},
+          {"miopen_state", miopen_state}};
 }
 
 Result<IsolationArgs> IsolationArgs::from_json(const nlohmann::json& j) {
@@ -134,6 +139,7 @@ Result<IsolationArgs> IsolationArgs::from_json(const nlohmann::json& j) {
     a.no_verify = j.value("no_verify", a.no_verify);
     a.warmup = j.value("warmup", a.warmup);
     a.repeats = j.value("repeats", a.repeats);
+    a.miopen_state = j.value("miopen_state", a.miopen_state);
   } catch (const nlohmann::json::exception& e) {
     return Status::Invalid(fmt::format("invalid isolation options {}: {}", j.dump(), e.what()));
   }
@@ -150,6 +156,8 @@ Result<SupervisorOptions> supervisor_options(const EngineArgs& engine, const Iso
   if (!exec.ok()) return exec.status();
   auto verify = parse_timeout(a.timeout_verify, "--timeout-verify");
   if (!verify.ok()) return verify.status();
+  if (a.miopen_state.empty())
+    return Status::Invalid("invalid --miopen-state=: expected private, user or a folder");
   auto self = self_path();
   if (!self.ok()) return self.status();
   SupervisorOptions o;
@@ -160,6 +168,9 @@ Result<SupervisorOptions> supervisor_options(const EngineArgs& engine, const Iso
   const unsigned cores = std::max(1u, std::thread::hardware_concurrency());
   if (a.jobs > 1 && !std::getenv("OMP_NUM_THREADS"))
     o.worker_env["OMP_NUM_THREADS"] = std::to_string(std::max(1u, cores / unsigned(a.jobs)));
+  // The engine reads it in each worker (engines/miopen/miopen_engine.h); "private" leaves
+  // the user's own setting of the variable, if any, in force.
+  if (a.miopen_state != "private") o.worker_env["CONVGUARD_MIOPEN_STATE"] = a.miopen_state;
   o.engine = engine.spec;
   o.timeouts.init_s = a.timeout_init;
   o.timeouts.prepare_s = a.timeout_prepare;

@@ -25,6 +25,10 @@ struct IsolationArgs {
   bool no_verify = false;
   int warmup = 0, repeats = 1;
   bool verbose = false;  ///< log worker starts, verdicts and canaries on stderr
+  /// Where miopen workers keep MIOpen's user databases and kernel cache: "private" (a fresh
+  /// folder each, under the temporary directory or $CONVGUARD_MIOPEN_STATE), "user" (the
+  /// user's own; some bugs live there) or a folder for the private ones.
+  std::string miopen_state = "private";
 
   void add_to(CLI::App& app);
   /// The options as JSON (for a sweep to store with its run, so --resume needs none).

@@ -5,6 +5,7 @@
 
 #include "convguard/cpu_engines.h"
 #include "convguard/sim.h"
+#include "engines/miopen/miopen_engine.h"
 #ifdef CONVGUARD_HAVE_CUDNN
 #include "engines/cudnn/cudnn_engine.h"
 #endif
@@ -19,6 +20,7 @@ std::vector<std::string> engine_names() {
 #ifdef CONVGUARD_HAVE_CUDNN
   names.push_back("cudnn");
 #endif
+  names.push_back("miopen");
 #if defined(CONVGUARD_HAVE_TORCH) || defined(CONVGUARD_TORCH_WORKER)
   names.push_back("torch");
 #endif
@@ -32,6 +34,7 @@ Result<std::unique_ptr<Engine>> make_engine(const EngineSpec& spec) {
 #ifdef CONVGUARD_HAVE_CUDNN
   if (spec.name == "cudnn") return make_cudnn_engine();
 #endif
+  if (spec.name == "miopen") return make_miopen_engine();
 #if defined(CONVGUARD_HAVE_TORCH)
   if (spec.name == "torch") return make_torch_engine();
 #elif defined(CONVGUARD_TORCH_WORKER)

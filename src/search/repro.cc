@@ -3,9 +3,12 @@
 #include <algorithm>
 #include <cctype>
 #include <cstdlib>
+#include <optional>
 
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
+
+#include "engines/miopen/miopen_solvers.h"
 
 namespace convguard {
 namespace {
@@ -189,9 +192,15 @@ bool is_miopen_solver(const ProbeResult& r, const ReproContext& ctx) {
   return r.algo.rfind("Conv", 0) == 0 || r.algo.rfind("Gemm", 0) == 0;
 }
 
-std::vector<std::pair<std::string, std::string>> solver_env(const std::string& solver) {
+// `solver` as MIOPEN_DEBUG_FIND_ONLY_SOLVER takes it ("a numeric or a string identifier"):
+// the id where the miopen engine's table knows the name (its names of template solvers are
+// convguard's), else the name as probed.
+std::vector<std::pair<std::string, std::string>> solver_env(const std::string& solver,
+                                                            bool miopen_engine) {
+  const std::optional<uint64_t> id = miopen_engine ? miopen::solver_id(solver) : std::nullopt;
   std::vector<std::pair<std::string, std::string>> env = {
-      {"MIOPEN_FIND_MODE", "normal"}, {"MIOPEN_DEBUG_FIND_ONLY_SOLVER", solver}};
+      {"MIOPEN_FIND_MODE", "normal"},
+      {"MIOPEN_DEBUG_FIND_ONLY_SOLVER", id ? std::to_string(*id) : solver}};
   // FIND_ONLY_SOLVER does not filter GEMM and FFT; only their family switches do.
   const std::string l = lower(solver);
   const bool gemm = l.rfind("gemm", 0) == 0, fft = l.rfind("fft", 0) == 0;
@@ -206,11 +215,30 @@ std::vector<std::pair<std::string, std::string>> solver_env(const std::string& s
   return env;
 }
 
+constexpr std::string_view kFindPrefix = "find.";
+
+// What a probe of the miopen engine adds: MIOpenDriver's -S (an id: immediate mode with
+// that solver; 0: MIOpen's first choice; absent: the Find API, under the probe's find
+// mode), and the logging a MIOpen maintainer asks for.
+void pin_miopen_probe(const ProbeResult& r, EnvCommand& c) {
+  if (r.algo.starts_with(kFindPrefix)) {
+    c.env.push_back({"MIOPEN_FIND_MODE", r.algo.substr(kFindPrefix.size())});
+  } else if (is_default(r.algo)) {
+    c.argv.insert(c.argv.end(), {"-S", "0"});
+  } else if (const auto id = miopen::solver_id(r.algo)) {
+    c.argv.insert(c.argv.end(), {"-S", std::to_string(*id)});
+  }
+  c.env.push_back({"MIOPEN_ENABLE_LOGGING_CMD", "1"});
+  c.env.push_back({"MIOPEN_LOG_LEVEL", "6"});
+}
+
 }  // namespace
 
 EnvCommand miopen_command(const Problem& p, const ProbeResult& r, const ReproContext& ctx) {
   EnvCommand c;
-  if (is_miopen_solver(r, ctx)) c.env = solver_env(r.algo);
+  const bool miopen_engine = real_engine(r, ctx) == "miopen";
+  if (is_miopen_solver(r, ctx) && !(miopen_engine && r.algo.starts_with(kFindPrefix)))
+    c.env = solver_env(r.algo, miopen_engine);
   const char* op = p.dt == DataType::f16 ? "convfp16" : p.dt == DataType::bf16 ? "convbfp16" : "conv";
   const int f = p.dir == Dir::BWD_D ? 2 : (p.dir == Dir::BWD_W || p.dir == Dir::BWD_WB) ? 4 : 1;
   c.argv = {"MIOpenDriver", op};
@@ -226,6 +254,7 @@ EnvCommand miopen_command(const Problem& p, const ProbeResult& r, const ReproCon
   if (p.layout == Layout::nhwc)
     for (const char* opt : {"--in_layout", "--out_layout", "--fil_layout"})
       c.argv.insert(c.argv.end(), {opt, "NHWC"});
+  if (miopen_engine) pin_miopen_probe(r, c);
   return c;
 }
 

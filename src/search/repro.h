@@ -60,7 +60,10 @@ struct EnvCommand {
 /// -F 1 forward, 2 backward data, 4 backward weights, -b 1 with bias, NHWC layouts). Where
 /// the algorithm is a MIOpen solver, the environment pins it: MIOPEN_FIND_MODE=normal and
 /// MIOPEN_DEBUG_FIND_ONLY_SOLVER=<solver>, plus the family switches that keep GEMM and
-/// FFT (which that variable does not filter) out, or in for a GEMM/FFT solver.
+/// FFT (which that variable does not filter) out, or in for a GEMM/FFT solver. A probe of
+/// the miopen engine also gets -S <solver id> (-S 0 for default; for find.<mode>, no -S and
+/// MIOPEN_FIND_MODE=<mode>), the solver as its id in FIND_ONLY_SOLVER, and
+/// MIOPEN_ENABLE_LOGGING_CMD=1 MIOPEN_LOG_LEVEL=6.
 EnvCommand miopen_command(const Problem& p, const ProbeResult& r, const ReproContext& ctx = {});
 /// "NAME=value ... MIOpenDriver conv ...", every word quoted.
 std::string miopen_line(const Problem& p, const ProbeResult& r, const ReproContext& ctx = {});

@@ -235,11 +235,40 @@ TEST(Miopen, DesignExampleRoundTripsThroughTheDriverParser) {
   ASSERT_TRUE(back.ok()) << back.status().to_string() << " for " << cmd;
   EXPECT_EQ(key(back->front()), key(p));
   const auto line = miopen_line(p, r);
-  EXPECT_EQ(line.rfind("MIOPEN_FIND_MODE=normal MIOPEN_DEBUG_FIND_ONLY_SOLVER=GemmBwdRest ", 0), 0u)
+  // The miopen engine's solver by its id (97), in Find's filter and as MIOpenDriver's -S.
+  EXPECT_EQ(line.rfind("MIOPEN_FIND_MODE=normal MIOPEN_DEBUG_FIND_ONLY_SOLVER=97 ", 0), 0u)
       << line;
+  EXPECT_NE(line.find(" -F 2 -S 97"), std::string::npos) << line;
   // GEMM is not filtered by FIND_ONLY_SOLVER: the other families are switched off instead.
   EXPECT_NE(line.find("MIOPEN_DEBUG_CONV_DIRECT=0"), std::string::npos);
   EXPECT_EQ(line.find("MIOPEN_DEBUG_CONV_GEMM=0"), std::string::npos);
+}
+
+TEST(Miopen, MiopenEngineProbesCarryTheDriversSolutionFlagAndTheLoggingMaintainersAskFor) {
+  const Problem p = *parse_problem("--dir=FWD_D mb1ic16ih44oc32kh3ph1");
+  auto words = [](const EnvCommand& c) {
+    std::string s;
+    for (const auto& [k, v] : c.env) s += k + "=" + v + " ";
+    for (const auto& w : c.argv) s += w + " ";
+    return s;
+  };
+  const std::string solver = words(miopen_command(p, result_for(p, "miopen", "ConvOclBwdWrW2_4")));
+  EXPECT_NE(solver.find("MIOPEN_DEBUG_FIND_ONLY_SOLVER=20 "), std::string::npos) << solver;
+  EXPECT_NE(solver.find(" -S 20 "), std::string::npos) << solver;
+  EXPECT_NE(solver.find("MIOPEN_ENABLE_LOGGING_CMD=1 MIOPEN_LOG_LEVEL=6 "), std::string::npos)
+      << solver;
+  const std::string unknown = words(miopen_command(p, result_for(p, "miopen", "solver9001")));
+  EXPECT_NE(unknown.find(" -S 9001 "), std::string::npos) << unknown;
+  const std::string dflt = words(miopen_command(p, result_for(p, "miopen", "default")));
+  EXPECT_NE(dflt.find(" -S 0 "), std::string::npos) << dflt;
+  const std::string find = words(miopen_command(p, result_for(p, "miopen", "find.fast")));
+  EXPECT_EQ(find.rfind("MIOPEN_FIND_MODE=fast MIOPEN_ENABLE_LOGGING_CMD=1 ", 0), 0u) << find;
+  EXPECT_EQ(find.find(" -S "), std::string::npos) << find;
+  EXPECT_EQ(find.find("FIND_ONLY_SOLVER"), std::string::npos) << find;
+  // Through sim, the wrapped engine decides.
+  const std::string sim =
+      words(miopen_command(p, result_for(p, "sim", "GemmFwdRest"), ReproContext{"miopen", "", 0}));
+  EXPECT_NE(sim.find(" -S 91 "), std::string::npos) << sim;
 }
 
 TEST(Miopen, TypesDirectionsDilationBiasAndLayoutsFollowMiopenConventions) {
