@@ -1,6 +1,7 @@
 // The command as a hostile user meets it: malformed options, paths that are no files, a
 // store that is damaged. Each must end with exit 2 (or 3 for a damaged store) and a message
 // naming the option or the path, never with an uncaught exception (exit 134).
+#include <gtest/gtest.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -11,9 +12,8 @@
 #include <string>
 #include <vector>
 
-#include <gtest/gtest.h>
-
 #include "testing/hostile_inputs.h"
+#include "testing/temp_dir.h"
 
 namespace {
 
@@ -45,10 +45,7 @@ Ran convguard(const std::vector<std::string>& args, const fs::path& dir) {
 class Hostile : public ::testing::Test {
  protected:
   void SetUp() override {
-    dir_ = fs::temp_directory_path() /
-           ("cg_hostile_" + std::to_string(getpid()) + "_" +
-            ::testing::UnitTest::GetInstance()->current_test_info()->name());
-    fs::remove_all(dir_);
+    dir_ = convguard::testing::fresh_test_dir("cg_hostile");
     fs::create_directories(dir_ / "folder");
     ASSERT_EQ(::mkfifo((dir_ / "fifo").c_str(), 0644), 0);
   }

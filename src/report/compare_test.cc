@@ -1,13 +1,14 @@
 #include "report/compare.h"
 
+#include <gtest/gtest.h>
 #include <unistd.h>
 
 #include <filesystem>
 #include <fstream>
 #include <functional>
-
-#include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
+
+#include "testing/temp_dir.h"
 
 namespace convguard {
 namespace {
@@ -54,13 +55,7 @@ ProbeResult fake(int64_t ih, Outcome o, const std::string& name = "") {
 
 class CompareTest : public ::testing::Test {
  protected:
-  void SetUp() override {
-    dir_ = fs::temp_directory_path() /
-           ("cg_compare_test_" + std::to_string(getpid()) + "_" +
-            ::testing::UnitTest::GetInstance()->current_test_info()->name());
-    fs::remove_all(dir_);
-    fs::create_directories(dir_);
-  }
+  void SetUp() override { dir_ = testing::fresh_test_dir("cg_compare_test"); }
   void TearDown() override { fs::remove_all(dir_); }
 
   // Adds a run over ih = 32..64 step 2 (plus `extra_ih`) to the store file `file`.

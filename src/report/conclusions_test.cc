@@ -1,13 +1,13 @@
 #include "report/conclusions.h"
 
+#include <gtest/gtest.h>
 #include <unistd.h>
 
 #include <filesystem>
-
-#include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
 
 #include "testing/fake_probers.h"
+#include "testing/temp_dir.h"
 
 namespace convguard {
 namespace {
@@ -32,11 +32,7 @@ BoundaryOptions seed_axis() {
 class ConclusionsTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    dir_ = fs::temp_directory_path() /
-           ("cg_conclusions_test_" + std::to_string(getpid()) + "_" +
-            ::testing::UnitTest::GetInstance()->current_test_info()->name());
-    fs::remove_all(dir_);
-    fs::create_directories(dir_);
+    dir_ = testing::fresh_test_dir("cg_conclusions_test");
     auto s = Store::open((dir_ / "runs.db").string());
     ASSERT_TRUE(s.ok()) << s.status().to_string();
     store_ = std::move(*s);

@@ -1,18 +1,18 @@
 #include "report/report_html.h"
 
+#include <gtest/gtest.h>
 #include <unistd.h>
 
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <nlohmann/json.hpp>
 #include <regex>
 #include <sstream>
 
-#include <gtest/gtest.h>
-#include <nlohmann/json.hpp>
-
 #include "report/conclusions.h"
 #include "report/heatmap.h"
+#include "testing/temp_dir.h"
 
 namespace convguard {
 namespace {
@@ -236,11 +236,7 @@ TEST(Heatmaps, RejectsAnAxisThatIsNotAShapeField) {
 class HtmlReportTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    dir_ = fs::temp_directory_path() /
-           ("cg_report_test_" + std::to_string(getpid()) + "_" +
-            ::testing::UnitTest::GetInstance()->current_test_info()->name());
-    fs::remove_all(dir_);
-    fs::create_directories(dir_);
+    dir_ = testing::fresh_test_dir("cg_report_test");
     build_seed_store((dir_ / "runs.db").string());
     auto store = Store::open((dir_ / "runs.db").string(), Store::Mode::read_only);
     ASSERT_TRUE(store.ok());

@@ -1,18 +1,19 @@
 #include "convguard/store.h"
 
+#include <gtest/gtest.h>
 #include <sqlite3.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
 #include <random>
-#include <algorithm>
 #include <sstream>
 
-#include <gtest/gtest.h>
+#include "testing/temp_dir.h"
 
 namespace convguard {
 namespace {
@@ -22,11 +23,7 @@ namespace fs = std::filesystem;
 class StoreTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    dir_ = fs::temp_directory_path() /
-           ("cg_store_test_" + std::to_string(getpid()) + "_" +
-            ::testing::UnitTest::GetInstance()->current_test_info()->name());
-    fs::remove_all(dir_);
-    fs::create_directories(dir_);
+    dir_ = testing::fresh_test_dir("cg_store_test");
     path_ = (dir_ / "runs.db").string();
   }
   void TearDown() override {

@@ -1,6 +1,7 @@
 #include "convguard/sweep.h"
 
 #include <fcntl.h>
+#include <gtest/gtest.h>
 #include <signal.h>
 #include <spawn.h>
 #include <sys/wait.h>
@@ -19,10 +20,9 @@
 #include <sstream>
 #include <thread>
 
-#include <gtest/gtest.h>
-
 #include "store/sweep_journal.h"
 #include "testing/fake_probers.h"
+#include "testing/temp_dir.h"
 
 extern char** environ;
 
@@ -147,11 +147,7 @@ TEST(SweepChild, RunsOneSweepWhenAskedByTheParent) {
 class SweepKill : public ::testing::Test {
  protected:
   void SetUp() override {
-    dir_ = fs::temp_directory_path() /
-           ("cg_sweep_test_" + std::to_string(getpid()) + "_" +
-            ::testing::UnitTest::GetInstance()->current_test_info()->name());
-    fs::remove_all(dir_);
-    fs::create_directories(dir_);
+    dir_ = testing::fresh_test_dir("cg_sweep_test");
     db_ = (dir_ / "sweep.db").string();
     side_ = (dir_ / "side.txt").string();
   }

@@ -34,6 +34,9 @@ at::Tensor run_forward(const Route& route, const Problem& p, const ForwardCall& 
 Grads run_backward(const Route& route, const Problem& p, const BackwardCall& c,
                    const Injector& inject);
 
+/// The forward call through PyTorch's own kernel, as if no guard were installed.
+at::Tensor run_forward_unguarded(const ForwardCall& c);
+
 /// Every gradient `c.mask` asks for in one original-kernel call with `knob` (the common case:
 /// every direction routed native with the same knob).
 Grads run_backward_native(const std::string& knob, const BackwardCall& c, const Injector& inject);

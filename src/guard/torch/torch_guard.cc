@@ -173,9 +173,7 @@ at::Tensor TorchGuard::forward(const ForwardCall& c) {
   auto p = problem_of(c.input, c.weight, c.params, c.bias ? Dir::FWD_B : Dir::FWD_D);
   if (!p.ok()) {
     unguarded(p.status().message());
-    const auto& cp = c.params;
-    return at::native::convolution(c.input, c.weight, c.bias, cp.stride, cp.padding, cp.dilation,
-                                   cp.transposed, cp.output_padding, cp.groups);
+    return run_forward_unguarded(c);
   }
   Entry& e = entry(*p);
   e.calls.fetch_add(1, std::memory_order_relaxed);
@@ -291,9 +289,7 @@ at::Tensor guarded_convolution(const at::Tensor& input, const at::Tensor& weight
   // The dispatcher hands "no bias" over as an empty optional or as an undefined tensor.
   if (c.bias && !c.bias->defined()) c.bias.reset();
   if (auto g = current()) return g->forward(c);
-  const auto& cp = c.params;
-  return at::native::convolution(input, weight, bias, cp.stride, cp.padding, cp.dilation,
-                                 cp.transposed, cp.output_padding, cp.groups);
+  return run_forward_unguarded(c);
 }
 
 std::tuple<at::Tensor, at::Tensor, at::Tensor> guarded_convolution_backward(
