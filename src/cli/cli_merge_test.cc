@@ -3,6 +3,7 @@
 #include <unistd.h>
 
 #include <array>
+#include <cstdlib>
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
@@ -81,6 +82,38 @@ TEST_F(ShardMerge, AMergedStoreOfShardsReportsWhatOneStoreReports) {
   ASSERT_EQ(run("merge all.db" + shards + " -o all.db --force").first, 0);
   EXPECT_EQ(report("all.db"), one);
   EXPECT_EQ(run("merge" + shards + " -o all.db").first, 2);  // exists, no --force
+}
+
+// Stands in for sbatch where Slurm is not installed: runs an array script's tasks one after
+// another with SLURM_ARRAY_TASK_ID set, and a --wrap command, each only if the earlier
+// submissions succeeded (afterok).
+constexpr const char* kFakeSbatch = R"(#!/bin/bash
+wrap=""
+while [ $# -gt 0 ]; do case "$1" in --wrap) wrap=$2; shift 2;; *) shift;; esac; done
+if [ -n "$wrap" ]; then bash -c "$wrap" >/dev/null 2>&1 || exit 1; echo 2; exit 0; fi
+script=$(cat)
+last=$(printf '%s\n' "$script" | sed -n 's/^#SBATCH --array=0-\([0-9]*\)$/\1/p')
+for i in $(seq 0 "$last"); do
+  printf '%s\n' "$script" | SLURM_ARRAY_TASK_ID=$i bash >/dev/null 2>&1 || exit 1
+done
+echo 1
+)";
+
+TEST_F(ShardMerge, TheSlurmScriptsArrayAndMergeReportWhatOneStoreReports) {
+  ASSERT_EQ(run(sweep("one.db")).first, 1);
+  fs::create_directories(dir_ / "bin");
+  std::ofstream(dir_ / "bin" / "sbatch") << kFakeSbatch;
+  fs::permissions(dir_ / "bin" / "sbatch", fs::perms::owner_all);
+  const std::string sweep_args = sweep("X").substr(std::string("sweep --db X").size());
+  auto [rc, script] = run("slurm --gpus 4 --db-dir stores -- sweep" + sweep_args);
+  ASSERT_EQ(rc, 0);
+  std::ofstream(dir_ / "submit.sh") << script;
+  const std::string cmd =
+      "cd '" + dir_.string() + "' && PATH=\"$PWD/bin:$PATH\" bash submit.sh >/dev/null 2>&1";
+  ASSERT_EQ(std::system(cmd.c_str()), 0);
+  for (int i = 0; i < 4; ++i)
+    EXPECT_TRUE(fs::exists(dir_ / "stores" / ("shard-" + std::to_string(i) + ".db")));
+  EXPECT_EQ(report("stores/all.db"), report("one.db"));
 }
 
 }  // namespace
