@@ -1,7 +1,7 @@
 // `convguard merge`: stores of the shards of a sweep, or of different machines, into one.
-#include <memory>
-
 #include <fmt/format.h>
+
+#include <memory>
 
 #include "cli/cli.h"
 #include "convguard/merge.h"
@@ -22,9 +22,10 @@ int merge_main(const MergeArgs& a) {
              a.inputs.size(), sum->runs, sum->probes, sum->conclusions);
   if (sum->duplicates) fmt::print("; {} probe(s) already there", sum->duplicates);
   if (sum->conflicts)
-    fmt::print("; {} probe(s) disagree with another run's result of the same key and were kept "
-               "as later attempts",
-               sum->conflicts);
+    fmt::print(
+        "; {} probe(s) disagree with another run's result of the same key and were kept "
+        "as later attempts",
+        sum->conflicts);
   fmt::print("\n");
   return kExitOk;
 }

@@ -1,16 +1,15 @@
 // Shards of a sweep over `sim` through real worker processes, merged: the report of the
 // merged store is the report of the same sweep run on one store.
+#include <gtest/gtest.h>
 #include <unistd.h>
 
 #include <array>
-#include <cstdlib>
 #include <cstdio>
+#include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <regex>
 #include <string>
-
-#include <gtest/gtest.h>
 
 namespace convguard {
 namespace {

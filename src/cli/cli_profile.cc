@@ -1,11 +1,11 @@
 // `convguard profile build|show|check|merge`: safety profiles from the store, and what
 // the guard would do with them.
+#include <fmt/format.h>
+
 #include <cstdio>
 #include <memory>
-#include <set>
-
-#include <fmt/format.h>
 #include <nlohmann/json.hpp>
+#include <set>
 
 #include "cli/cli.h"
 #include "convguard/guard.h"
@@ -147,7 +147,8 @@ int export_main(const ProfileArgs& a) {
 
 void add_export(CLI::App& sub, std::shared_ptr<ProfileArgs> a, std::function<int()>& action) {
   CLI::App* e = sub.add_subcommand(
-      "export", "Write a profile's failures as a cuDNN errata file, an XLA deny list or MIOpen variables");
+      "export",
+      "Write a profile's failures as a cuDNN errata file, an XLA deny list or MIOpen variables");
   e->add_option("--as", a->as, "cudnn-errata, xla-denylist or miopen-env")->required();
   e->add_option("profile", a->profile, "profile file")->required();
   e->add_option("-o,--out", a->out, "write to this file instead of stdout");
@@ -189,7 +190,8 @@ void add_show_check_merge(CLI::App& sub, std::shared_ptr<ProfileArgs> a, std::fu
 }  // namespace
 
 Command profile_command() {
-  return {"profile", "Safety profiles: build from the store, show, check routes, merge, export for frameworks",
+  return {"profile",
+          "Safety profiles: build from the store, show, check routes, merge, export for frameworks",
           [](CLI::App& sub) -> std::function<int()> {
             auto a = std::make_shared<ProfileArgs>();
             auto action = std::make_shared<std::function<int()>>();

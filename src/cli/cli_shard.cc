@@ -1,8 +1,8 @@
 #include "cli/cli_shard.h"
 
-#include <charconv>
-
 #include <fmt/format.h>
+
+#include <charconv>
 
 namespace convguard::cli {
 namespace {
@@ -25,9 +25,10 @@ Result<int64_t> env_int(const EnvLookup& env, const char* name, int64_t fallback
 
 Result<Shard> checked(Shard s, const std::string& what) {
   if (s.count < 1 || s.index < 0 || s.index >= s.count)
-    return Status::Invalid(fmt::format("invalid {}: shard {} of {}; shards are numbered from 0 "
-                                       "to N-1 and N is at least 1",
-                                       what, s.index, s.count));
+    return Status::Invalid(
+        fmt::format("invalid {}: shard {} of {}; shards are numbered from 0 "
+                    "to N-1 and N is at least 1",
+                    what, s.index, s.count));
   return s;
 }
 
@@ -41,15 +42,17 @@ Result<std::optional<Shard>> from_slurm(const EnvLookup& env, std::string* sourc
   auto step = env_int(env, "SLURM_ARRAY_TASK_STEP", 1);
   for (const Status* s : {&task.status(), &n.status(), &min.status(), &step.status()})
     if (!s->ok()) return *s;
-  *source = fmt::format("SLURM_ARRAY_TASK_ID={} SLURM_ARRAY_TASK_MIN={} SLURM_ARRAY_TASK_STEP={} "
-                        "SLURM_ARRAY_TASK_COUNT={}",
-                        *task, *min, *step, *n);
+  *source = fmt::format(
+      "SLURM_ARRAY_TASK_ID={} SLURM_ARRAY_TASK_MIN={} SLURM_ARRAY_TASK_STEP={} "
+      "SLURM_ARRAY_TASK_COUNT={}",
+      *task, *min, *step, *n);
   // Arrays such as --array=1-16 or 0-30:2 number their tasks from MIN by STEP; a list
   // with gaps (--array=1,5,9) cannot be told apart from a missing task and is refused.
   if (*step < 1 || (*task - *min) % *step != 0)
-    return Status::Invalid(fmt::format("invalid array task {}: not MIN + k x STEP; give "
-                                       "--shard i/N for arrays with gaps",
-                                       *source));
+    return Status::Invalid(
+        fmt::format("invalid array task {}: not MIN + k x STEP; give "
+                    "--shard i/N for arrays with gaps",
+                    *source));
   auto s = checked({(*task - *min) / *step, *n}, *source);
   if (!s.ok()) return s.status();
   return std::optional<Shard>(*s);
@@ -103,7 +106,8 @@ Result<std::optional<Shard>> ShardArgs::resolve(const EnvLookup& env) {
     return std::optional<Shard>(*s);
   }
   if (shard_count < 0)
-    return Status::Invalid(fmt::format("invalid --shard-count={}: expected at least 1", shard_count));
+    return Status::Invalid(
+        fmt::format("invalid --shard-count={}: expected at least 1", shard_count));
   auto slurm = from_slurm(env, &source);
   if (!slurm.ok() || *slurm) return slurm;
   return from_indexed_job(env, shard_count, &source);

@@ -2,12 +2,11 @@
 // Jobs.
 #pragma once
 
+#include <CLI/CLI.hpp>
 #include <cstdint>
 #include <functional>
 #include <optional>
 #include <string>
-
-#include <CLI/CLI.hpp>
 
 #include "convguard/status.h"
 #include "convguard/sweep.h"

@@ -1,9 +1,9 @@
 #include "cli/cli_shard.h"
 
+#include <gtest/gtest.h>
+
 #include <map>
 #include <string>
-
-#include <gtest/gtest.h>
 
 namespace convguard::cli {
 namespace {

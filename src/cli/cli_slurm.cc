@@ -1,9 +1,9 @@
 #include "cli/cli_slurm.h"
 
+#include <fmt/format.h>
+
 #include <filesystem>
 #include <memory>
-
-#include <fmt/format.h>
 
 #include "cli/cli.h"
 #include "model/shell.h"
@@ -19,8 +19,9 @@ Status check(const SlurmArgs& a) {
     return Status::Invalid(fmt::format("invalid --gpus={}: expected at least 1", a.gpus));
   if (a.db_dir.empty()) return Status::Invalid("--db-dir DIR is required");
   if (a.sweep.empty() || a.sweep[0] != "sweep")
-    return Status::Invalid("expected the sweep after --: convguard slurm --gpus N --db-dir DIR "
-                           "-- sweep --engine ... PROBLEMS");
+    return Status::Invalid(
+        "expected the sweep after --: convguard slurm --gpus N --db-dir DIR "
+        "-- sweep --engine ... PROBLEMS");
   for (const std::string& arg : a.sweep)
     for (const char* own : kTaskOptions)
       if (arg == own || arg.rfind(std::string(own) + "=", 0) == 0)
@@ -56,7 +57,8 @@ Result<std::string> slurm_script(const SlurmArgs& a, const std::string& convguar
       "set -uo pipefail\n"
       "# A requeued or resubmitted task runs the same sweep: the results already in its store\n"
       "# are reused, so it goes on where it stopped.\n"
-      "{3} sweep --db {1}/shard-\"$SLURM_ARRAY_TASK_ID\".db --shard \"$SLURM_ARRAY_TASK_ID\"/{4} {5}\n"
+      "{3} sweep --db {1}/shard-\"$SLURM_ARRAY_TASK_ID\".db --shard \"$SLURM_ARRAY_TASK_ID\"/{4} "
+      "{5}\n"
       "rc=$?\n"
       "# Exit 1 means the sweep found failing probes: the task did its work, the merge runs.\n"
       "[ \"$rc\" -le 1 ] || exit \"$rc\"\n",
@@ -76,35 +78,35 @@ Result<std::string> slurm_script(const SlurmArgs& a, const std::string& convguar
       "array=${{array%%;*}}  # --parsable prints JOBID or JOBID;CLUSTER\n"
       "merge=$(sbatch --parsable --job-name=convguard-merge --ntasks=1 "
       "--dependency=afterok:\"$array\" --output={1}/merge.log{3} --wrap {4})\n"
-      "echo \"convguard: sweep array $array ({0} tasks), merge job ${{merge%%;*}} -> {1}/all.db\"\n",
-      a.gpus, qdir, task,
-      a.partition.empty() ? "" : " --partition=" + shell_quote(a.partition),
+      "echo \"convguard: sweep array $array ({0} tasks), merge job ${{merge%%;*}} -> "
+      "{1}/all.db\"\n",
+      a.gpus, qdir, task, a.partition.empty() ? "" : " --partition=" + shell_quote(a.partition),
       shell_quote(merge));
 }
 
 Command slurm_command() {
-  return {"slurm",
-          "Print a bash script that submits a sweep as a Slurm job array (one GPU and one shard "
-          "a task) and a merge job after it",
-          [](CLI::App& sub) -> std::function<int()> {
-            auto a = std::make_shared<SlurmArgs>();
-            sub.add_option("--gpus", a->gpus, "array tasks: one GPU and one shard each")
-                ->required();
-            sub.add_option("--db-dir", a->db_dir, "directory of the stores (shard-I.db, all.db)")
-                ->required();
-            sub.add_option("--partition", a->partition, "#SBATCH --partition");
-            sub.add_option("--time", a->time, "#SBATCH --time of each task");
-            sub.add_option("--sbatch", a->extra, "a further #SBATCH option (repeatable)");
-            sub.add_option("sweep", a->sweep, "after --: sweep and its options");
-            return [a] {
-              auto self = self_path();
-              if (!self.ok()) return report_error(self.status());
-              auto script = slurm_script(*a, *self);
-              if (!script.ok()) return report_error(script.status());
-              fmt::print("{}", *script);
-              return kExitOk;
-            };
-          }};
+  return {
+      "slurm",
+      "Print a bash script that submits a sweep as a Slurm job array (one GPU and one shard "
+      "a task) and a merge job after it",
+      [](CLI::App& sub) -> std::function<int()> {
+        auto a = std::make_shared<SlurmArgs>();
+        sub.add_option("--gpus", a->gpus, "array tasks: one GPU and one shard each")->required();
+        sub.add_option("--db-dir", a->db_dir, "directory of the stores (shard-I.db, all.db)")
+            ->required();
+        sub.add_option("--partition", a->partition, "#SBATCH --partition");
+        sub.add_option("--time", a->time, "#SBATCH --time of each task");
+        sub.add_option("--sbatch", a->extra, "a further #SBATCH option (repeatable)");
+        sub.add_option("sweep", a->sweep, "after --: sweep and its options");
+        return [a] {
+          auto self = self_path();
+          if (!self.ok()) return report_error(self.status());
+          auto script = slurm_script(*a, *self);
+          if (!script.ok()) return report_error(script.status());
+          fmt::print("{}", *script);
+          return kExitOk;
+        };
+      }};
 }
 
 }  // namespace convguard::cli

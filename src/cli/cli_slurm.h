@@ -10,11 +10,11 @@
 namespace convguard::cli {
 
 struct SlurmArgs {
-  int64_t gpus = 0;               ///< array tasks, one GPU and one shard each
-  std::string db_dir;             ///< stores: <db_dir>/shard-<i>.db, merged into all.db
-  std::string partition, time;    ///< optional #SBATCH --partition / --time
-  std::vector<std::string> extra; ///< further #SBATCH options, as given
-  std::vector<std::string> sweep; ///< after --: "sweep" and its options, without --db/--shard
+  int64_t gpus = 0;                ///< array tasks, one GPU and one shard each
+  std::string db_dir;              ///< stores: <db_dir>/shard-<i>.db, merged into all.db
+  std::string partition, time;     ///< optional #SBATCH --partition / --time
+  std::vector<std::string> extra;  ///< further #SBATCH options, as given
+  std::vector<std::string> sweep;  ///< after --: "sweep" and its options, without --db/--shard
 };
 
 /// A bash script that submits, with sbatch, a job array of `gpus` tasks (task i sweeps

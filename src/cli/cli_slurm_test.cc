@@ -1,10 +1,10 @@
 #include "cli/cli_slurm.h"
 
+#include <gtest/gtest.h>
+
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
-
-#include <gtest/gtest.h>
 
 namespace convguard::cli {
 namespace {
@@ -31,12 +31,15 @@ TEST(SlurmScript, SubmitsAnArrayOfOneGpuTasksAndAMergeAfterThem) {
   EXPECT_TRUE(has(*s, "sbatch --parsable <<'CONVGUARD_TASK'"));
   EXPECT_TRUE(has(*s, "--dependency=afterok:\"$array\""));
   // A store and a shard per task, the sweep's options quoted as given.
-  EXPECT_TRUE(has(*s, "/opt/convguard/bin/convguard sweep --db /data/stores/shard-\"$SLURM_ARRAY_TASK_ID\".db "
-                      "--shard \"$SLURM_ARRAY_TASK_ID\"/16 --engine cudnn --grid 'ic=16,32 ih=8:64' "
-                      "--algo all"))
+  EXPECT_TRUE(
+      has(*s,
+          "/opt/convguard/bin/convguard sweep --db /data/stores/shard-\"$SLURM_ARRAY_TASK_ID\".db "
+          "--shard \"$SLURM_ARRAY_TASK_ID\"/16 --engine cudnn --grid 'ic=16,32 ih=8:64' "
+          "--algo all"))
       << *s;
-  EXPECT_TRUE(has(*s, "'/opt/convguard/bin/convguard merge /data/stores/shard-*.db -o "
-                      "/data/stores/all.db --force'"));
+  EXPECT_TRUE(has(*s,
+                  "'/opt/convguard/bin/convguard merge /data/stores/shard-*.db -o "
+                  "/data/stores/all.db --force'"));
 }
 
 TEST(SlurmScript, IsValidBash) {

@@ -8,9 +8,9 @@
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
-#include <optional>
 #include <memory>
 #include <nlohmann/json.hpp>
+#include <optional>
 
 #include "cli/cli.h"
 #include "cli/cli_isolation.h"
@@ -181,10 +181,9 @@ int sweep_run(SweepArgs& a, std::unique_ptr<Store> store, int64_t resume_run) {
 
 // What a run measures comes from the run: these options are refused with --resume.
 constexpr const char* kRunOptions[] = {
-    "problems", "--batch", "--driver-cmd", "--grid",   "--dir",     "--dt",
-    "--layout", "--mb",    "--algo",       "--engine", "--base",    "--quirks",
-    "--seed",   "--rerun", "--group",      "--warmup", "--repeats", "--no-verify",
-    "--shard",  "--shard-count"};
+    "problems", "--batch",  "--driver-cmd", "--grid",      "--dir",    "--dt",         "--layout",
+    "--mb",     "--algo",   "--engine",     "--base",      "--quirks", "--seed",       "--rerun",
+    "--group",  "--warmup", "--repeats",    "--no-verify", "--shard",  "--shard-count"};
 
 Status check_resume_options(const CLI::App& sub) {
   for (const char* name : kRunOptions)

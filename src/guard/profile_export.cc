@@ -1,15 +1,15 @@
 #include "guard/profile_export.h"
 
+#include <fmt/format.h>
+
 #include <algorithm>
 #include <cctype>
 #include <charconv>
 #include <map>
+#include <nlohmann/json.hpp>
 #include <optional>
 #include <set>
 #include <vector>
-
-#include <fmt/format.h>
-#include <nlohmann/json.hpp>
 
 namespace convguard {
 namespace {
@@ -57,8 +57,10 @@ std::vector<Failure> failures(const Profile& prof) {
       for (int64_t iw = r.iw_lo; iw <= r.iw_hi; ++iw) {
         const bool on_line = r.line != Line::square || ih == iw;
         if (!on_line) continue;
-        if (static_cast<int64_t>(f.problems.size()) == kMaxSizesPerRule) f.truncated = true;
-        else f.problems.push_back(problem_at(r, ih, iw));
+        if (static_cast<int64_t>(f.problems.size()) == kMaxSizesPerRule)
+          f.truncated = true;
+        else
+          f.problems.push_back(problem_at(r, ih, iw));
       }
     out.push_back(std::move(f));
   }
@@ -122,8 +124,8 @@ nlohmann::json errata_shapes(const Problem& p, nlohmann::json rule) {
   const bool nhwc = p.layout == Layout::nhwc;
   rule["shape_format"] = nhwc ? "NHWC" : "NCHW";
   const int64_t c_per_group = p.ic / std::max<int64_t>(p.g, 1);
-  rule["input_shape"] = nhwc ? nlohmann::json{p.mb, p.ih, p.iw, p.ic}
-                             : nlohmann::json{p.mb, p.ic, p.ih, p.iw};
+  rule["input_shape"] =
+      nhwc ? nlohmann::json{p.mb, p.ih, p.iw, p.ic} : nlohmann::json{p.mb, p.ic, p.ih, p.iw};
   rule["filter_shape"] = nhwc ? nlohmann::json{p.oc, p.kh, p.kw, c_per_group}
                               : nlohmann::json{p.oc, c_per_group, p.kh, p.kw};
   return rule;
@@ -136,8 +138,9 @@ std::string cudnn_errata(const Profile& prof) {
   for (const Failure& f : failures(prof)) {
     const int engine = engine_id(f.algo);
     if (engine < 0) {
-      left_out.push_back(describe(f) + ": not a cuDNN backend engine (errata rules name "
-                                       "engines of the graph API, not legacy algorithms)");
+      left_out.push_back(describe(f) +
+                         ": not a cuDNN backend engine (errata rules name "
+                         "engines of the graph API, not legacy algorithms)");
       continue;
     }
     nlohmann::json base = {{"operation", errata_operation(f.rule->cls.dir)}, {"engine", engine}};
@@ -153,17 +156,18 @@ std::string cudnn_errata(const Profile& prof) {
         describe(f), to_string(f.rule->cls.dt));
     for (const Problem& p : f.problems) {
       nlohmann::json r = errata_shapes(p, base);
-      r["rule_id"] = fmt::format("convguard_{}_eng{}_{}", r["operation"].get<std::string>(),
-                                 engine, key(p));
+      r["rule_id"] =
+          fmt::format("convguard_{}_eng{}_{}", r["operation"].get<std::string>(), engine, key(p));
       rules.push_back(std::move(r));
     }
     if (f.truncated)
-      left_out.push_back(describe(f) + fmt::format(": only its first {} sizes are listed",
-                                                   kMaxSizesPerRule));
+      left_out.push_back(describe(f) +
+                         fmt::format(": only its first {} sizes are listed", kMaxSizesPerRule));
   }
   if (!version)
-    left_out.push_back("the profile's fingerprint names no cuDNN version (key \"cudnn\"): "
-                       "the rules hold for every version");
+    left_out.push_back(
+        "the profile's fingerprint names no cuDNN version (key \"cudnn\"): "
+        "the rules hold for every version");
   nlohmann::json out = {{"version", 1}, {"rules", rules}};
   out["comment"] = fmt::format(
       "convguard profile export --as cudnn-errata: the failing engines of a profile for {}. "
@@ -180,8 +184,8 @@ std::string cudnn_errata(const Profile& prof) {
 int legacy_algo_id(const std::string& name, bool* tensor_ops) {
   static const std::map<std::string, std::vector<std::string>> kEnums = {
       {"fwd",
-       {"IMPLICIT_GEMM", "IMPLICIT_PRECOMP_GEMM", "GEMM", "DIRECT", "FFT", "FFT_TILING",
-        "WINOGRAD", "WINOGRAD_NONFUSED"}},
+       {"IMPLICIT_GEMM", "IMPLICIT_PRECOMP_GEMM", "GEMM", "DIRECT", "FFT", "FFT_TILING", "WINOGRAD",
+        "WINOGRAD_NONFUSED"}},
       {"bwd_data", {"ALGO_0", "ALGO_1", "FFT", "FFT_TILING", "WINOGRAD", "WINOGRAD_NONFUSED"}},
       {"bwd_filter",
        {"ALGO_0", "ALGO_1", "FFT", "ALGO_3", "WINOGRAD", "WINOGRAD_NONFUSED", "FFT_TILING"}}};
@@ -207,21 +211,23 @@ std::string xla_hlo(const Problem& p) {
     return nhwc ? std::vector<int64_t>{p.mb, h, w, c} : std::vector<int64_t>{p.mb, c, h, w};
   };
   const int64_t cg = p.ic / std::max<int64_t>(p.g, 1);
-  const std::vector<int64_t> filt =
-      nhwc ? std::vector<int64_t>{p.oc, p.kh, p.kw, cg} : std::vector<int64_t>{p.oc, cg, p.kh, p.kw};
+  const std::vector<int64_t> filt = nhwc ? std::vector<int64_t>{p.oc, p.kh, p.kw, cg}
+                                         : std::vector<int64_t>{p.oc, cg, p.kh, p.kw};
   const std::string x = xla_shape(p.dt, act(p.ic, p.ih, p.iw));
   const std::string y = xla_shape(p.dt, act(p.oc, p.oh, p.ow));
   const std::string w = xla_shape(p.dt, filt);
   std::string result = y, lhs = x, rhs = w, target = "__cudnn$convForward";
-  if (is_weights(p.dir)) result = w, lhs = x, rhs = y, target = "__cudnn$convBackwardFilter";
-  else if (!is_forward(p.dir)) result = x, lhs = y, rhs = w, target = "__cudnn$convBackwardInput";
+  if (is_weights(p.dir))
+    result = w, lhs = x, rhs = y, target = "__cudnn$convBackwardFilter";
+  else if (!is_forward(p.dir))
+    result = x, lhs = y, rhs = w, target = "__cudnn$convBackwardInput";
   std::string window = fmt::format("size={}x{}", p.kh, p.kw);
   if (p.sh != 1 || p.sw != 1) window += fmt::format(" stride={}x{}", p.sh, p.sw);
   if (p.ph || p.pw) window += fmt::format(" pad={0}_{0}x{1}_{1}", p.ph, p.pw);
   if (p.dh || p.dw) window += fmt::format(" rhs_dilate={}x{}", p.dh + 1, p.dw + 1);
-  std::string text = fmt::format(
-      "({}, u8[0]{{0}}) custom-call({}, {}), window={{{}}}, dim_labels={}", result, lhs, rhs,
-      window, nhwc ? "b01f_o01i->b01f" : "bf01_oi01->bf01");
+  std::string text =
+      fmt::format("({}, u8[0]{{0}}) custom-call({}, {}), window={{{}}}, dim_labels={}", result, lhs,
+                  rhs, window, nhwc ? "b01f_o01i->b01f" : "bf01_oi01->bf01");
   if (p.g > 1) text += fmt::format(", feature_group_count={}", p.g);
   return text + fmt::format(", custom_call_target=\"{}\"", target);
 }
@@ -307,8 +313,10 @@ std::string miopen_env(const Profile& prof) {
   std::string left_out;
   for (const Failure& f : failures(prof)) {
     const std::string fam = miopen_family(f.algo);
-    if (fam.empty()) left_out += "#   " + describe(f) + "\n";
-    else off[fam].push_back(describe(f));
+    if (fam.empty())
+      left_out += "#   " + describe(f) + "\n";
+    else
+      off[fam].push_back(describe(f));
   }
   std::string out = fmt::format(
       "# convguard profile export --as miopen-env: MIOpen solver families to switch off, from a\n"
@@ -317,9 +325,10 @@ std::string miopen_env(const Profile& prof) {
       "# ones below, and MIOpen falls back to the other families.\n",
       about(prof));
   if (!left_out.empty())
-    out += "# Not expressed: these failures name no MIOpen solver family (an environment\n"
-           "# variable cannot select shapes); route them with the guard instead:\n" +
-           left_out;
+    out +=
+        "# Not expressed: these failures name no MIOpen solver family (an environment\n"
+        "# variable cannot select shapes); route them with the guard instead:\n" +
+        left_out;
   for (const auto& [fam, why] : off) {
     for (const auto& w : why) out += "# " + w + "\n";
     out += fmt::format("export MIOPEN_DEBUG_CONV_{}=0\n", fam);
@@ -333,8 +342,8 @@ Result<ExportFormat> parse_export_format(std::string_view name) {
   if (name == "cudnn-errata") return ExportFormat::cudnn_errata;
   if (name == "xla-denylist") return ExportFormat::xla_denylist;
   if (name == "miopen-env") return ExportFormat::miopen_env;
-  return Status::Invalid(fmt::format(
-      "invalid --as={}: expected cudnn-errata, xla-denylist or miopen-env", name));
+  return Status::Invalid(
+      fmt::format("invalid --as={}: expected cudnn-errata, xla-denylist or miopen-env", name));
 }
 
 std::string export_profile(const Profile& profile, ExportFormat format) {

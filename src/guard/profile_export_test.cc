@@ -1,14 +1,14 @@
 #include "guard/profile_export.h"
 
+#include <gtest/gtest.h>
+
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <nlohmann/json.hpp>
 #include <regex>
 #include <set>
 #include <sstream>
-
-#include <gtest/gtest.h>
-#include <nlohmann/json.hpp>
 
 namespace convguard {
 namespace {
@@ -37,8 +37,10 @@ Profile card() {
       probe(4, "g2mb1ic8ih9oc8kh3ph1", "default", Outcome::crash, "engine3"),
       probe(5, "mb2ic4ih50oc8kh3ph1", "engine1", Outcome::ok),
       probe(6, "--dir=BWD_W mb1ic4ih12oc4kh5ph2", "bwd_filter.FFT.default", Outcome::crash)};
-  auto prof = Profile::build({{"engine", "cudnn"}, {"cudnn", "9.10.2"},
-                              {"compute_capability", "9.0"}, {"device", "NVIDIA H200"}},
+  auto prof = Profile::build({{"engine", "cudnn"},
+                              {"cudnn", "9.10.2"},
+                              {"compute_capability", "9.0"},
+                              {"device", "NVIDIA H200"}},
                              ps);
   EXPECT_TRUE(prof.ok()) << prof.status().to_string();
   return *prof;
@@ -89,11 +91,11 @@ TEST(ProfileExport, CudnnErrataIsWhatTheFrontendReads) {
 // `name { ... }` with balanced braces, field names of the schema only, quoted strings with
 // escapes.
 void check_text_proto(const std::string& text) {
-  static const std::set<std::string> kFields = {"entries",     "hlo",   "backend_config", "cc",
-                                                "major",       "minor", "patch",
-                                                "cudnn_version", "blas_version", "algos", "id",
-                                                "tensor_ops"};
-  const std::regex token(R"re(\s*(#[^\n]*|[A-Za-z_]+\s*:\s*("(\\.|[^"\\])*"|-?[0-9]+|true|false)|[A-Za-z_]+\s*\{|\}))re");
+  static const std::set<std::string> kFields = {
+      "entries", "hlo",           "backend_config", "cc",    "major", "minor",
+      "patch",   "cudnn_version", "blas_version",   "algos", "id",    "tensor_ops"};
+  const std::regex token(
+      R"re(\s*(#[^\n]*|[A-Za-z_]+\s*:\s*("(\\.|[^"\\])*"|-?[0-9]+|true|false)|[A-Za-z_]+\s*\{|\}))re");
   int depth = 0;
   size_t pos = 0;
   while (pos < text.size()) {
@@ -103,7 +105,8 @@ void check_text_proto(const std::string& text) {
     ASSERT_TRUE(std::regex_search(rest, m, token, std::regex_constants::match_continuous))
         << "bad text proto at: " << rest.substr(0, 80);
     const std::string t = m[1];
-    if (t == "}") --depth;
+    if (t == "}")
+      --depth;
     else if (t[0] != '#') {
       const std::string name = t.substr(0, t.find_first_of(" :{"));
       EXPECT_TRUE(kFields.count(name)) << name;

@@ -4,13 +4,12 @@
 #include "convguard/merge.h"
 
 #include <fcntl.h>
+#include <fmt/format.h>
 #include <unistd.h>
 
 #include <cstdio>
 #include <filesystem>
 #include <system_error>
-
-#include <fmt/format.h>
 
 #include "convguard/store.h"
 #include "store/store_sql.h"
@@ -39,8 +38,10 @@ constexpr const char* kSameProbe =
 std::string readonly_uri(const std::string& path) {
   std::string out = "file:";
   for (unsigned char c : fs::absolute(path).string()) {
-    if (c == '%' || c == '?' || c == '#' || c == '\'' || c < 0x21 || c > 0x7e) out += fmt::format("%{:02X}", c);
-    else out += static_cast<char>(c);
+    if (c == '%' || c == '?' || c == '#' || c == '\'' || c < 0x21 || c > 0x7e)
+      out += fmt::format("%{:02X}", c);
+    else
+      out += static_cast<char>(c);
   }
   return out + "?mode=ro";
 }
@@ -48,12 +49,12 @@ std::string readonly_uri(const std::string& path) {
 // The runs of `src`: found in the output (same start, command, boot, engine, fingerprint)
 // or added; temp.run_map maps their ids.
 Status copy_runs(Db& db, MergeSummary* sum) {
-  CG_RETURN_IF_ERROR(db.exec(
-      "CREATE TEMP TABLE run_map(old INTEGER PRIMARY KEY, new INTEGER);"
-      "INSERT INTO temp.run_map SELECT r.id, (SELECT m.id FROM main.runs m WHERE "
-      "m.started=r.started AND m.command=r.command AND m.boot_id=r.boot_id AND "
-      "m.engine=r.engine AND m.fingerprint_hash=r.fingerprint_hash ORDER BY m.id LIMIT 1) "
-      "FROM src.runs r"));
+  CG_RETURN_IF_ERROR(
+      db.exec("CREATE TEMP TABLE run_map(old INTEGER PRIMARY KEY, new INTEGER);"
+              "INSERT INTO temp.run_map SELECT r.id, (SELECT m.id FROM main.runs m WHERE "
+              "m.started=r.started AND m.command=r.command AND m.boot_id=r.boot_id AND "
+              "m.engine=r.engine AND m.fingerprint_hash=r.fingerprint_hash ORDER BY m.id LIMIT 1) "
+              "FROM src.runs r"));
   auto fresh = db.query_int("SELECT count(*) FROM temp.run_map WHERE new IS NULL");
   if (!fresh.ok()) return fresh.status();
   sum->runs += *fresh;
@@ -91,10 +92,12 @@ Status copy_probes(Db& db, MergeSummary* sum) {
   sum->duplicates += *dup;
   sum->conflicts += *conflicts;
   sum->probes += *added;
-  const std::string cols = fmt::format(fmt::runtime(kProbeCopyColumns), fmt::arg("attempt", "attempt"));
+  const std::string cols =
+      fmt::format(fmt::runtime(kProbeCopyColumns), fmt::arg("attempt", "attempt"));
   const std::string values = fmt::format(
       fmt::runtime(kProbeCopyColumns),
-      fmt::arg("attempt", "CASE WHEN conflict THEN max(attempt, prev_attempt + 1) ELSE attempt END"));
+      fmt::arg("attempt",
+               "CASE WHEN conflict THEN max(attempt, prev_attempt + 1) ELSE attempt END"));
   return db.exec(fmt::format(
       "CREATE TEMP TABLE probe_map(old INTEGER PRIMARY KEY, new INTEGER NOT NULL);"
       "INSERT INTO temp.probe_map SELECT id, (SELECT coalesce(max(id), 0) FROM main.probes) + "

@@ -1,10 +1,10 @@
+#include <gtest/gtest.h>
+
 #include <algorithm>
 #include <map>
 #include <random>
 #include <set>
 #include <string>
-
-#include <gtest/gtest.h>
 
 #include "convguard/sweep.h"
 

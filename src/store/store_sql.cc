@@ -91,8 +91,9 @@ std::string Stmt::col_text(int c) const {
 
 Result<Db> Db::open(const std::string& path, bool read_only, bool uri) {
   sqlite3* raw = nullptr;
-  const int flags = (read_only ? SQLITE_OPEN_READONLY : SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE) |
-                    (uri ? SQLITE_OPEN_URI : 0);
+  const int flags =
+      (read_only ? SQLITE_OPEN_READONLY : SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE) |
+      (uri ? SQLITE_OPEN_URI : 0);
   int rc = sqlite3_open_v2(path.c_str(), &raw, flags, nullptr);
   Db db;
   db.db_.reset(raw);

@@ -2,13 +2,14 @@
 #include "convguard/sweep.h"
 
 #include <fcntl.h>
+#include <fmt/format.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <cerrno>
-#include <cstring>
 #include <chrono>
+#include <cstring>
 #include <future>
 #include <map>
 #include <mutex>
@@ -17,8 +18,6 @@
 #include <set>
 #include <utility>
 #include <vector>
-
-#include <fmt/format.h>
 
 #include "store/sweep_journal.h"
 
