@@ -173,6 +173,12 @@ struct SupervisorOptions {
   std::function<void(const SupervisorEvent&)> on_event;
 };
 
+/// The expected seconds of a whole probe of `flops` under `opt`, by the prior of the
+/// cost model: a fixed cost per probe (dispatch, fills, verdict), the execute phase's
+/// calls at PhaseTimeouts::prior_gflops and, when verifying, the reference at
+/// verify_gflops. What sweep shards are balanced by (only ratios matter there).
+double expected_probe_s(const SupervisorOptions& opt, double flops);
+
 class Supervisor : public Prober {
  public:
   explicit Supervisor(SupervisorOptions opt);

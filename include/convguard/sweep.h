@@ -85,6 +85,28 @@ struct SweepOptions {
 /// (problem key, algorithm) pairs.
 std::vector<ProbeRequest> plan_sweep(std::vector<ProbeRequest> requests);
 
+/// One of `count` shards of a sweep; `index` is 0-based (0 .. count-1), as Slurm arrays
+/// from 0 and Kubernetes' JOB_COMPLETION_INDEX count.
+struct Shard {
+  int64_t index = 0;
+  int64_t count = 1;
+};
+
+/// The expected cost of a request in seconds (expected_probe_s through the CLI).
+using RequestCost = std::function<double(const ProbeRequest&)>;
+
+/// Which shard each request belongs to (same order as `requests`): requests are taken by
+/// falling cost (ties by problem key, then algorithm) and each goes to the shard with the
+/// least cost so far (ties: the lowest index). The result depends on the set of requests
+/// and their costs only, not on their order, so every task of an array computes the same
+/// partition; no shard's total exceeds another's by more than the costliest request.
+std::vector<int64_t> assign_shards(const std::vector<ProbeRequest>& requests, int64_t count,
+                                   const RequestCost& cost);
+
+/// The requests of shard `s` in their order in `requests`.
+std::vector<ProbeRequest> shard_requests(const std::vector<ProbeRequest>& requests, Shard s,
+                                         const RequestCost& cost);
+
 /// The run `--resume` means: the latest sweep (a run with a plan) not marked done, or with
 /// unsettled entries, or (retry_suspects) with suspects. Invalid when there is none.
 Result<int64_t> latest_open_run(Store& store, bool retry_suspects);

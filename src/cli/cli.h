@@ -93,6 +93,8 @@ Command run_command();
 Command probe_command();
 Command worker_command();  ///< hidden: the isolated worker's entry point
 Command sweep_command();   ///< cli_sweep.cc (library convguard_cli_sweep)
+Command merge_command();   ///< cli_merge.cc
+Command slurm_command();   ///< cli_slurm.cc
 Command boundary_command();  ///< cli_boundary.cc (library convguard_cli_search)
 Command shrink_command();    ///< cli_shrink.cc (library convguard_cli_search)
 Command repro_command();     ///< cli_repro.cc (library convguard_cli_search)

@@ -1,23 +1,24 @@
 // `convguard profile build|show|check|merge`: safety profiles from the store, and what
 // the guard would do with them.
+#include <fmt/format.h>
+
 #include <cstdio>
 #include <memory>
-#include <set>
-
-#include <fmt/format.h>
 #include <nlohmann/json.hpp>
+#include <set>
 
 #include "cli/cli.h"
 #include "convguard/guard.h"
 #include "convguard/profile.h"
 #include "convguard/store.h"
 #include "guard/guard_plan.h"
+#include "guard/profile_export.h"
 
 namespace convguard::cli {
 namespace {
 
 struct ProfileArgs {
-  std::string db, out, fingerprint, engine, profile, device, cpu_engine = "onednn";
+  std::string db, out, fingerprint, engine, profile, device, cpu_engine = "onednn", as;
   std::vector<std::string> inputs;
   ProblemArgs problems;
   int64_t max_gap = 1, min_tile = 8;
@@ -128,6 +129,32 @@ int merge_main(const ProfileArgs& a) {
   return kExitOk;
 }
 
+int export_main(const ProfileArgs& a) {
+  auto format = parse_export_format(a.as);
+  if (!format.ok()) return report_error(format.status());
+  auto prof = Profile::load(a.profile);
+  if (!prof.ok()) return report_error(prof.status());
+  const std::string text = export_profile(*prof, *format);
+  if (a.out.empty()) {
+    std::fwrite(text.data(), 1, text.size(), stdout);
+    return kExitOk;
+  }
+  std::FILE* f = std::fopen(a.out.c_str(), "w");
+  const bool ok = f && std::fwrite(text.data(), 1, text.size(), f) == text.size();
+  if (f && std::fclose(f) != 0) return report_error(Status::Io("cannot write " + a.out));
+  return ok ? kExitOk : report_error(Status::Io("cannot write " + a.out));
+}
+
+void add_export(CLI::App& sub, std::shared_ptr<ProfileArgs> a, std::function<int()>& action) {
+  CLI::App* e = sub.add_subcommand(
+      "export",
+      "Write a profile's failures as a cuDNN errata file, an XLA deny list or MIOpen variables");
+  e->add_option("--as", a->as, "cudnn-errata, xla-denylist or miopen-env")->required();
+  e->add_option("profile", a->profile, "profile file")->required();
+  e->add_option("-o,--out", a->out, "write to this file instead of stdout");
+  e->callback([a, &action] { action = [a] { return export_main(*a); }; });
+}
+
 void add_build(CLI::App& sub, std::shared_ptr<ProfileArgs> a, std::function<int()>& action) {
   CLI::App* b = sub.add_subcommand("build", "Build a profile from the store's probes of one fingerprint");
   b->add_option("--db", a->db, "the store (SQLite file)")->required();
@@ -163,13 +190,15 @@ void add_show_check_merge(CLI::App& sub, std::shared_ptr<ProfileArgs> a, std::fu
 }  // namespace
 
 Command profile_command() {
-  return {"profile", "Safety profiles: build from the store, show, check routes, merge",
+  return {"profile",
+          "Safety profiles: build from the store, show, check routes, merge, export for frameworks",
           [](CLI::App& sub) -> std::function<int()> {
             auto a = std::make_shared<ProfileArgs>();
             auto action = std::make_shared<std::function<int()>>();
             sub.require_subcommand(1);
             add_build(sub, a, *action);
             add_show_check_merge(sub, a, *action);
+            add_export(sub, a, *action);
             return [action] { return *action ? (*action)() : kExitUsage; };
           }};
 }

@@ -7,11 +7,14 @@
 #include <atomic>
 #include <chrono>
 #include <cstdio>
+#include <cstdlib>
 #include <memory>
 #include <nlohmann/json.hpp>
+#include <optional>
 
 #include "cli/cli.h"
 #include "cli/cli_isolation.h"
+#include "cli/cli_shard.h"
 #include "convguard/store.h"
 #include "convguard/sweep.h"
 
@@ -23,6 +26,8 @@ struct SweepArgs : StoreCommandArgs {
   int64_t run = 0;
   size_t group = 0;
   std::string command;  ///< the command line, for the run record
+  ShardArgs shard;
+  std::optional<Shard> chosen;  ///< the shard this sweep runs (resolved before the store opens)
 };
 
 std::atomic<bool> g_stop{false};
@@ -42,13 +47,26 @@ void install_stop_handlers() {
 Result<std::vector<ProbeRequest>> sweep_requests(const SweepArgs& a, Prober& prober) {
   auto requests = a.problems.requests(prober);
   if (!requests.ok()) return requests.status();
-  return plan_sweep(std::move(*requests));
+  auto plan = plan_sweep(std::move(*requests));
+  if (!a.chosen) return plan;
+  auto opt = supervisor_options(a.engine, a.iso);
+  if (!opt.ok()) return opt.status();
+  auto cost = [&o = *opt](const ProbeRequest& r) { return expected_probe_s(o, r.problem.flops()); };
+  auto mine = shard_requests(plan, *a.chosen, cost);
+  double all = 0, part = 0;
+  for (const auto& r : plan) all += cost(r);
+  for (const auto& r : mine) part += cost(r);
+  fmt::print(stderr, "convguard: shard {}/{} ({}): {} of {} probes, {:.1f}% of the expected cost\n",
+             a.chosen->index, a.chosen->count, a.shard.source, mine.size(), plan.size(),
+             all > 0 ? 100 * part / all : 0.0);
+  return mine;
 }
 
 nlohmann::json stored_options(const SweepArgs& a) {
   nlohmann::json j = a.engine_json();
   j["rerun"] = a.rerun;
   j["group"] = a.group;
+  if (a.chosen) j["shard"] = fmt::format("{}/{}", a.chosen->index, a.chosen->count);
   return j;
 }
 
@@ -106,6 +124,7 @@ std::string describe_command(const SweepArgs& a) {
   for (const auto& d : a.problems.descriptors) c += " " + d;
   for (const auto& b : a.problems.batches) c += " --batch " + b;
   for (const auto& d : a.problems.driver_cmds) c += " --driver-cmd '" + d + "'";
+  if (a.chosen) c += fmt::format(" --shard {}/{}", a.chosen->index, a.chosen->count);
   return c;
 }
 
@@ -162,9 +181,9 @@ int sweep_run(SweepArgs& a, std::unique_ptr<Store> store, int64_t resume_run) {
 
 // What a run measures comes from the run: these options are refused with --resume.
 constexpr const char* kRunOptions[] = {
-    "problems", "--batch", "--driver-cmd", "--grid",   "--dir",     "--dt",
-    "--layout", "--mb",    "--algo",       "--engine", "--base",    "--quirks",
-    "--seed",   "--rerun", "--group",      "--warmup", "--repeats", "--no-verify"};
+    "problems", "--batch",  "--driver-cmd", "--grid",      "--dir",    "--dt",         "--layout",
+    "--mb",     "--algo",   "--engine",     "--base",      "--quirks", "--seed",       "--rerun",
+    "--group",  "--warmup", "--repeats",    "--no-verify", "--shard",  "--shard-count"};
 
 Status check_resume_options(const CLI::App& sub) {
   for (const char* name : kRunOptions)
@@ -194,6 +213,13 @@ int sweep_main(SweepArgs& a, const CLI::App& sub) {
   if (auto s = a.resume ? check_resume_options(sub) : supervisor_options(a.engine, a.iso).status();
       !s.ok())
     return report_error(s);
+  // A resumed run keeps the plan (its shard included) it started with.
+  if (!a.resume) {
+    auto shard = a.shard.resolve([](const char* name) { return std::getenv(name); });
+    if (!shard.ok()) return report_error(shard.status());
+    a.chosen = *shard;
+  }
+  a.command = describe_command(a);
   auto store = Store::open(a.db);
   if (!store.ok()) return report_error(store.status());
   int64_t run = 0;
@@ -226,10 +252,8 @@ Command sweep_command() {
             sub.add_option("--group", a->group,
                            "probes per durable in-flight mark (0: adaptive)")->capture_default_str();
             sub.add_flag("--json", a->json, "print JSON lines instead of a table");
-            return [a, &sub] {
-              a->command = describe_command(*a);
-              return sweep_main(*a, sub);
-            };
+            a->shard.add_to(sub);
+            return [a, &sub] { return sweep_main(*a, sub); };
           }};
 }
 

@@ -13,9 +13,10 @@ using convguard::cli::Command;
 /// The subcommands, in the order `--help` lists them.
 std::vector<Command> command_table() {
   using namespace convguard::cli;
-  return {run_command(),    probe_command(),  sweep_command(),  boundary_command(),
-          shrink_command(), repro_command(),  report_command(), profile_command(),
-          env_command(),    scan_command(),   worker_command()};
+  return {run_command(),    probe_command(),    sweep_command(),  merge_command(),
+          slurm_command(),  boundary_command(), shrink_command(), repro_command(),
+          report_command(), profile_command(),  env_command(),    scan_command(),
+          worker_command()};
 }
 
 }  // namespace

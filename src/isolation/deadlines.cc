@@ -14,6 +14,9 @@ constexpr double kMinTimedSeconds = 0.02;
 constexpr double kRiseWeight = 0.2, kFallWeight = 0.5;
 // The floor follows the largest of this many recent overheads, once it has a few.
 constexpr size_t kJitterWindow = 256, kMinJitterSamples = 3;
+// What a probe of a few FLOPs costs end to end through a worker (dispatch, fills, result
+// and verdict): about 2 ms for sim over ref on one core (convguard sweep of 8x8 problems).
+constexpr double kProbeFixedS = 0.002;
 
 }  // namespace
 
@@ -71,6 +74,14 @@ double phase_deadline_s(const PhaseTimeouts& t, const ExecCostModel& model, Phas
       return t.verify_floor_s + flops / (t.verify_gflops * 1e9);
   }
   return t.init_s;
+}
+
+double expected_probe_s(const SupervisorOptions& opt, double flops) {
+  const PhaseTimeouts& t = opt.timeouts;
+  const int calls = opt.probe.exec.warmup + opt.probe.exec.repeats;
+  double s = kProbeFixedS + ExecCostModel(t.prior_gflops).expected_s(flops, calls);
+  if (opt.probe.verify && t.verify_gflops > 0) s += flops / (t.verify_gflops * 1e9);
+  return s;
 }
 
 }  // namespace convguard

@@ -223,8 +223,11 @@ std::vector<Row> rows_of(const std::vector<ProbeResult>& probes) {
     auto p = problem_of(r);
     if (p.ok()) rows.push_back({r, *p});
   }
+  // Ties by key, engine and algorithm, not by recording order: workers finish in any
+  // order, and a store merged from shards records in another, for the same report.
   std::stable_sort(rows.begin(), rows.end(), [](const Row& a, const Row& b) {
-    return std::tie(a.p.ic, a.p.oc, a.p.ih, a.p.iw) < std::tie(b.p.ic, b.p.oc, b.p.ih, b.p.iw);
+    return std::tie(a.p.ic, a.p.oc, a.p.ih, a.p.iw, a.r.problem, a.r.engine, a.r.algo) <
+           std::tie(b.p.ic, b.p.oc, b.p.ih, b.p.iw, b.r.problem, b.r.engine, b.r.algo);
   });
   return rows;
 }

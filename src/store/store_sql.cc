@@ -104,23 +104,23 @@ static bool needs_immutable(const std::string& path) {
   return ec || wal == 0;
 }
 
-// An SQLite URI for `path`: the characters that URIs give a meaning are %-escaped.
-static std::string file_uri(const std::string& path, const char* query) {
-  std::string uri = "file:";
-  for (char c : path) {
-    if (c == '%' || c == '?' || c == '#')
-      uri += fmt::format("%{:02X}", static_cast<unsigned char>(c));
+std::string file_uri(const std::string& path, const std::string& query) {
+  std::string out = "file:";
+  for (unsigned char c : std::filesystem::absolute(path).string()) {
+    if (c == '%' || c == '?' || c == '#' || c == '\'' || c < 0x21 || c > 0x7e)
+      out += fmt::format("%{:02X}", c);
     else
-      uri += c;
+      out += static_cast<char>(c);
   }
-  return uri + "?" + query;
+  return out + "?" + query;
 }
 
-Result<Db> Db::open(const std::string& path, bool read_only) {
+Result<Db> Db::open(const std::string& path, bool read_only, bool uri) {
   sqlite3* raw = nullptr;
-  int flags = read_only ? SQLITE_OPEN_READONLY : SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE;
+  int flags = (read_only ? SQLITE_OPEN_READONLY : SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE) |
+              (uri ? SQLITE_OPEN_URI : 0);
   std::string name = path;
-  if (read_only && needs_immutable(path)) {
+  if (read_only && !uri && needs_immutable(path)) {
     name = file_uri(path, "immutable=1");
     flags |= SQLITE_OPEN_URI;
   }

@@ -52,11 +52,16 @@ class Stmt {
   Status error_;
 };
 
+/// `path` as an SQLite URI with `query` (e.g. "mode=ro"): absolute, and every character that
+/// URIs or an SQL string literal give a meaning %-escaped.
+std::string file_uri(const std::string& path, const std::string& query);
+
 /// One connection, with a cache of prepared statements keyed by their text.
 class Db {
  public:
-  /// Opens (read-only, or read-write and creating) without reading anything yet.
-  static Result<Db> open(const std::string& path, bool read_only);
+  /// Opens (read-only, or read-write and creating) without reading anything yet. With
+  /// `uri`, ATTACH takes "file:...?mode=ro" names (a `path` starting with "file:" is one).
+  static Result<Db> open(const std::string& path, bool read_only, bool uri = false);
   Db() = default;
   Db(Db&&) noexcept = default;
   Db& operator=(Db&&) noexcept = default;

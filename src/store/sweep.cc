@@ -2,22 +2,22 @@
 #include "convguard/sweep.h"
 
 #include <fcntl.h>
+#include <fmt/format.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <cerrno>
-#include <cstring>
 #include <chrono>
+#include <cstring>
 #include <future>
 #include <map>
 #include <mutex>
 #include <optional>
+#include <queue>
 #include <set>
 #include <utility>
 #include <vector>
-
-#include <fmt/format.h>
 
 #include "store/sweep_journal.h"
 
@@ -149,6 +149,43 @@ std::vector<ProbeRequest> plan_sweep(std::vector<ProbeRequest> requests) {
   std::stable_sort(out.begin(), out.end(), [](const ProbeRequest& a, const ProbeRequest& b) {
     return a.problem.flops() < b.problem.flops();
   });
+  return out;
+}
+
+std::vector<int64_t> assign_shards(const std::vector<ProbeRequest>& requests, int64_t count,
+                                   const RequestCost& cost) {
+  std::vector<double> costs;
+  std::vector<std::string> keys;
+  for (const auto& r : requests) {
+    costs.push_back(cost(r));
+    keys.push_back(key(r.problem) + " " + r.algo);
+  }
+  std::vector<size_t> order(requests.size());
+  for (size_t i = 0; i < order.size(); ++i) order[i] = i;
+  std::sort(order.begin(), order.end(), [&](size_t a, size_t b) {
+    if (costs[a] != costs[b]) return costs[a] > costs[b];
+    return keys[a] < keys[b];
+  });
+  // Longest processing time first onto the least loaded shard: a min-heap of (load, index).
+  using Load = std::pair<double, int64_t>;
+  std::priority_queue<Load, std::vector<Load>, std::greater<>> loads;
+  for (int64_t i = 0; i < std::max<int64_t>(count, 1); ++i) loads.push({0.0, i});
+  std::vector<int64_t> shard(requests.size(), 0);
+  for (size_t i : order) {
+    auto [load, idx] = loads.top();
+    loads.pop();
+    shard[i] = idx;
+    loads.push({load + costs[i], idx});
+  }
+  return shard;
+}
+
+std::vector<ProbeRequest> shard_requests(const std::vector<ProbeRequest>& requests, Shard s,
+                                         const RequestCost& cost) {
+  const std::vector<int64_t> shard = assign_shards(requests, s.count, cost);
+  std::vector<ProbeRequest> out;
+  for (size_t i = 0; i < requests.size(); ++i)
+    if (shard[i] == s.index) out.push_back(requests[i]);
   return out;
 }
 
