@@ -136,7 +136,7 @@ Status merge_one(Db& db, const std::string& input, MergeSummary* sum) {
     if (!in.ok()) return in.status();
     CG_RETURN_IF_ERROR((*in)->integrity_check());
   }
-  CG_RETURN_IF_ERROR(db.exec(fmt::format("ATTACH '{}' AS src", file_uri(input, "mode=ro"))));
+  CG_RETURN_IF_ERROR(db.exec(fmt::format("ATTACH '{}' AS src", sql::file_uri(input, "mode=ro"))));
   sql::Txn txn(db);
   Status s = txn.begin();
   if (s.ok()) s = copy_runs(db, sum);

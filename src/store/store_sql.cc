@@ -159,6 +159,13 @@ Status Db::exec(const std::string& text) {
   return status_from(rc, db_.get(), path_, "running '" + text.substr(0, 60) + "'");
 }
 
+Result<int64_t> Db::query_int(const std::string& text) {
+  Stmt s(db_.get(), path_, text);
+  auto row = s.step();
+  if (!row.ok()) return row.status();
+  return *row ? s.col_int(0) : 0;
+}
+
 Stmt& Db::prepare_cached(const std::string& text) {
   auto it = cache_.find(text);
   if (it == cache_.end())

@@ -72,6 +72,8 @@ class Db {
   /// SQLITE_LOCKED), which a later attempt may not meet.
   bool busy() const;
   Status exec(const std::string& text);
+  /// The first column of the first row (0 when there is none).
+  Result<int64_t> query_int(const std::string& text);
   Stmt& prepare_cached(const std::string& text);
   int64_t last_insert_id() const { return sqlite3_last_insert_rowid(db_.get()); }
 
