@@ -297,22 +297,32 @@ std::string upper(std::string s) {
   return s;
 }
 
-// MIOpen's solver families and their switches (MIOPEN_DEBUG_CONV_<FAMILY>); the first
-// word an algorithm's name holds decides.
+// MIOpen's solver families and their switches (MIOPEN_DEBUG_CONV_<FAMILY>), from a
+// solver's name (ConvHipImplicitGemmV4R1Fwd, ConvBinWinogradRxSf3x2, GemmFwd1x1_0_1, ...).
+// Implicit GEMM before GEMM, which its names contain.
 std::string miopen_family(const std::string& algo) {
   const std::string a = upper(algo);
-  for (const char* fam : {"IMPLICIT_GEMM", "SCGEMM", "WINOGRAD", "FFT", "DIRECT", "GEMM"})
-    if (a.find(fam) != std::string::npos) return fam;
-  if (a.find("IMPLICITGEMM") != std::string::npos || a.find("IGEMM") != std::string::npos)
-    return "IMPLICIT_GEMM";
+  const auto has = [&](const char* w) { return a.find(w) != std::string::npos; };
+  if (has("IMPLICITGEMM") || has("IMPLICIT_GEMM") || has("IGEMM")) return "IMPLICIT_GEMM";
+  for (const char* fam : {"SCGEMM", "WINOGRAD", "FFT", "DIRECT", "GEMM"})
+    if (has(fam)) return fam;
   return "";
+}
+
+// Only a profile of MIOpen's own solvers names them: another engine's "winograd" failing
+// says nothing about MIOpen's.
+bool names_miopen_solvers(const Profile& prof) {
+  for (const char* k : {"engine", "base"})
+    if (fact(prof, k).find("miopen") != std::string::npos) return true;
+  return false;
 }
 
 std::string miopen_env(const Profile& prof) {
   std::map<std::string, std::vector<std::string>> off;  // family -> what it failed
   std::string left_out;
+  const bool solvers = names_miopen_solvers(prof);
   for (const Failure& f : failures(prof)) {
-    const std::string fam = miopen_family(f.algo);
+    const std::string fam = solvers ? miopen_family(f.algo) : "";
     if (fam.empty())
       left_out += "#   " + describe(f) + "\n";
     else
@@ -324,6 +334,11 @@ std::string miopen_env(const Profile& prof) {
       "# The switches are process-wide: a family is off for every shape, not only the failing\n"
       "# ones below, and MIOpen falls back to the other families.\n",
       about(prof));
+  if (!solvers)
+    out += fmt::format(
+        "# The profile is of engine {}, whose algorithms are not MIOpen's solvers: nothing\n"
+        "# is switched off. Probe with --engine miopen to export switches.\n",
+        fact(prof, "engine").empty() ? "unnamed" : fact(prof, "engine"));
   if (!left_out.empty())
     out +=
         "# Not expressed: these failures name no MIOpen solver family (an environment\n"
