@@ -10,6 +10,8 @@
 // Unknown is never safe. With learning on, a problem the profile does not know is probed
 // once through the supplied Prober (an isolated Supervisor in the CLI, never this process)
 // before its first real run, and the result joins the profile (saved when a path is set).
+// When it fails, learning probes tiles of halving size, then batch chunks and group chunks of
+// halving size, until one is proven or GuardOptions::max_learn_probes are spent (then the CPU).
 // Decisions are cached per problem: after the first call, plan() and run() cost a lookup.
 // Thread-safe: any thread may plan and run; executions on one engine are serialised.
 #pragma once

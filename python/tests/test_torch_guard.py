@@ -96,3 +96,17 @@ def test_a_problem_with_no_safe_route_raises_naming_it_and_nothing_hangs(tmp_pat
     assert result["error"] is not None
     assert "convguard refuses" in result["error"]
     assert "ic3ih44iw44oc8" in result["error"]
+
+
+def test_a_batch_too_large_to_run_whole_is_learned_as_chunks_with_the_fault_free_results(tmp_path):
+    # Three or more images hang at every size, so tiles (gathered into the batch) hang too.
+    quirks = tmp_path / "batch-3x3-hang.json"
+    quirks.write_text(json.dumps({"name": "batch-3x3", "rules": [
+        {"when": {"dir": ["FWD_D", "FWD_B"], "kh": 3, "mb": [3, None]}, "effect": "hang"}]}))
+    result, _ = guarded(tmp_path, "small", "--quirks", str(quirks), "--input", "4x3x12x12")
+    assert result["error"] is None
+    assert max(result["diffs"]) <= BOUND, result["diffs"]
+    chunks = routed(result, "split_batch")
+    assert len(chunks) == 2, result["routes"]
+    assert all("mb <= 2: ok" in r["text"] for r in chunks)
+    assert not routed(result, "cpu")

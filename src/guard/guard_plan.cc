@@ -51,7 +51,10 @@ Result<Route> Planner::plan(const Problem& p) {
   if (p.g > 1)
     if (auto r = split_route(p, why, true)) return *r;
   if (learn_) {
-    auto r = tiles_learning(p, why);
+    int probes = 0;
+    auto r = tiles_learning(p, why, &probes);
+    if (r.ok() && !*r && p.mb > 1) r = split_learning(p, why, false, &probes);
+    if (r.ok() && !*r && p.g > 1) r = split_learning(p, why, true, &probes);
     if (!r.ok()) return r.status();
     if (*r) return **r;
   }
@@ -168,25 +171,46 @@ std::optional<Route> Planner::split_route(const Problem& p, const std::string& w
   return std::nullopt;
 }
 
-Result<std::optional<Route>> Planner::tiles_learning(const Problem& p, const std::string& why) {
+Status Planner::learn_unknown(const std::vector<Problem>& qs, int* probes) {
+  for (const Problem& q : qs) {
+    bool known = false;
+    for (const Finding& f : profile_.find_all(q, dev_)) known |= f.verdict != Verdict::unknown;
+    if (known || *probes >= opt_.max_learn_probes) continue;
+    CG_RETURN_IF_ERROR(learn(q));
+    ++*probes;
+  }
+  return Status::Ok();
+}
+
+Result<std::optional<Route>> Planner::tiles_learning(const Problem& p, const std::string& why,
+                                                     int* probes) {
   const int64_t mh = std::min(opt_.min_tile, p.oh), mw = std::min(opt_.min_tile, p.ow);
-  int probes = 0;
   TilePlan last{0, 0, 0};
-  for (int64_t k = 2; probes < opt_.max_learn_probes; k *= 2) {
+  for (int64_t k = 2; *probes < opt_.max_learn_probes; k *= 2) {
     const TilePlan plan{std::max(ceil_div(p.oh, k), mh), std::max(ceil_div(p.ow, k), mw), 0};
     if (plan == last) break;  // both axes are at the smallest useful tile
     last = plan;
-    for (const Problem& q : tile_problems(p, plan)) {
-      bool known = false;
-      for (const Finding& f : profile_.find_all(q, dev_)) known |= f.verdict != Verdict::unknown;
-      if (known || probes >= opt_.max_learn_probes) continue;
-      CG_RETURN_IF_ERROR(learn(q));
-      ++probes;
-    }
+    CG_RETURN_IF_ERROR(learn_unknown(tile_problems(p, plan), probes));
     if (auto r = tile_route(p, why)) {
       r->learned = true;
       return r;
     }
+  }
+  return std::optional<Route>();
+}
+
+Result<std::optional<Route>> Planner::split_learning(const Problem& p, const std::string& why,
+                                                     bool groups, int* probes) {
+  const int64_t whole = groups ? p.g : p.mb;
+  for (int64_t k = 2; *probes < opt_.max_learn_probes; k *= 2) {
+    const int64_t chunk = ceil_div(whole, k);
+    const SplitPlan sp = groups ? SplitPlan{0, chunk} : SplitPlan{chunk, 0};
+    CG_RETURN_IF_ERROR(learn_unknown(split_problems(p, sp), probes));
+    if (auto r = split_route(p, why, groups)) {
+      r->learned = true;
+      return r;
+    }
+    if (chunk == 1) break;
   }
   return std::optional<Route>();
 }

@@ -28,7 +28,15 @@ class Planner {
  private:
   Status learn(const Problem& p);
   Status learn_native(const Problem& p);
-  Result<std::optional<Route>> tiles_learning(const Problem& p, const std::string& why);
+  /// Learning's next steps when p itself fails: tiles of halving size, then batch chunks and
+  /// group chunks of halving size, each proven by probing its problems; `*probes` counts
+  /// against max_learn_probes, shared by all three.
+  Result<std::optional<Route>> tiles_learning(const Problem& p, const std::string& why,
+                                              int* probes);
+  Result<std::optional<Route>> split_learning(const Problem& p, const std::string& why, bool groups,
+                                              int* probes);
+  /// Probes the problems of `qs` that the profile knows nothing of, within the budget.
+  Status learn_unknown(const std::vector<Problem>& qs, int* probes);
   std::optional<Route> native_route(const Problem& p);
   std::optional<Route> tile_route(const Problem& p, const std::string& why);
   std::optional<Route> tile_route_for(const Problem& p, const std::string& algo,

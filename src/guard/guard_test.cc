@@ -4,10 +4,11 @@
 // judged it, everything else really runs on sim in process.
 #include "convguard/guard.h"
 
-#include <cstdio>
-#include <thread>
-
 #include <gtest/gtest.h>
+
+#include <cstdio>
+#include <fstream>
+#include <thread>
 
 #include "convguard/cpu_engines.h"
 #include "convguard/fill.h"
@@ -282,6 +283,40 @@ TEST(Guard, LearningGivesUpOnTilesWithinItsBudgetAndUsesTheCpu) {
   ASSERT_TRUE(guard.ok());
   EXPECT_EQ(run_exact(*guard, at(kNative, 64)).kind, RouteKind::cpu);
   EXPECT_LE(oracle->calls, 1 + o.max_learn_probes);
+}
+
+TEST(Guard, LearnsToSplitTheGroupsWhenTilesCannotHelp) {
+  // g >= 4 hangs at every size, so tiles (which keep the groups) hang too.
+  auto oracle = std::make_shared<OracleProber>(sim_spec("guard-groups"));
+  GuardOptions o = options("guard-groups");
+  o.learn = true, o.prober = oracle;
+  auto guard = Guard::open(Profile::build(oracle->fingerprint().value(), {}).value(), o);
+  ASSERT_TRUE(guard.ok());
+  const Route r = run_exact(*guard, at("--dir=FWD_D mb2g8ic16oc16", 12));
+  EXPECT_EQ(r.kind, RouteKind::split_groups) << r.text();
+  EXPECT_TRUE(r.learned);
+  EXPECT_EQ(r.split.max_groups, 2) << "halving: 4 groups hang, 2 do";
+  EXPECT_LE(oracle->calls, 1 + o.max_learn_probes);
+}
+
+TEST(Guard, LearnsToSplitTheBatchWhenTilesCannotHelp) {
+  // Forward 3x3 with 3 or more images hangs at every size: tiles, gathered into the batch,
+  // hang too.
+  const std::string quirks = testing::TempDir() + "/guard_batch_any_size.json";
+  std::ofstream(quirks) << R"({"name": "batch-any-size", "rules": [{"when": {"dir": "FWD_D",
+      "kh": 3, "mb": [3, null]}, "effect": "hang"}]})";
+  const EngineSpec spec{"sim", "ref", quirks, 0};
+  auto oracle = std::make_shared<OracleProber>(spec);
+  GuardOptions o = options("guard-groups");
+  o.device_spec = spec;
+  o.learn = true, o.prober = oracle;
+  auto guard = Guard::open(Profile::build(oracle->fingerprint().value(), {}).value(), o);
+  ASSERT_TRUE(guard.ok()) << guard.status().to_string();
+  const Route r = run_exact(*guard, at("--dir=FWD_D mb5ic4oc4", 12));
+  EXPECT_EQ(r.kind, RouteKind::split_batch) << r.text();
+  EXPECT_TRUE(r.learned);
+  EXPECT_EQ(r.split.max_mb, 2) << "halving: 3 images hang, 2 do";
+  std::remove(quirks.c_str());
 }
 
 }  // namespace
