@@ -3,25 +3,29 @@
 # (no --timeout-exec), timed for two builds side by side, alternating, then the boundary
 # with --jobs 1, 2 and 4 (the second build). Prints markdown tables.
 #
-#   bench/seed_investigation.sh BEFORE_CONVGUARD AFTER_CONVGUARD [ROUNDS] [BASE_ENGINE]
+#   bench/seed_investigation.sh BEFORE_CONVGUARD AFTER_CONVGUARD [ROUNDS] [BASE_ENGINE] [AFTER_JOBS]
 #
-# BASE_ENGINE is sim's base: onednn (default, any CPU) or cudnn (a GPU).
+# BASE_ENGINE is sim's base: onednn (default, any CPU) or cudnn (a GPU). AFTER_JOBS: the after
+# build's boundary --jobs (default 2, as scripts/demo.sh runs it); the before build's boundary
+# runs as it did (one probe at a time: builds before parallel bisection have no --jobs).
 set -u -o pipefail
-before=$1 after=$2 rounds=${3:-3} base=${4:-onednn}
+before=$1 after=$2 rounds=${3:-3} base=${4:-onednn} after_jobs=${5:-2}
 cd "$(dirname "$0")/.."
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 sim=(--engine sim --base "$base" --quirks quirks/rx5600xt-rocm57.json)
 now() { date +%s.%N; }
 
-# One investigation with $1 into a fresh store: "sweep_s boundary_s total_s conclusion".
+# One investigation with $1 (boundary options $2...) into a fresh store:
+# "sweep_s boundary_s total_s conclusion".
 investigate() {
   local cg=$1 db=$work/seed.db t0 t1 t2
+  shift
   rm -f "$db"*
   t0=$(now)
   "$cg" sweep --db "$db" "${sim[@]}" --batch shapes/seed.txt --jobs 2 >"$work/sweep.txt" 2>&1
   t1=$(now)
-  "$cg" boundary --db "$db" "${sim[@]}" --dir FWD_D --axis ih=8:512:2 --tie iw \
+  "$cg" boundary --db "$db" "${sim[@]}" "$@" --dir FWD_D --axis ih=8:512:2 --tie iw \
     mb1ic16oc32kh3ph1 >"$work/boundary.txt" 2>&1
   t2=$(now)
   local sweep_line bound_line
@@ -34,16 +38,16 @@ investigate() {
 echo "## The seed investigation, sim over $base, default deadlines ($rounds rounds, alternating)"
 echo
 echo "before: $before"
-echo "after: $after"
+echo "after: $after (boundary --jobs $after_jobs)"
 echo
 echo "| round | build | sweep s | boundary s | total s | conclusions |"
 echo "|---:|---|---:|---:|---:|---|"
 declare -a tb ta
 for r in $(seq 1 "$rounds"); do
   for which in before after; do
-    cg=$before
-    [ "$which" = after ] && cg=$after
-    read -r sw bo to rest <<<"$(investigate "$cg")"
+    args=("$before")
+    [ "$which" = after ] && args=("$after" --jobs "$after_jobs")
+    read -r sw bo to rest <<<"$(investigate "${args[@]}")"
     echo "| $r | $which | $sw | $bo | $to | $rest |"
     if [ "$which" = before ]; then tb+=("$to"); else ta+=("$to"); fi
   done

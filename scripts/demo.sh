@@ -21,7 +21,7 @@ echo "== 1. the seed's configurations, each in an isolated worker (hangs are kil
 
 echo
 echo "== 2. the exact boundary along the feature-map size, 16->32 channels"
-"$cg" boundary --db "$db" "${sim[@]}" --dir FWD_D --axis ih=8:512:2 --tie iw 'mb1ic16oc32kh3ph1' || true
+"$cg" boundary --db "$db" "${sim[@]}" --dir FWD_D --axis ih=8:512:2 --tie iw --jobs 2 'mb1ic16oc32kh3ph1' || true
 
 echo
 echo "== 3. the report, in the seed's form"
