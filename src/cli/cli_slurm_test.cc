@@ -31,12 +31,14 @@ TEST(SlurmScript, SubmitsAnArrayOfOneGpuTasksAndAMergeAfterThem) {
   EXPECT_TRUE(has(*s, "sbatch --parsable <<'CONVGUARD_TASK'"));
   EXPECT_TRUE(has(*s, "--dependency=afterok:\"$array\""));
   // A store and a shard per task, the sweep's options quoted as given.
-  EXPECT_TRUE(
-      has(*s,
-          "/opt/convguard/bin/convguard sweep --db /data/stores/shard-\"$SLURM_ARRAY_TASK_ID\".db "
-          "--shard \"$SLURM_ARRAY_TASK_ID\"/16 --engine cudnn --grid 'ic=16,32 ih=8:64' "
-          "--algo all"))
+  EXPECT_TRUE(has(*s, "db=/data/stores/shard-\"$SLURM_ARRAY_TASK_ID\".db\n")) << *s;
+  EXPECT_TRUE(has(*s,
+                  "/opt/convguard/bin/convguard sweep --db \"$db\" --shard "
+                  "\"$SLURM_ARRAY_TASK_ID\"/16 --engine cudnn --grid 'ic=16,32 ih=8:64' "
+                  "--algo all"))
       << *s;
+  // A requeued task resumes its unfinished run first.
+  EXPECT_TRUE(has(*s, "/opt/convguard/bin/convguard sweep --db \"$db\" --resume;")) << *s;
   EXPECT_TRUE(has(*s,
                   "'/opt/convguard/bin/convguard merge /data/stores/shard-*.db -o "
                   "/data/stores/all.db --force'"));
