@@ -30,6 +30,18 @@ if [ "${CONVGUARD_SKIP_FUZZ:-0}" = 0 ]; then
   FUZZ_BUILD_DIR=$build-fuzz scripts/fuzz.sh test
 fi
 
+# ThreadSanitizer over the tests whose code runs threads: the supervisor, the thread prober the
+# torch guard learns through, the sweep's mark committer and its kill-and-resume tests, the
+# store's concurrent creators, the guard (its own build folder; about 4 min here, 1 min of it
+# tests). Signals stay signals: the isolation tests crash workers on purpose.
+tsan_tests=(supervisor_test thread_prober_test sweep_test store_test guard_test)
+BUILD_DIR=$build-tsan scripts/build.sh -DCONVGUARD_WERROR=ON -DCONVGUARD_SANITIZE=thread \
+  -DCONVGUARD_CUDNN=OFF -DCONVGUARD_TORCH=OFF "${tsan_tests[@]/#/--target=}"
+for t in "${tsan_tests[@]}"; do
+  TSAN_OPTIONS=halt_on_error=1:handle_segv=0:handle_abort=0:handle_sigbus=0:handle_sigfpe=0 \
+    "$build-tsan/$t" --gtest_brief=1 || { echo "test.sh: $t failed under ThreadSanitizer" >&2; exit 1; }
+done
+
 # CONVGUARD_SANITIZERS=1: the suite again under AddressSanitizer and UndefinedBehaviorSanitizer
 # (its own build folder, without the GPU engines). Not yet on by default: no whole clean run of
 # it is recorded (docs/HACKING.md).

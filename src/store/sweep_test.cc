@@ -191,6 +191,25 @@ class SweepKill : public ::testing::Test {
     std::ofstream(side_, std::ios::app) << "K\n";
     return false;
   }
+  // Waits until the child starts one more probe (true) or exits (false: it had none left).
+  bool wait_for_a_start(pid_t pid) {
+    const auto starts = [this] {
+      const auto lines = side_lines();
+      return std::count_if(lines.begin(), lines.end(),
+                           [](const std::string& l) { return l.rfind("S ", 0) == 0; });
+    };
+    const auto before = starts();
+    const auto until = std::chrono::steady_clock::now() + std::chrono::seconds(30);
+    while (std::chrono::steady_clock::now() < until) {
+      if (starts() > before) return true;
+      siginfo_t info{};
+      if (waitid(P_PID, static_cast<id_t>(pid), &info, WEXITED | WNOHANG | WNOWAIT) == 0 &&
+          info.si_pid == pid)
+        return false;
+      std::this_thread::sleep_for(std::chrono::milliseconds(1));
+    }
+    return false;
+  }
   std::string child_log() {
     std::ifstream in(dir_ / "child.log");
     std::stringstream ss;
@@ -242,6 +261,14 @@ void SweepKill::kill_and_resume(bool reports, int kills, uint32_t seed) {
                        {"CG_SWEEP_HANG", "1"},
                        {"CG_SWEEP_REPORTS", r},
                        {"CG_SWEEP_BOOT", "boot-1"}});
+    // Most kills land while the sweep runs, a few milliseconds after a probe starts; every
+    // fourth at a random moment from the spawn, which may be before the run is committed.
+    // (Counting from the spawn alone, a child that starts slowly, on a loaded machine or
+    // under a sanitizer, took every kill before its first probe.)
+    if (rng() % 4 != 0 && !wait_for_a_start(pid)) {
+      finished = wait_or_kill(pid, 30000);
+      continue;
+    }
     finished = wait_or_kill(pid, delay_ms(rng));
     if (!finished) ++killed;
   }
