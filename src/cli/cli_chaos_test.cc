@@ -28,6 +28,8 @@
 
 extern char** environ;
 
+#include "testing/temp_dir.h"
+
 namespace convguard {
 namespace {
 
@@ -44,9 +46,7 @@ constexpr int kJobs = 2;
 class Chaos : public ::testing::Test {
  protected:
   void SetUp() override {
-    dir_ = fs::temp_directory_path() / ("cg_chaos_" + std::to_string(getpid()));
-    fs::remove_all(dir_);
-    fs::create_directories(dir_);
+    dir_ = testing::fresh_test_dir("cg_chaos");
     std::ofstream(dir_ / "chaos.json") << kQuirks;
   }
   void TearDown() override { fs::remove_all(dir_); }

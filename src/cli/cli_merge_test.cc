@@ -11,6 +11,8 @@
 #include <regex>
 #include <string>
 
+#include "testing/temp_dir.h"
+
 namespace convguard {
 namespace {
 
@@ -23,9 +25,7 @@ constexpr const char* kQuirks = R"({"name": "shards", "rules": [
 class ShardMerge : public ::testing::Test {
  protected:
   void SetUp() override {
-    dir_ = fs::temp_directory_path() / ("cg_shard_merge_" + std::to_string(getpid()));
-    fs::remove_all(dir_);
-    fs::create_directories(dir_);
+    dir_ = testing::fresh_test_dir("cg_shard_merge");
     std::ofstream(dir_ / "q.json") << kQuirks;
   }
   void TearDown() override { fs::remove_all(dir_); }

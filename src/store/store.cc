@@ -11,7 +11,6 @@
 #include <cerrno>
 #include <chrono>
 #include <cstring>
-#include <filesystem>
 #include <fstream>
 #include <nlohmann/json.hpp>
 #include <thread>
@@ -369,16 +368,13 @@ static Status prepare_for_writing(Db& db, const std::string& path, int* version)
 
 // A writer keeps SQLite's log (-wal, -shm) and the run's journal beside the store.
 static Status check_directory_writable(const std::string& path) {
-  std::error_code ec;
-  const auto dir = std::filesystem::absolute(path, ec).parent_path();
-  // Other failures (a missing directory) are SQLite's to name when it opens the file.
-  if (ec || ::access(dir.c_str(), W_OK) == 0 || (errno != EACCES && errno != EROFS))
-    return Status::Ok();
+  const auto dir = sql::unwritable_folder(path);
+  if (!dir) return Status::Ok();
   return Status::Io(
       fmt::format("store {} is in a directory this user cannot write ({}): a sweep "
                   "keeps its log and journal beside the store; nothing was written "
                   "(reports and exports only read it)",
-                  path, dir.string()));
+                  path, *dir));
 }
 
 Result<std::unique_ptr<Store>> Store::open(const std::string& path, Mode mode) {

@@ -97,11 +97,18 @@ std::string Stmt::col_text(int c) const {
 // that holds commits, the database file alone is the whole store: SQLite may then read it
 // as immutable, with no -shm and no locks. A WAL that exists is read the usual way.
 static bool needs_immutable(const std::string& path) {
+  if (!unwritable_folder(path)) return false;
   std::error_code ec;
-  const auto dir = std::filesystem::absolute(path, ec).parent_path();
-  if (ec || ::access(dir.c_str(), W_OK) == 0) return false;
   const auto wal = std::filesystem::file_size(path + "-wal", ec);
   return ec || wal == 0;
+}
+
+std::optional<std::string> unwritable_folder(const std::string& path) {
+  std::error_code ec;
+  const auto dir = std::filesystem::absolute(path, ec).parent_path();
+  if (ec || ::access(dir.c_str(), W_OK) == 0 || (errno != EACCES && errno != EROFS))
+    return std::nullopt;
+  return dir.string();
 }
 
 std::string file_uri(const std::string& path, const std::string& query) {

@@ -5,6 +5,7 @@
 
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
 #include <unordered_map>
 
@@ -55,6 +56,10 @@ class Stmt {
 /// `path` as an SQLite URI with `query` (e.g. "mode=ro"): absolute, and every character that
 /// URIs or an SQL string literal give a meaning %-escaped.
 std::string file_uri(const std::string& path, const std::string& query);
+
+/// The folder holding `path` when this user may not write in it (permissions, a read-only
+/// file system); nullopt otherwise, a missing folder included (SQLite names that one).
+std::optional<std::string> unwritable_folder(const std::string& path);
 
 /// One connection, with a cache of prepared statements keyed by their text.
 class Db {

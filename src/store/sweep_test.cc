@@ -193,15 +193,10 @@ class SweepKill : public ::testing::Test {
   }
   // Waits until the child starts one more probe (true) or exits (false: it had none left).
   bool wait_for_a_start(pid_t pid) {
-    const auto starts = [this] {
-      const auto lines = side_lines();
-      return std::count_if(lines.begin(), lines.end(),
-                           [](const std::string& l) { return l.rfind("S ", 0) == 0; });
-    };
-    const auto before = starts();
+    const size_t before = started();
     const auto until = std::chrono::steady_clock::now() + std::chrono::seconds(30);
     while (std::chrono::steady_clock::now() < until) {
-      if (starts() > before) return true;
+      if (started() > before) return true;
       siginfo_t info{};
       if (waitid(P_PID, static_cast<id_t>(pid), &info, WEXITED | WNOHANG | WNOWAIT) == 0 &&
           info.si_pid == pid)
@@ -209,6 +204,12 @@ class SweepKill : public ::testing::Test {
       std::this_thread::sleep_for(std::chrono::milliseconds(1));
     }
     return false;
+  }
+  // Probe starts the children have noted so far.
+  size_t started() {
+    const auto lines = side_lines();
+    return static_cast<size_t>(std::count_if(
+        lines.begin(), lines.end(), [](const std::string& l) { return l.rfind("S ", 0) == 0; }));
   }
   std::string child_log() {
     std::ifstream in(dir_ / "child.log");
@@ -272,9 +273,7 @@ void SweepKill::kill_and_resume(bool reports, int kills, uint32_t seed) {
     finished = wait_or_kill(pid, delay_ms(rng));
     if (!finished) ++killed;
   }
-  const auto before_final = side_lines();
-  const size_t starts_before_final = static_cast<size_t>(std::count_if(
-      before_final.begin(), before_final.end(), [](const std::string& l) { return l[0] == 'S'; }));
+  const size_t starts_before_final = started();
   if (!finished) {
     pid_t pid =
         spawn({{"CG_SWEEP_MODE", "resume"}, {"CG_SWEEP_REPORTS", r}, {"CG_SWEEP_BOOT", "boot-1"}});
