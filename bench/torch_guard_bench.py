@@ -29,6 +29,10 @@ import convguard.torch as cg
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
+def log(text):
+    print(text, file=sys.stderr, flush=True)
+
+
 def make(mb, seed=0):
     torch.manual_seed(seed)
     model = torchvision.models.resnet50(weights=None).cuda()
@@ -96,6 +100,7 @@ def main():
     t_f32 = timed(model, x, y, False, args.steps)
     t_bf16 = timed(model, x, y, True, args.steps)
     rows += [("unguarded f32", t_f32, 1.0), ("unguarded bf16 autocast", t_bf16, 1.0)]
+    log(f"unguarded: f32 {t_f32:.4f} s/step, bf16 {t_bf16:.4f} s/step")
 
     # Learning: a fresh profile, every problem probed in isolation before it runs here.
     if os.path.exists(args.profile):
@@ -103,10 +108,14 @@ def main():
     t0 = time.perf_counter()
     with cg.guard(args.profile, learn=True):
         step(model, x, y, False)
+        torch.cuda.synchronize()
+        log(f"learned the f32 step: {sum(1 for r in cg.routes() if r.get('learned'))} problems, "
+            f"{time.perf_counter() - t0:.1f} s")
         step(model, x, y, True)
         torch.cuda.synchronize()
         learned = [r for r in cg.routes() if r.get("learned")]
     t_learn = time.perf_counter() - t0
+    log(f"learned both steps: {len(learned)} problems, {t_learn:.1f} s")
     with cg.guard(args.profile, learn=True):
         g_f32 = timed(model, x, y, False, args.steps)
         g_bf16 = timed(model, x, y, True, args.steps)
@@ -115,11 +124,13 @@ def main():
             kinds[r["route"]] = kinds.get(r["route"], 0) + 1
     rows += [("guarded f32 (profile proves all)", g_f32, t_f32 / g_f32),
              ("guarded bf16 autocast", g_bf16, t_bf16 / g_bf16)]
+    log(f"guarded: f32 {g_f32:.4f} s/step, bf16 {g_bf16:.4f} s/step; routes {kinds}")
 
     torch.backends.cudnn.enabled = False
     t_off = timed(model, x, y, False, max(3, args.steps // 4))
     torch.backends.cudnn.enabled = True
     rows.append(("cudnn.enabled = False f32", t_off, t_f32 / t_off))
+    log(f"cudnn.enabled = False: {t_off:.4f} s/step")
 
     # The seed's quirks on the native path: a fresh profile learned under them.
     quirked = args.profile + ".quirks.json"
@@ -137,6 +148,7 @@ def main():
         q_time = timed(m1, x1, y1, False, args.steps)
         q_routes = cg.routes()
     diff = normwise(got, expected)
+    log(f"seed quirks: learned in {t_qlearn:.1f} s, {q_time:.4f} s/step, grads normwise {diff:.2e}")
     rows.append(("guarded + seed quirks f32", q_time, t_f32 / q_time))
 
     base, guarded = decision_cost(args.profile)

@@ -13,6 +13,8 @@
 #                                      runs them in process, TABLE_SECONDS caps each list)
 #   scripts/gpu_session.sh seed        device: validate, then the seed's investigation over
 #                                      sim+cudnn with the default deadlines (issue 13), timed
+#   scripts/gpu_session.sh errata      device: PyTorch reads an exported cuDNN errata file and
+#                                      runs another engine (issue 17); fast_errata: validate, errata, fast
 #   scripts/gpu_session.sh fast        device: issue 13's before/after: the seed investigation
 #                                      (bench/seed_investigation.sh, convguard-before vs this
 #                                      build), boundary --jobs 1,2,4, hang latency, a false-hang
@@ -325,6 +327,47 @@ PY
   done
 }
 
+# Issue 17 on the GPU: does PyTorch read an exported errata file, and does it then run another
+# engine? The engine PyTorch runs for the seed's 44x44 shape is made `wrong` (sim over cudnn),
+# the store becomes a profile, the profile an errata file, and PyTorch runs the shape again
+# with CUDNN_ERRATA_JSON_FILE; then once more with the cuDNN version bracket removed (the
+# frontend compares it with the cuDNN PyTorch was compiled against). A second shape, not in
+# the errata, shows whether PyTorch applies the rule's shape.
+measure_errata() {
+  cd "$ROOT" || return 1
+  local d=/tmp/errata eng py=(env -u LD_LIBRARY_PATH python3)
+  # PyTorch runs on its own cuDNN, not the one convguard's LD_LIBRARY_PATH points at.
+  "${py[@]}" -c 'import torch' 2>/dev/null || py=(env -u LD_LIBRARY_PATH /opt/torch/.venv/bin/python3)
+  rm -rf "$d" && mkdir -p "$d"
+  local shapes=(1,16,44,44 32,16,3,3 1 8,64,56,56 64,64,3,3 1)
+  {
+    "${py[@]}" -c 'import torch; print("torch", torch.__version__, "cudnn runtime", torch.backends.cudnn.version(), "compiled", torch._C._cudnn.getCompileVersion())'
+    echo "### without an errata file"
+    "${py[@]}" bench/errata_torch.py "$d/fe0.log" "${shapes[@]}"
+  } >"$OUT/errata.txt" 2>&1
+  eng=$(grep -m1 -o 'ran ConvFwd_eng[0-9]*' "$OUT/errata.txt" | grep -o '[0-9]*$')
+  if [ -z "$eng" ]; then echo "errata: no plan tag in the frontend log" | tee -a "$OUT/errata.txt"; return; fi
+  printf '{"name": "errata-check", "rules": [{"when": {"algo": "engine%s", "dir": ["FWD_D"]}, "effect": "wrong", "message": "planted for the errata check"}]}\n' \
+    "$eng" >"$d/q.json"
+  {
+    "$CG" sweep --db "$d/e.db" --engine sim --base cudnn --quirks "$d/q.json" --algo "engine$eng" \
+      --dir FWD_D mb1ic16ih44oc32kh3ph1
+    "$CG" profile build --db "$d/e.db" -o "$d/p.json"
+    "$CG" profile export --as cudnn-errata "$d/p.json" -o "$d/e.json"
+    cat "$d/e.json"
+    echo "### with the exported errata file (engine $eng denied for the 44x44 shape)"
+    CUDNN_ERRATA_JSON_FILE=$d/e.json "${py[@]}" bench/errata_torch.py "$d/fe1.log" "${shapes[@]}"
+    "${py[@]}" -c 'import json, sys
+e = json.load(open(sys.argv[1]))
+for r in e["rules"]: r.pop("cudnn_version_start", None); r.pop("cudnn_version_end", None)
+json.dump(e, open(sys.argv[2], "w"))' "$d/e.json" "$d/e-any.json"
+    echo "### the same errata without the cuDNN version bracket"
+    CUDNN_ERRATA_JSON_FILE=$d/e-any.json "${py[@]}" bench/errata_torch.py "$d/fe2.log" "${shapes[@]}"
+  } >>"$OUT/errata.txt" 2>&1
+  cp "$d"/fe*.log "$OUT/" 2>/dev/null
+  grep -E "^torch|^###|^x |cudnn_version|engine\"" "$OUT/errata.txt"
+}
+
 # The CPU-side benchmarks, where the cores are not shared with compilers.
 measure_benches() {
   cd "$ROOT" || return 1
@@ -349,6 +392,8 @@ main() {
     benches) setup_device; gpu_facts; validate; measure_benches; measure_guard; return ;;
     seed) setup_device; gpu_facts; validate; measure_seed; return ;;
     fast) setup_device; gpu_facts; measure_fast; return ;;
+    errata) setup_device; measure_errata; return ;;
+    fast_errata) setup_device; gpu_facts; validate; measure_errata; measure_fast; return ;;
     tables) setup_device; cd "$ROOT" && measure_tables; summarise "$OUT" | tee "$OUT/summary.md" | tail -70
       return ;;
     *) echo "usage: $0 stage|validate|full" >&2; exit 2 ;;

@@ -8,7 +8,10 @@
 #                                the seed's investigation through sim --base torch (real GPU hangs),
 #                                isolated probes against a plain PyTorch loop, and the guard under
 #                                PyTorch (bench/torch_guard_bench.py, guarded training under quirks)
-#   scripts/gpu_torch.sh guard   device: only the guard under PyTorch
+#   scripts/gpu_torch.sh guard   device: the guard under PyTorch: guarded training steps under the
+#                                seed's quirks (TF32 on and off), tiles against native, a cached
+#                                route's cost
+#   scripts/gpu_torch.sh resnet50 device: ResNet-50 training steps guarded against unguarded
 #
 # On the device: run(command="scripts/gpu_torch.sh run", carry=[".carry"]). The worker was built
 # here against this machine's torch 2.11 wheel and runs there against the image's torch 2.11
@@ -105,22 +108,40 @@ throughput() {
   sleep 0.3
 }
 
-guard() {
+# ResNet-50 training steps guarded and unguarded (bench/torch_guard_bench.py): learning every
+# distinct problem of an f32 and a bf16 step in isolated workers comes first, so it gets time.
+guard_resnet50() {
   local t0=$(now)
-  timeout 150 "$PY" bench/torch_guard_bench.py --profile /tmp/r50.profile.json --steps 10 >"$OUT/guard_bench.md" 2>"$OUT/guard_bench.err"
+  timeout "${R50_SECONDS:-480}" "$PY" bench/torch_guard_bench.py --profile /tmp/r50.profile.json --steps 10 \
+    >"$OUT/guard_bench.md" 2> >(stamp >"$OUT/guard_bench.err")
   echo "torch_guard_bench rc=$? $(since "$t0") s" | tee -a "$OUT/steps.txt"
-  local m
-  for m in small resnet18; do
-    t0=$(now)
-    timeout 60 "$PY" python/tests/guarded_training.py "$m" "/tmp/$m.profile.json" --device cuda \
-      --quirks quirks/rx5600xt-rocm57.json --input "$([ $m = small ] && echo 2x3x44x44 || echo 8x3x176x176)" \
-      >"$OUT/guarded_$m.json" 2>"$OUT/guarded_$m.err"
-    echo "guarded $m on cuda under the seed's quirks rc=$? $(since "$t0") s: $("$PY" -c 'import json,sys
+  tail -5 "$OUT/guard_bench.err"
+}
+
+# A model's training step under the seed's quirks against the fault-free run: $1 model, $2
+# input, further arguments to guarded_training.py (e.g. --no-tf32).
+guarded_step() {
+  local m=$1 input=$2 t0=$(now) tag
+  shift 2
+  tag=$m$(printf '%s' "$*" | tr -d ' -')
+  timeout 90 "$PY" python/tests/guarded_training.py "$m" "/tmp/$tag.profile.json" --device cuda \
+    --quirks quirks/rx5600xt-rocm57.json --input "$input" "$@" >"$OUT/guarded_$tag.json" 2>"$OUT/guarded_$tag.err"
+  echo "guarded $m $* on cuda under the seed's quirks rc=$? $(since "$t0") s: $("$PY" -c 'import json,sys
 d = json.loads(open(sys.argv[1]).read().splitlines()[-1])
 k = {}
 for r in d["routes"]: k[r["route"]] = k.get(r["route"], 0) + 1
-print("error", d["error"], "max normwise diff", max(d["diffs"] or [0]), "two unguarded runs", max(d["noise"] or [0]), "routes", k)' "$OUT/guarded_$m.json" 2>&1 | tail -1)" | tee -a "$OUT/steps.txt"
-  done
+print("error", d["error"], "max normwise diff", max(d["diffs"] or [0]), "two unguarded runs", max(d["noise"] or [0]), "routes", k)' "$OUT/guarded_$tag.json" 2>&1 | tail -1)" | tee -a "$OUT/steps.txt"
+}
+
+guard() {
+  guarded_step small 2x3x44x44
+  guarded_step resnet18 8x3x176x176
+  guarded_step resnet18 8x3x176x176 --no-tf32
+  local t0=$(now)
+  timeout 150 "$PY" bench/torch_tiles_bench.py >"$OUT/tiles_bench.md" 2>"$OUT/tiles_bench.err"
+  echo "torch_tiles_bench rc=$? $(since "$t0") s" | tee -a "$OUT/steps.txt"
+  timeout 60 "$PY" bench/torch_guard_overhead.py --device cuda >"$OUT/overhead.md" 2>&1
+  echo "torch_guard_overhead rc=$?" | tee -a "$OUT/steps.txt"
 }
 
 summary() {
@@ -164,6 +185,7 @@ case "$MODE" in
     throughput
     seed
     guard
+    guard_resnet50
     knobs
     echo; cat "$OUT/steps.txt"
     cat "$OUT/guard_bench.md"
@@ -173,6 +195,12 @@ case "$MODE" in
     setup
     guard
     echo; cat "$OUT/steps.txt"
+    cat "$OUT/tiles_bench.md" "$OUT/overhead.md" ;;
+  resnet50)
+    cd "$ROOT" || exit 1
+    setup
+    guard_resnet50
+    echo; cat "$OUT/steps.txt"
     cat "$OUT/guard_bench.md" ;;
-  *) echo "gpu_torch.sh: unknown mode $MODE (stage|run|guard)" >&2; exit 2 ;;
+  *) echo "gpu_torch.sh: unknown mode $MODE (stage|run|guard|resnet50)" >&2; exit 2 ;;
 esac

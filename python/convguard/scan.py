@@ -211,26 +211,83 @@ def _make_mode(recording: Recording, modules: _ModuleStack):
     return Recorder()
 
 
+def _run_step(model, inputs: Sequence[Any], train: bool, autocast=None) -> None:
+    """model(*inputs), and with `train` one backward of the sum of its floating outputs."""
+    import contextlib
+
+    import torch
+    from torch.utils._pytree import tree_leaves
+
+    device = next((t.device.type for t in tree_leaves(inputs) if isinstance(t, torch.Tensor)), "cpu")
+    cast = torch.autocast(device, dtype=autocast) if autocast is not None else contextlib.nullcontext()
+    with cast:
+        out = model(*inputs)
+    if train:
+        leaves = [t for t in tree_leaves(out) if isinstance(t, torch.Tensor) and t.requires_grad]
+        if not leaves:
+            raise UsageError("--train: the model's outputs carry no gradient")
+        sum(t.float().sum() for t in leaves).backward()
+
+
 def record(model, inputs: Sequence[Any], train: bool) -> Recording:
     """Runs model(*inputs) once (and with `train` one backward of the sum of its floating outputs)
     under the recorder."""
     import torch
-    from torch.utils._pytree import tree_leaves
 
     recording = Recording()
     modules = _ModuleStack(model)
     try:
         model.train(train)
         with torch.set_grad_enabled(train), _make_mode(recording, modules):
-            out = model(*inputs)
-            if train:
-                leaves = [t for t in tree_leaves(out) if isinstance(t, torch.Tensor) and t.requires_grad]
-                if not leaves:
-                    raise UsageError("--train: the model's outputs carry no gradient")
-                sum(t.float().sum() for t in leaves).backward()
+            _run_step(model, inputs, train)
     finally:
         modules.close()
     return recording
+
+
+def record_fake(model, inputs: Sequence[Any], train: bool, autocast=None) -> Recording:
+    """What record() sees, without running a single convolution: the parameters, buffers and
+    inputs become fake tensors (sizes, strides, data types and devices, no data), so recording
+    costs no device time and cannot hang on a broken card. The model's own tensors are left as
+    they were (its parameters get no gradients, its buffers no updates); its train/eval mode is
+    restored. `autocast`: the dtype of a torch.autocast region around the forward (e.g.
+    torch.bfloat16), as the training loop has it."""
+    import torch
+    from torch._subclasses.fake_tensor import FakeTensorMode
+    from torch.func import functional_call
+    from torch.utils._pytree import tree_map
+
+    fake_mode = FakeTensorMode()
+
+    def fake(t):
+        if not isinstance(t, torch.Tensor):
+            return t
+        f = fake_mode.from_tensor(t.detach())
+        return f.requires_grad_(t.requires_grad) if f.is_floating_point() else f
+
+    state = {n: fake(t) for n, t in list(model.named_parameters()) + list(model.named_buffers())}
+    fake_inputs = tuple(tree_map(fake, list(inputs)))
+    recording = Recording()
+    modules = _ModuleStack(model)
+    was_training = model.training
+    try:
+        model.train(train)
+        stateless = lambda *xs: functional_call(model, state, xs)  # noqa: E731
+        with fake_mode, torch.set_grad_enabled(train), _make_mode(recording, modules):
+            _run_step(stateless, fake_inputs, train, autocast)
+    finally:
+        modules.close()
+        model.train(was_training)
+    return recording
+
+
+def problem_keys(recording: Recording) -> list[str]:
+    """The recorded convolutions as convguard's problem keys ("--dir=FWD_D --dt=f32 g1mb...")."""
+    keys = []
+    for conv in recording.convs:
+        tags = " --stag=axb --dtag=axb" if conv.layout == "nhwc" else ""
+        keys.append(f"--dir={conv.direction} --dt={conv.dt}{tags} {conv.desc}")
+    return keys
 
 
 # --- loading the model --------------------------------------------------------------------------

@@ -63,6 +63,8 @@ def _library():
         lib.convguard_torch_guard_install.restype = ctypes.c_char_p
         lib.convguard_torch_guard_install.argtypes = [ctypes.c_char_p]
         lib.convguard_torch_guard_routes.restype = ctypes.c_char_p
+        lib.convguard_torch_guard_learn.restype = ctypes.c_char_p
+        lib.convguard_torch_guard_learn.argtypes = [ctypes.c_char_p]
         lib.convguard_torch_guard_uninstall.restype = None
         _lib = lib
     return _lib
@@ -82,11 +84,17 @@ class guard:
     cpu: allow the CPU as the last resort (else such problems are refused).
     force: accept a profile made for another fingerprint.
     timeout_exec: learning probes' execute deadline in seconds (default: convguard's cost model).
+    model, inputs: route every convolution of model(*inputs) (and, with train, of its backward)
+        when the block is entered, before the first real step: see learn().
     """
 
     def __init__(self, profile: str | os.PathLike, *, learn: bool = False, quirks: str | None = None,
                  device: str | None = None, cpu: bool = True, force: bool = False,
-                 timeout_exec: float | None = None, seed: int = 0):
+                 timeout_exec: float | None = None, seed: int = 0, model: Any = None,
+                 inputs: Any = None, train: bool = True, autocast: Any = None):
+        if (model is None) != (inputs is None):
+            raise GuardError("convguard: model and inputs go together (the inputs of one step)")
+        self._prelearn = (model, inputs, train, autocast) if model is not None else None
         self.options: dict[str, Any] = {
             "profile": os.fspath(profile),
             "learn": bool(learn),
@@ -106,10 +114,39 @@ class guard:
         err = _library().convguard_torch_guard_install(json.dumps(self.options).encode())
         if err:
             raise GuardError(err.decode(errors="replace"))
+        if self._prelearn:
+            model, inputs, train, autocast = self._prelearn
+            try:
+                learn(model, inputs, train=train, autocast=autocast)
+            except BaseException:
+                self.__exit__()
+                raise
         return self
 
     def __exit__(self, *exc) -> None:
         _library().convguard_torch_guard_uninstall()
+
+
+def learn(model, inputs, *, train: bool = True, autocast: Any = None) -> list[dict]:
+    """Routes every convolution that model(*inputs) runs (with `train`, also those of the backward
+    of its output's sum) before the first real step, under the installed guard: the calls are
+    recorded on fake tensors (sizes and strides, no data: nothing runs on the device), and the
+    guard plans each problem, probing in isolated workers those its profile does not know (when
+    it was opened with learn=True). Nothing is learned in the middle of training then, and a
+    problem the profile refuses raises here, before any work is lost. `inputs`: one step's
+    inputs (a tensor or a tuple); `autocast`: the dtype of the torch.autocast region the training
+    loop runs the forward in (e.g. torch.bfloat16). Returns the routes of the recorded problems."""
+    from convguard import scan
+
+    inputs = inputs if isinstance(inputs, (tuple, list)) else (inputs,)
+    keys = scan.problem_keys(scan.record_fake(model, inputs, train, autocast))
+    if not keys:
+        return []
+    reply = json.loads(_library().convguard_torch_guard_learn(json.dumps(keys).encode()).decode())
+    if "error" in reply:
+        raise GuardError(reply["error"])
+    wanted = set(keys)
+    return [r for r in routes() if r.get("problem") in wanted]
 
 
 def routes() -> list[dict]:

@@ -3,6 +3,7 @@ one JSON line with the normwise differences and the routes. Run by test_torch_gu
 process, so that a guard that fails to route around a hang cannot hang the test runner.
 
     python3 guarded_training.py MODEL PROFILE [--quirks FILE] [--compile] [--no-cpu] [--input NxCxHxW]
+                                [--device cuda] [--no-tf32] [--prelearn]
 """
 
 import argparse
@@ -57,7 +58,12 @@ def main():
     ap.add_argument("--no-cpu", action="store_true")
     ap.add_argument("--input", default="2x3x44x44")
     ap.add_argument("--device", default="cpu")
+    ap.add_argument("--prelearn", action="store_true", help="cg.guard(model=, inputs=): route every conv first")
+    ap.add_argument("--no-tf32", action="store_true", help="f32 convolutions and matmuls in IEEE f32 on the GPU")
     args = ap.parse_args()
+    if args.no_tf32:
+        torch.backends.cudnn.allow_tf32 = False
+        torch.backends.cuda.matmul.allow_tf32 = False
     shape = [int(v) for v in args.input.split("x")]
     model = build(args.model).to(args.device)
     torch.manual_seed(1)
@@ -67,17 +73,25 @@ def main():
     # The same step again, unguarded: how far two fault-free runs differ here (nondeterministic
     # GPU kernels, TF32), the floor under any comparison with the guarded run.
     noise = [normwise(a, e) for a, e in zip(step(run, x), expected)]
-    with cg.guard(args.profile, learn=True, quirks=args.quirks, device=args.device,
-                  cpu=not args.no_cpu):
-        try:
-            got = step(run, x)
-            error = None
-        except RuntimeError as e:
-            got, error = None, str(e)
-        routes = cg.routes()
+    prelearn = dict(model=run, inputs=(x,)) if args.prelearn else {}
+    got, error, before, routes, entered = None, None, [], [], False
+    try:
+        with cg.guard(args.profile, learn=True, quirks=args.quirks, device=args.device,
+                      cpu=not args.no_cpu, **prelearn):
+            entered = True
+            before = cg.routes()
+            try:
+                got = step(run, x)
+            except RuntimeError as e:
+                error = str(e)
+            routes = cg.routes()
+    except cg.GuardError as e:  # entering the block: a pre-learned problem is refused
+        if entered:
+            raise
+        error = str(e)
     diffs = [normwise(g, e) for g, e in zip(got, expected)] if got else []
     print(json.dumps({"diffs": diffs, "noise": noise, "tensors": len(expected), "routes": routes, "error": error,
-                      "after": cg.routes()}))
+                      "at_entry": not entered, "before": before, "after": cg.routes()}))
     return 0
 
 

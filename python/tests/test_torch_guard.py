@@ -88,13 +88,16 @@ def test_torch_compile_calls_are_routed_too(tmp_path):
     assert len(routed(result, "tiles")) == 2
 
 
-def test_a_problem_with_no_safe_route_raises_naming_it_and_nothing_hangs(tmp_path):
+@pytest.mark.parametrize("when", ["in_the_step", "on_entering_the_block_given_the_model"])
+def test_a_problem_with_no_safe_route_raises_naming_it_and_nothing_hangs(tmp_path, when):
     quirks = tmp_path / "all-3x3-hang.json"
     quirks.write_text(json.dumps({"name": "all-3x3", "rules": [
         {"when": {"dir": ["FWD_D", "FWD_B"], "kh": 3}, "effect": "hang"}]}))
-    result, _ = guarded(tmp_path, "small", "--quirks", str(quirks), "--no-cpu")
+    prelearn = ["--prelearn"] if when != "in_the_step" else []
+    result, _ = guarded(tmp_path, "small", "--quirks", str(quirks), "--no-cpu", *prelearn)
     assert result["error"] is not None
-    assert "convguard refuses" in result["error"]
+    assert result["at_entry"] == bool(prelearn)
+    assert ("convguard refuses" if not prelearn else "refused") in result["error"]
     assert "ic3ih44iw44oc8" in result["error"]
 
 
@@ -110,3 +113,18 @@ def test_a_batch_too_large_to_run_whole_is_learned_as_chunks_with_the_fault_free
     assert len(chunks) == 2, result["routes"]
     assert all("mb <= 2: ok" in r["text"] for r in chunks)
     assert not routed(result, "cpu")
+
+
+def test_a_model_given_to_the_guard_is_routed_whole_before_its_first_step(tmp_path):
+    result, _ = guarded(tmp_path, "small", "--quirks", SEED_QUIRKS, "--prelearn")
+    assert result["error"] is None
+    assert max(result["diffs"]) <= BOUND, result["diffs"]
+    # Every problem of the step (forward and backward) was routed on entering the block, from a
+    # recording on fake tensors; the step itself learned nothing new.
+    key = lambda r: (r["dir"], r["problem"])  # noqa: E731
+    before = {key(r) for r in result["before"]}
+    during = {key(r) for r in result["routes"] if r["route"] != "unguarded"}
+    assert before == during, (before ^ during)
+    assert {"FWD_D", "BWD_D"} <= {d for d, _ in before}, before
+    assert len(routed({"routes": result["before"]}, "tiles")) == 2
+    assert all(r["calls"] == 0 for r in result["before"])

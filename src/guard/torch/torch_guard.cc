@@ -164,6 +164,18 @@ TorchGuard::Entry& TorchGuard::entry(const Problem& p) {
   return *it->second;
 }
 
+Status TorchGuard::learn(const std::vector<Problem>& problems) {
+  for (const Problem& p : problems) {
+    try {
+      const Route& r = entry(p).route;
+      if (r.kind == RouteKind::refuse) return Status::Error(key(p) + ": refused: " + r.text());
+    } catch (const c10::Error& e) {
+      return Status::Error(e.what_without_backtrace());
+    }
+  }
+  return Status::Ok();
+}
+
 void TorchGuard::unguarded(const std::string& why) {
   std::unique_lock lock(mu_);
   ++unguarded_[why];
@@ -332,6 +344,18 @@ void uninstall() {
 nlohmann::json installed_routes() {
   auto g = current();
   return g ? g->routes() : nlohmann::json();
+}
+
+Status installed_learn(const std::vector<std::string>& keys) {
+  std::vector<Problem> problems;
+  for (const std::string& k : keys) {
+    auto p = parse_problem(k);
+    if (!p.ok()) return Status::Invalid("torch guard: invalid problem " + k + ": " + p.status().message());
+    problems.push_back(*p);
+  }
+  auto g = current();
+  if (!g) return Status::Error("torch guard: no guard is installed (learn inside a guard block)");
+  return g->learn(problems);
 }
 
 }  // namespace convguard::torch_guard

@@ -45,6 +45,10 @@ class TorchGuard {
 
   at::Tensor forward(const ForwardCall& c);
   std::tuple<at::Tensor, at::Tensor, at::Tensor> backward(const BackwardCall& c);
+  /// Plans each problem now, as its first call would (learning those the profile does not
+  /// know), and caches the routes. Error naming the first problem that cannot be planned or
+  /// whose route is a refusal, with the profile's evidence.
+  Status learn(const std::vector<Problem>& problems);
   /// Every problem seen: its route, why, and how often it ran; calls left unguarded (what
   /// convguard cannot probe) with the reason.
   nlohmann::json routes() const;
@@ -86,5 +90,8 @@ Status install(const TorchGuardOptions& opt);
 void uninstall();
 /// The installed guard's routes(), or null when none is installed.
 nlohmann::json installed_routes();
+/// learn() on the installed guard for problems given as keys (key() of problem.h); Invalid
+/// naming a key that does not parse, Error when no guard is installed.
+Status installed_learn(const std::vector<std::string>& keys);
 
 }  // namespace convguard::torch_guard

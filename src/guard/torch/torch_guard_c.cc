@@ -44,4 +44,17 @@ __attribute__((visibility("default"))) const char* convguard_torch_guard_routes(
   return keep(convguard::torch_guard::installed_routes().dump());
 }
 
+/// Routes the problems (a JSON array of problem keys) now, learning those the installed guard's
+/// profile does not know. Returns {"ok": true} or {"error": message}.
+__attribute__((visibility("default"))) const char* convguard_torch_guard_learn(const char* keys_json) {
+  try {
+    auto j = nlohmann::json::parse(keys_json ? keys_json : "", nullptr, false);
+    if (j.is_discarded() || !j.is_array()) return keep(R"({"error": "torch guard: problems are not a JSON array"})");
+    auto s = convguard::torch_guard::installed_learn(j.get<std::vector<std::string>>());
+    return keep(s.ok() ? nlohmann::json{{"ok", true}}.dump() : nlohmann::json{{"error", s.message()}}.dump());
+  } catch (const std::exception& e) {
+    return keep(nlohmann::json{{"error", std::string("torch guard: ") + e.what()}}.dump());
+  }
+}
+
 }  // extern "C"
