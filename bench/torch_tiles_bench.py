@@ -2,7 +2,8 @@
 each made to hang natively at full size (quirks/guard-all-dirs.json: 3x3 maps of 44 and up), so
 the guard learns exact tiles of at most 42x42 and runs them; timed against the same call
 unguarded, rounds alternating in one process. Also the cost of learning each problem (its first
-guarded call: the isolated probes of the full size and of the tile sizes tried). Prints a table.
+guarded call: the isolated probes of the full size and of the tile sizes tried; the first
+problem's also starts the learner's worker). Prints a table.
 
     python3 bench/torch_tiles_bench.py [--mb 8] [--calls 20] [--rounds 5] [--profile P]
 """
@@ -63,27 +64,40 @@ def main():
     args = ap.parse_args()
     quirks = os.path.join(REPO, "quirks", "guard-all-dirs.json")
     dtype = getattr(torch, args.dtype)
-    rows = []
-    for direction, ic, oc, ih in PROBLEMS:
-        fn = call_for(direction, args.mb, ic, oc, ih, dtype, args.device)
+    calls = {f"{d} mb{args.mb}ic{ic}ih{ih}oc{oc}kh3ph1": call_for(d, args.mb, ic, oc, ih, dtype, args.device)
+             for d, ic, oc, ih in PROBLEMS}
+    for fn in calls.values():
         fn()  # the native kernel's first call (plan, module load) outside every clock
-        t0 = time.perf_counter()
-        with cg.guard(args.profile, learn=True, quirks=quirks, device=args.device):
+    # Learning, one problem at a time: its first guarded call probes it (and its tiles) isolated.
+    learned, routes = {}, {}
+    with cg.guard(args.profile, learn=True, quirks=quirks, device=args.device):
+        for name, fn in calls.items():
+            t0 = time.perf_counter()
             fn()
             sync(args.device)
-            learn_s = time.perf_counter() - t0
-            route = next((r for r in cg.routes() if r["dir"] == direction and f"ih{ih}" in r["problem"]
-                          and f"ic{ic}" in r["problem"]), {})
-        native, tiled = [], []
-        for _ in range(args.rounds):
-            native.append(timed(fn, args.calls, args.device))
-            with cg.guard(args.profile, quirks=quirks, device=args.device):
-                tiled.append(timed(fn, args.calls, args.device))
-        n, t = statistics.median(native), statistics.median(tiled)
-        rows.append((f"{direction} mb{args.mb}ic{ic}ih{ih}oc{oc}kh3ph1", route.get("route", "?"),
-                     route.get("text", "")[:60], n, t, learn_s))
-        print(f"{rows[-1][0]}: {rows[-1][1]} native {n * 1e3:.3f} ms guarded {t * 1e3:.3f} ms "
-              f"learned in {learn_s:.2f} s", file=sys.stderr, flush=True)
+            learned[name] = time.perf_counter() - t0
+            print(f"{name}: learned in {learned[name]:.2f} s", file=sys.stderr, flush=True)
+        for r in cg.routes():
+            d, desc = r["dir"], r["problem"].split()[-1]
+            for name in calls:
+                n = name.split()[1]
+                if name.startswith(d + " ") and all(f in desc for f in (n[n.index("ic"):n.index("ih")], n[n.index("ih"):n.index("oc")] + "iw")):
+                    routes[name] = r
+    # Side by side: every problem natively, then every problem guarded (one guard per round:
+    # opening a guard loads the profile and starts the device engine).
+    native = {n: [] for n in calls}
+    tiled = {n: [] for n in calls}
+    for _ in range(args.rounds):
+        for n, fn in calls.items():
+            native[n].append(timed(fn, args.calls, args.device))
+        with cg.guard(args.profile, quirks=quirks, device=args.device):
+            for n, fn in calls.items():
+                tiled[n].append(timed(fn, args.calls, args.device))
+    rows = []
+    for n in calls:
+        r = routes.get(n, {})
+        rows.append((n, r.get("route", "?"), r.get("text", "")[:60], statistics.median(native[n]),
+                     statistics.median(tiled[n]), learned[n]))
     where = torch.cuda.get_device_name() if args.device == "cuda" else "the CPU"
     print(f"\n## tiles on the device against native, {where}, {args.dtype}, "
           f"median of {args.rounds} rounds of {args.calls} calls\n")

@@ -123,14 +123,38 @@ guard_resnet50() {
 guarded_step() {
   local m=$1 input=$2 t0=$(now) tag
   shift 2
-  tag=$m$(printf '%s' "$*" | tr -d ' -')
+  tag=$m$(printf '%s' "$*" | tr -d ' -')${NVIDIA_TF32_OVERRIDE:+nvtf32off}$(basename "${QUIRKS:-}" .json)
   timeout 90 "$PY" python/tests/guarded_training.py "$m" "/tmp/$tag.profile.json" --device cuda \
-    --quirks quirks/rx5600xt-rocm57.json --input "$input" "$@" >"$OUT/guarded_$tag.json" 2>"$OUT/guarded_$tag.err"
+    --quirks "${QUIRKS:-quirks/rx5600xt-rocm57.json}" --input "$input" "$@" >"$OUT/guarded_$tag.json" 2>"$OUT/guarded_$tag.err"
   echo "guarded $m $* on cuda under the seed's quirks rc=$? $(since "$t0") s: $("$PY" -c 'import json,sys
 d = json.loads(open(sys.argv[1]).read().splitlines()[-1])
 k = {}
 for r in d["routes"]: k[r["route"]] = k.get(r["route"], 0) + 1
 print("error", d["error"], "max normwise diff", max(d["diffs"] or [0]), "two unguarded runs", max(d["noise"] or [0]), "routes", k)' "$OUT/guarded_$tag.json" 2>&1 | tail -1)" | tee -a "$OUT/steps.txt"
+}
+
+# Where the guarded resnet18's gradients part from the fault-free ones with TF32 off: with every
+# library's TF32 off (NVIDIA_TF32_OVERRIDE=0, the learner's workers too), under the seed's quirks
+# and under planted BWD_W faults that force batch chunks and tiles for backward weights.
+diag() {
+  NVIDIA_TF32_OVERRIDE=0 guarded_step resnet18 8x3x176x176 --no-tf32
+  cat >/tmp/bwdw.json <<'Q'
+{"name": "bwdw-wrong", "rules": [
+  {"when": {"dir": ["FWD_D", "FWD_B"], "kh": 3, "ih": [44, null]}, "effect": "hang", "message": "seed"},
+  {"when": {"dir": ["BWD_W"], "ic": 256, "ih": 11, "mb": [2, null]}, "effect": "wrong", "message": "planted"},
+  {"when": {"dir": ["BWD_W"], "ic": 128, "oc": 128, "ih": 22}, "effect": "wrong", "message": "planted"}]}
+Q
+  NVIDIA_TF32_OVERRIDE=0 QUIRKS=/tmp/bwdw.json guarded_step resnet18 8x3x176x176 --no-tf32 --prelearn
+  "$PY" - "$OUT" <<'PY' | tee -a "$OUT/steps.txt"
+import glob, json, os, sys
+for f in sorted(glob.glob(os.path.join(sys.argv[1], "guarded_resnet18*.json"))):
+    d = json.loads(open(f).read().splitlines()[-1])
+    worst = sorted(zip(d["diffs"], d.get("names", [])), reverse=True)[:4]
+    first = next((n for x, n in zip(d["diffs"], d.get("names", [])) if x > 1e-4), None)
+    print(os.path.basename(f), "worst", [(n, f"{x:.1e}") for x, n in worst], "noise", f"{max(d['noise']):.1e}",
+          "first param over 1e-4", first)
+    print("   ", [(r["dir"], r["route"], r["problem"].split()[-1][:28]) for r in d["routes"] if r["route"] != "native"])
+PY
 }
 
 guard() {
@@ -196,11 +220,21 @@ case "$MODE" in
     guard
     echo; cat "$OUT/steps.txt"
     cat "$OUT/tiles_bench.md" "$OUT/overhead.md" ;;
+  final)  # the diagnosis above, tiles against native, then ResNet-50; logs packed in one file
+    cd "$ROOT" || exit 1
+    setup
+    diag
+    t0=$(now)
+    timeout 120 "$PY" bench/torch_tiles_bench.py >"$OUT/tiles_bench.md" 2> >(stamp >"$OUT/tiles_bench.err")
+    echo "torch_tiles_bench rc=$? $(since "$t0") s" | tee -a "$OUT/steps.txt"
+    R50_SECONDS=${R50_SECONDS:-380} guard_resnet50
+    echo; cat "$OUT/steps.txt" "$OUT/tiles_bench.md" "$OUT/guard_bench.md"
+    (cd "$OUT" && tar cJf /tmp/torch_logs.tar.xz . && find . -type f -delete && mv /tmp/torch_logs.tar.xz logs.tar.xz) ;;
   resnet50)
     cd "$ROOT" || exit 1
     setup
     guard_resnet50
     echo; cat "$OUT/steps.txt"
     cat "$OUT/guard_bench.md" ;;
-  *) echo "gpu_torch.sh: unknown mode $MODE (stage|run|guard|resnet50)" >&2; exit 2 ;;
+  *) echo "gpu_torch.sh: unknown mode $MODE (stage|run|guard|resnet50|final)" >&2; exit 2 ;;
 esac

@@ -90,7 +90,8 @@ def main():
             raise
         error = str(e)
     diffs = [normwise(g, e) for g, e in zip(got, expected)] if got else []
-    print(json.dumps({"diffs": diffs, "noise": noise, "tensors": len(expected), "routes": routes, "error": error,
+    print(json.dumps({"diffs": diffs, "noise": noise, "tensors": len(expected),
+                      "names": ["output"] + [n for n, p in model.named_parameters() if p.grad is not None], "routes": routes, "error": error,
                       "at_entry": not entered, "before": before, "after": cg.routes()}))
     return 0
 
