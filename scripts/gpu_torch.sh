@@ -111,11 +111,12 @@ throughput() {
 # ResNet-50 training steps guarded and unguarded (bench/torch_guard_bench.py): learning every
 # distinct problem of an f32 and a bf16 step in isolated workers comes first, so it gets time.
 guard_resnet50() {
-  local t0=$(now)
-  timeout "${R50_SECONDS:-480}" "$PY" bench/torch_guard_bench.py --profile /tmp/r50.profile.json --steps 10 \
-    >"$OUT/guard_bench.md" 2> >(stamp >"$OUT/guard_bench.err")
-  echo "torch_guard_bench rc=$? $(since "$t0") s" | tee -a "$OUT/steps.txt"
-  tail -5 "$OUT/guard_bench.err"
+  local t0=$(now) tag=${1:-}
+  timeout "${R50_SECONDS:-480}" "$PY" bench/torch_guard_bench.py --profile "/tmp/r50$tag.profile.json" --steps 10 \
+    >"$OUT/guard_bench$tag.md" 2> >(stamp >"$OUT/guard_bench$tag.err")
+  echo "torch_guard_bench$tag rc=$? $(since "$t0") s" | tee -a "$OUT/steps.txt"
+  tail -5 "$OUT/guard_bench$tag.err"
+  cp "/tmp/r50$tag.profile.json" "/tmp/r50$tag.profile.json.quirks.json" "$OUT/" 2>/dev/null
 }
 
 # A model's training step under the seed's quirks against the fault-free run: $1 model, $2
@@ -230,11 +231,13 @@ case "$MODE" in
     R50_SECONDS=${R50_SECONDS:-380} guard_resnet50
     echo; cat "$OUT/steps.txt" "$OUT/tiles_bench.md" "$OUT/guard_bench.md"
     (cd "$OUT" && tar cJf /tmp/torch_logs.tar.xz . && find . -type f -delete && mv /tmp/torch_logs.tar.xz logs.tar.xz) ;;
-  resnet50)
+  resnet50)  # ResNet-50 as PyTorch runs it (TF32 convolutions), then with every library's TF32 off
     cd "$ROOT" || exit 1
     setup
-    guard_resnet50
-    echo; cat "$OUT/steps.txt"
-    cat "$OUT/guard_bench.md" ;;
+    R50_SECONDS=${R50_SECONDS:-220} guard_resnet50
+    NVIDIA_TF32_OVERRIDE=0 R50_SECONDS=${R50_SECONDS:-220} guard_resnet50 -notf32
+    guarded_step resnet18 8x3x176x176
+    echo; cat "$OUT/steps.txt" "$OUT/guard_bench.md" "$OUT/guard_bench-notf32.md"
+    (cd "$OUT" && tar cJf /tmp/torch_logs.tar.xz . && find . -type f -delete && mv /tmp/torch_logs.tar.xz logs.tar.xz) ;;
   *) echo "gpu_torch.sh: unknown mode $MODE (stage|run|guard|resnet50|final)" >&2; exit 2 ;;
 esac

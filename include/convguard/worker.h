@@ -2,7 +2,12 @@
 // supervisor over the protocol in protocol.h until told to stop or the pipe closes.
 #pragma once
 
+#include <functional>
+#include <memory>
+#include <string>
+
 #include "convguard/engine.h"
+#include "convguard/probe.h"
 #include "convguard/status.h"
 
 namespace convguard {
@@ -26,6 +31,10 @@ inline constexpr int kWorkerResultFd = 4;
 /// `factory` is usually make_engine (engine_registry.h); tests pass engines of their own.
 /// A program that is its own worker (a supervisor re-executing its binary) calls
 /// worker_main(kWorkerRequestFd, kWorkerResultFd, make_engine) when started as one.
-int worker_main(int in_fd, int out_fd, const EngineFactory& factory);
+/// `reference` builds the reference for the engine of the given name (default:
+/// make_cpu_reference, inprocess.h).
+using ReferenceFactory = std::function<std::unique_ptr<Reference>(const std::string& judged_engine)>;
+int worker_main(int in_fd, int out_fd, const EngineFactory& factory,
+                const ReferenceFactory& reference = {});
 
 }  // namespace convguard

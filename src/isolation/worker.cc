@@ -15,7 +15,8 @@ constexpr int kExitProtocol = 2, kExitDeviceLost = 3;
 
 class Worker {
  public:
-  Worker(int in_fd, int out_fd) : in_(in_fd), out_(out_fd) {}
+  Worker(int in_fd, int out_fd, ReferenceFactory make_reference)
+      : in_(in_fd), out_(out_fd), make_reference_(std::move(make_reference)) {}
 
   int serve(const EngineFactory& factory);
 
@@ -32,6 +33,7 @@ class Worker {
   Status list_algorithms(const Message& req);
 
   int in_, out_;
+  ReferenceFactory make_reference_;
   FrameReader reader_;
   std::unique_ptr<Engine> engine_;
   std::unique_ptr<Reference> reference_;
@@ -69,7 +71,7 @@ int Worker::start(const EngineFactory& factory) {
   engine_ = std::move(*engine);
   if (Status s = engine_->init(); !s.ok())
     return fatal(s.code(), engine_->name() + " init: " + s.message());
-  reference_ = make_cpu_reference(engine_->name());
+  reference_ = make_reference_(engine_->name());
   Message ready;
   ready.type = MsgType::ready;
   ready.engine = engine_->name();
@@ -151,11 +153,12 @@ int Worker::serve(const EngineFactory& factory) {
 
 }  // namespace
 
-int worker_main(int in_fd, int out_fd, const EngineFactory& factory) {
+int worker_main(int in_fd, int out_fd, const EngineFactory& factory,
+                const ReferenceFactory& reference) {
   // A worker stuck in a hang never reads its pipe again, so it would not notice the
   // supervisor's death; the kernel kills it instead.
   ::prctl(PR_SET_PDEATHSIG, SIGKILL);
-  Worker w(in_fd, out_fd);
+  Worker w(in_fd, out_fd, reference ? reference : ReferenceFactory(make_cpu_reference));
   return w.serve(factory);
 }
 

@@ -16,8 +16,10 @@
 #include <chrono>
 #include <cstring>
 #include <limits>
+#include <optional>
 #include <tuple>
 
+#include "convguard/cpu_engines.h"
 #include "engines/torch/torch_knobs.h"
 #include "model/environment.h"
 
@@ -131,8 +133,11 @@ struct Inputs {
 
 class TorchPrepared : public Prepared {
  public:
-  TorchPrepared(const Problem& p, std::string knob, Target tg, AlgoClass cls, bool gpu)
-      : p_(p), knob_(std::move(knob)), tg_(tg), cls_(cls), gpu_(gpu) {}
+  /// `round_to`: outputs computed in tg.dtype are rounded to this type, as a result stored
+  /// in the problem's data type is (torch-cpu computes in f32).
+  TorchPrepared(const Problem& p, std::string knob, Target tg, AlgoClass cls, bool gpu,
+                std::optional<at::ScalarType> round_to = std::nullopt)
+      : p_(p), knob_(std::move(knob)), tg_(tg), cls_(cls), gpu_(gpu), round_to_(round_to) {}
 
   std::string algo() const override { return knob_; }
   AlgoClass algo_class() const override { return cls_; }
@@ -235,7 +240,8 @@ class TorchPrepared : public Prepared {
           std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start)
               .count());
     }
-    for (size_t i = 0; i < outs.size(); ++i) banded[i].view.copy_(got[i]);
+    for (size_t i = 0; i < outs.size(); ++i)
+      banded[i].view.copy_(round_to_ ? got[i].to(*round_to_).to(got[i].scalar_type()) : got[i]);
     sync();
     for (size_t i = 0; i < outs.size(); ++i)
       if (std::string bad = banded[i].check(to_string(outs[i])); !bad.empty())
@@ -250,6 +256,7 @@ class TorchPrepared : public Prepared {
   Target tg_;
   AlgoClass cls_;
   bool gpu_;
+  std::optional<at::ScalarType> round_to_;
 };
 
 // "9.19.0" from cuDNN's and MIOpen's major * 10000 + minor * 100 + patch (cuDNN 9).
@@ -269,7 +276,9 @@ bool relevant_env(std::string_view k) {
 
 class TorchEngine : public Engine {
  public:
-  std::string name() const override { return "torch"; }
+  /// `reference`: torch-cpu (make_torch_cpu_reference).
+  explicit TorchEngine(bool reference = false) : reference_(reference) {}
+  std::string name() const override { return reference_ ? "torch-cpu" : "torch"; }
   std::string version() const override {
     return "PyTorch " + build_string("TORCH_VERSION") + " (" + build_string("COMMIT_SHA") + ")";
   }
@@ -278,7 +287,7 @@ class TorchEngine : public Engine {
     if (initialised_) return init_status_;
     initialised_ = true;
     try {
-      backend_ = detect_backend();
+      if (!reference_) backend_ = detect_backend();
       // Creates the device context now, so that prepare does not pay for it.
       if (backend_.gpu) (void)at::zeros({1}, at::TensorOptions().device(at::kCUDA));
       return init_status_ = Status::Ok();
@@ -297,10 +306,11 @@ class TorchEngine : public Engine {
     CG_RETURN_IF_ERROR(check_knob(backend_, algo));
     Target tg;
     tg.device = backend_.gpu ? at::Device(at::kCUDA, 0) : at::Device(at::kCPU);
-    tg.dtype = scalar_type(p.dt);
+    tg.dtype = reference_ ? at::kFloat : scalar_type(p.dt);
     tg.channels_last = p.layout == Layout::nhwc || algo == "channels_last";
-    auto prepared = std::make_unique<TorchPrepared>(p, algo, tg, algo_class_for(backend_, p, algo),
-                                                    backend_.gpu);
+    auto prepared = std::make_unique<TorchPrepared>(
+        p, algo, tg, algo_class_for(backend_, p, algo), backend_.gpu,
+        reference_ ? std::optional(scalar_type(p.dt)) : std::nullopt);
     CG_RETURN_IF_ERROR(prepared->first_call());
     return std::unique_ptr<Prepared>(std::move(prepared));
   }
@@ -361,6 +371,7 @@ class TorchEngine : public Engine {
 #endif
   }
 
+  bool reference_ = false;
   bool initialised_ = false;
   Status init_status_ = Status::Error("not initialised");
   Backend backend_;
@@ -371,6 +382,17 @@ class TorchEngine : public Engine {
 
 Result<std::unique_ptr<Engine>> make_torch_engine() {
   return std::unique_ptr<Engine>(std::make_unique<torch_engine::TorchEngine>());
+}
+
+std::unique_ptr<Engine> make_torch_cpu_reference() {
+  return std::make_unique<torch_engine::TorchEngine>(true);
+}
+
+std::unique_ptr<Reference> make_torch_worker_reference(const std::string& judged_engine) {
+  const bool gpu = torch_engine::detect_backend().gpu;
+  auto r = std::make_unique<Reference>(make_ref_engine(), gpu ? make_torch_cpu_reference() : nullptr);
+  r->exclude(judged_engine);
+  return r;
 }
 
 }  // namespace convguard

@@ -6,6 +6,7 @@
 #include <memory>
 
 #include "convguard/engine.h"
+#include "convguard/probe.h"
 #include "convguard/status.h"
 
 namespace convguard {
@@ -17,5 +18,19 @@ namespace convguard {
 /// (CUDA with cuDNN), miopen.immediate (ROCm with MIOpen), mkldnn.off (CPU),
 /// channels_last. Never fails today; a Result for future checks.
 Result<std::unique_ptr<Engine>> make_torch_engine();
+
+/// `torch-cpu`: PyTorch's own CPU kernels computing in f32 whatever the problem's data type,
+/// the outputs rounded to it once (as ref computes f16/bf16 problems), knob `default`. A reference for the torch engine on a GPU, in the worker that has
+/// libtorch loaded.
+std::unique_ptr<Engine> make_torch_cpu_reference();
+
+/// The reference for probes of `judged_engine` in a process that has libtorch loaded:
+/// ref for small problems and, where the engine under test runs on a GPU, torch-cpu for
+/// large ones; where it runs on the CPU, ref for every size (torch-cpu would judge
+/// itself). Never Debian's oneDNN: libtorch carries its own oneDNN, whose definitions of
+/// oneDNN's inline statics (the call_once of gemm_info_t::jit_init) take the place of
+/// the system library's at load time, after which the system library's GEMM-based
+/// convolutions fail with "could not execute a primitive".
+std::unique_ptr<Reference> make_torch_worker_reference(const std::string& judged_engine);
 
 }  // namespace convguard

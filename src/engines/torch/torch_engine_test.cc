@@ -68,6 +68,34 @@ TEST(TorchEngine, HalfAndBfloat16MatchTheReferenceOrAreUnsupported) {
   }
 }
 
+// Probes of problems above ref's FLOP limit were once all `error`: the worker's reference
+// was the system oneDNN, which fails beside libtorch ("could not execute a primitive").
+TEST(TorchEngine, AProblemAboveRefsLimitIsJudgedInAProcessThatLoadedLibtorch) {
+  auto e = torch_test::torch_engine();
+  ASSERT_TRUE(e);
+  auto ref = make_torch_worker_reference(e->name());
+  const Problem p = parse_problem("--dir=FWD_D mb10ic64ih56oc64kh3ph1").value();
+  ASSERT_GT(p.flops(), 2e9);
+  const ProbeResult r = run_probe(*e, p, kDefaultAlgo, ref.get(), ProbeOptions{});
+  EXPECT_EQ(r.outcome, Outcome::ok) << r.message;
+  EXPECT_EQ(r.reference, on_gpu() ? "torch-cpu" : "ref");
+}
+
+TEST(TorchCpuReference, ComputesInF32AndMatchesRefInEveryDirection) {
+  auto e = make_torch_cpu_reference();
+  ASSERT_TRUE(e->init().ok());
+  EXPECT_EQ(e->name(), "torch-cpu");
+  Reference ref(make_ref_engine(), nullptr);
+  for (DataType dt : {DataType::f32, DataType::bf16})
+    for (Dir d : {Dir::FWD_B, Dir::BWD_D, Dir::BWD_WB}) {
+      SCOPED_TRACE(std::string(to_string(dt)) + " " + to_string(d));
+      const Problem p = make_problem(kShapes[3], d, Layout::nchw, dt);
+      const ProbeResult r = run_probe(*e, p, kDefaultAlgo, &ref, ProbeOptions{});
+      EXPECT_EQ(r.outcome, Outcome::ok) << r.message;
+      EXPECT_EQ(r.max_rel_err, 0.0) << "f32 sums of small integers, rounded once, as ref's";
+    }
+}
+
 TEST(TorchEngine, ListsTheKnobsOfItsDeviceWithTheDefaultFirst) {
   if (on_gpu()) GTEST_SKIP() << "the CPU's knob list; torch_engine_gpu_test covers the GPU's";
   auto e = torch_test::torch_engine();
