@@ -96,6 +96,17 @@ TEST(TorchCpuReference, ComputesInF32AndMatchesRefInEveryDirection) {
     }
 }
 
+TEST(TorchKnobs, F32WithTf32OverriddenOffIsJudgedAsTheTransformKernelsCudnnThenPicks) {
+  const torch_engine::Backend cuda{true, true, false};
+  const Problem p = make_problem(kShapes[0], Dir::FWD_D, Layout::nchw, DataType::f32);
+  ASSERT_EQ(unsetenv("NVIDIA_TF32_OVERRIDE"), 0);
+  EXPECT_EQ(torch_engine::algo_class_for(cuda, p, kDefaultAlgo), AlgoClass::reduced);
+  ASSERT_EQ(setenv("NVIDIA_TF32_OVERRIDE", "0", 1), 0);
+  EXPECT_EQ(torch_engine::algo_class_for(cuda, p, kDefaultAlgo), AlgoClass::fft);
+  EXPECT_EQ(torch_engine::algo_class_for(cuda, p, "cudnn.off"), AlgoClass::exact);
+  ASSERT_EQ(unsetenv("NVIDIA_TF32_OVERRIDE"), 0);
+}
+
 TEST(TorchEngine, ListsTheKnobsOfItsDeviceWithTheDefaultFirst) {
   if (on_gpu()) GTEST_SKIP() << "the CPU's knob list; torch_engine_gpu_test covers the GPU's";
   auto e = torch_test::torch_engine();

@@ -2,6 +2,9 @@
 // restored, and how exact each makes the result.
 #include "engines/torch/torch_knobs.h"
 
+#include <cstdlib>
+#include <string_view>
+
 #include <ATen/Context.h>
 #include <torch/cuda.h>
 
@@ -134,14 +137,23 @@ KnobScope::~KnobScope() {
 // are direct or GEMM based and accumulate in f32: exact, except bf16 backward, whose
 // partial sums are rounded to bf16 (PyTorch 2.11: errors up to 3 u_bf16 M, within the
 // reduced bound; docs/NUMERICS.md).
+// NVIDIA_TF32_OVERRIDE=0 turns TF32 off inside cuDNN and cuBLAS whatever PyTorch's flags
+// say; cuDNN's heuristics then pick f32 Winograd and other transform kernels for 3x3
+// convolutions (on the H200, 34 of ResNet-50's 169 mb-32 training probes, 1.06-510x over
+// the reduced bound).
+bool tf32_overridden_off() {
+  const char* v = std::getenv("NVIDIA_TF32_OVERRIDE");
+  return v && std::string_view(v) == "0";
+}
+
 AlgoClass algo_class_for(const Backend& b, const Problem& p, const std::string& knob) {
   if (!b.gpu) {
     const bool backward = p.dir != Dir::FWD_D && p.dir != Dir::FWD_B;
     return backward && p.dt == DataType::bf16 ? AlgoClass::reduced : AlgoClass::exact;
   }
   if (knob == "cudnn.off") return p.dt == DataType::f32 ? AlgoClass::exact : AlgoClass::reduced;
-  const bool tf32 =
-      b.cudnn && p.dt == DataType::f32 && knob != "tf32.off" && read_flags().tf32_conv != "ieee";
+  const bool tf32 = b.cudnn && p.dt == DataType::f32 && knob != "tf32.off" &&
+                    read_flags().tf32_conv != "ieee" && !tf32_overridden_off();
   return tf32 ? AlgoClass::reduced : AlgoClass::fft;
 }
 

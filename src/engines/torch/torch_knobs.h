@@ -48,6 +48,8 @@ class KnobScope {
   GlobalFlags saved_;
 };
 
+/// NVIDIA_TF32_OVERRIDE=0 is set: cuDNN and cuBLAS use no TF32, whatever PyTorch's flags say.
+bool tf32_overridden_off();
 /// The tolerance class of p under `knob` (see the comment in torch_knobs.cc).
 AlgoClass algo_class_for(const Backend& b, const Problem& p, const std::string& knob);
 
