@@ -360,11 +360,8 @@ measure_errata() {
     cat "$d/e.json"
     echo "### with the exported errata file (engine $eng denied for the 44x44 shape)"
     CUDNN_ERRATA_JSON_FILE=$d/e.json "${py[@]}" bench/errata_torch.py "$d/fe1.log" "${shapes[@]}"
-    "${py[@]}" -c 'import json, sys
-e = json.load(open(sys.argv[1]))
-for r in e["rules"]: r.pop("cudnn_version_start", None); r.pop("cudnn_version_end", None)
-json.dump(e, open(sys.argv[2], "w"))' "$d/e.json" "$d/e-any.json"
-    echo "### the same errata without the cuDNN version bracket"
+    "$CG" profile export --as cudnn-errata --any-cudnn-version "$d/p.json" -o "$d/e-any.json"
+    echo "### the same errata for any cuDNN version (--any-cudnn-version)"
     CUDNN_ERRATA_JSON_FILE=$d/e-any.json "${py[@]}" bench/errata_torch.py "$d/fe2.log" "${shapes[@]}"
   } >>"$OUT/errata.txt" 2>&1
   cp "$d"/fe*.log "$OUT/" 2>/dev/null

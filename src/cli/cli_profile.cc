@@ -22,7 +22,7 @@ struct ProfileArgs {
   std::vector<std::string> inputs;
   ProblemArgs problems;
   int64_t max_gap = 1, min_tile = 8;
-  bool json = false, force = false;
+  bool json = false, force = false, any_cudnn_version = false;
 };
 
 Result<std::map<std::string, std::string>> fingerprint_map(const std::string& json_text) {
@@ -134,7 +134,7 @@ int export_main(const ProfileArgs& a) {
   if (!format.ok()) return report_error(format.status());
   auto prof = Profile::load(a.profile);
   if (!prof.ok()) return report_error(prof.status());
-  const std::string text = export_profile(*prof, *format);
+  const std::string text = export_profile(*prof, *format, ExportOptions{a.any_cudnn_version});
   if (a.out.empty()) {
     std::fwrite(text.data(), 1, text.size(), stdout);
     return kExitOk;
@@ -152,6 +152,9 @@ void add_export(CLI::App& sub, std::shared_ptr<ProfileArgs> a, std::function<int
   e->add_option("--as", a->as, "cudnn-errata, xla-denylist or miopen-env")->required();
   e->add_option("profile", a->profile, "profile file")->required();
   e->add_option("-o,--out", a->out, "write to this file instead of stdout");
+  e->add_flag("--any-cudnn-version", a->any_cudnn_version,
+              "cudnn-errata: rules for every cuDNN version, not only the profile's (frameworks "
+              "compare the cuDNN they were compiled with)");
   e->callback([a, &action] { action = [a] { return export_main(*a); }; });
 }
 

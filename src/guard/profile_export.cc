@@ -131,7 +131,7 @@ nlohmann::json errata_shapes(const Problem& p, nlohmann::json rule) {
   return rule;
 }
 
-std::string cudnn_errata(const Profile& prof) {
+std::string cudnn_errata(const Profile& prof, const ExportOptions& opt) {
   nlohmann::json rules = nlohmann::json::array();
   std::vector<std::string> left_out;
   const auto version = version3(fact(prof, "cudnn"));
@@ -144,7 +144,7 @@ std::string cudnn_errata(const Profile& prof) {
       continue;
     }
     nlohmann::json base = {{"operation", errata_operation(f.rule->cls.dir)}, {"engine", engine}};
-    if (version) {
+    if (version && !opt.any_cudnn_version) {
       const int v = (*version)[0] * 10000 + (*version)[1] * 100 + (*version)[2];
       base["cudnn_version_start"] = v;
       base["cudnn_version_end"] = v + 1;
@@ -168,10 +168,16 @@ std::string cudnn_errata(const Profile& prof) {
     left_out.push_back(
         "the profile's fingerprint names no cuDNN version (key \"cudnn\"): "
         "the rules hold for every version");
+  else if (opt.any_cudnn_version)
+    left_out.push_back(fmt::format(
+        "the evidence is of cuDNN {}; --any-cudnn-version made the rules hold for every version",
+        fact(prof, "cudnn")));
   nlohmann::json out = {{"version", 1}, {"rules", rules}};
   out["comment"] = fmt::format(
       "convguard profile export --as cudnn-errata: the failing engines of a profile for {}. "
-      "Read through CUDNN_ERRATA_JSON_FILE.",
+      "Read through CUDNN_ERRATA_JSON_FILE. PyTorch checks plans against the rules without "
+      "the operation's shapes, so there a rule blocks its engine for every convolution of "
+      "its operation.",
       about(prof));
   out["not_expressed"] = left_out;
   return out.dump(2) + "\n";
@@ -361,9 +367,10 @@ Result<ExportFormat> parse_export_format(std::string_view name) {
       fmt::format("invalid --as={}: expected cudnn-errata, xla-denylist or miopen-env", name));
 }
 
-std::string export_profile(const Profile& profile, ExportFormat format) {
+std::string export_profile(const Profile& profile, ExportFormat format,
+                           const ExportOptions& options) {
   switch (format) {
-    case ExportFormat::cudnn_errata: return cudnn_errata(profile);
+    case ExportFormat::cudnn_errata: return cudnn_errata(profile, options);
     case ExportFormat::xla_denylist: return xla_denylist(profile);
     case ExportFormat::miopen_env: return miopen_env(profile);
   }

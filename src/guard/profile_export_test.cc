@@ -53,6 +53,18 @@ TEST(ProfileExport, FormatNamesAreCheckedAndTheBadOneNamed) {
   EXPECT_NE(bad.status().message().find("--as=onnx"), std::string::npos);
 }
 
+TEST(ProfileExport, CudnnErrataForAnyVersionHasNoVersionBracketAndSaysWhichItWasMeasuredOn) {
+  const auto j = nlohmann::json::parse(
+      export_profile(card(), ExportFormat::cudnn_errata, ExportOptions{.any_cudnn_version = true}));
+  ASSERT_FALSE(j.at("rules").empty());
+  for (const auto& r : j.at("rules")) {
+    EXPECT_FALSE(r.contains("cudnn_version_start"));
+    EXPECT_FALSE(r.contains("cudnn_version_end"));
+  }
+  EXPECT_NE(j.at("not_expressed").dump().find("evidence is of cuDNN 9.10.2"), std::string::npos)
+      << j.at("not_expressed").dump();
+}
+
 // What cudnn_frontend's load_from_config and check_rule read: version, rules with
 // operation (string), engine (integer), optional knob array, cuDNN versions as integers,
 // shape_format when shapes are given.
