@@ -3,8 +3,8 @@ the seed's quirks cost when it routes around them. Prints a markdown table.
 
     python3 bench/torch_guard_bench.py --profile /tmp/r50.profile.json [--steps 20] [--mb 32]
 
-Rows (each a ResNet-50 training step, SGD, mb 32, 224x224, timed over --steps after 3 warm-up steps;
-every mode in this one process, side by side):
+Rows (each a ResNet-50 training step, mb 32, 224x224, timed over --steps after 3 warm-up steps;
+every mode in this one process, side by side: --rounds alternate unguarded and guarded, medians):
   unguarded f32 / bf16 autocast      PyTorch as is
   guarded f32 / bf16 autocast        every convolution through the guard, its profile proving
                                      every problem safe (learned first, in isolated workers)
@@ -18,6 +18,7 @@ minus unguarded), and whether the quirked run matched the fault-free one (normwi
 import argparse
 import json
 import os
+import statistics
 import sys
 import time
 
@@ -94,13 +95,12 @@ def main():
     ap.add_argument("--profile", required=True)
     ap.add_argument("--steps", type=int, default=20)
     ap.add_argument("--mb", type=int, default=32)
+    ap.add_argument("--rounds", type=int, default=3, help="alternating unguarded/guarded rounds")
     args = ap.parse_args()
     rows = []
     model, x, y = make(args.mb)
-    t_f32 = timed(model, x, y, False, args.steps)
-    t_bf16 = timed(model, x, y, True, args.steps)
-    rows += [("unguarded f32", t_f32, 1.0), ("unguarded bf16 autocast", t_bf16, 1.0)]
-    log(f"unguarded: f32 {t_f32:.4f} s/step, bf16 {t_bf16:.4f} s/step")
+    timed(model, x, y, False, 1)  # cuDNN's first plans outside every clock
+    timed(model, x, y, True, 1)
 
     # Learning: a fresh profile, every problem probed in isolation before it runs here.
     if os.path.exists(args.profile):
@@ -116,15 +116,23 @@ def main():
         n_learned = sum(1 for r in cg.routes() if r.get("problem"))
     t_learn = time.perf_counter() - t0
     log(f"learned both steps: {n_learned} problems, {t_learn:.1f} s")
-    with cg.guard(args.profile, learn=True):
-        g_f32 = timed(model, x, y, False, args.steps)
-        g_bf16 = timed(model, x, y, True, args.steps)
-        kinds = {}
-        for r in cg.routes():
-            kinds[r["route"]] = kinds.get(r["route"], 0) + 1
-    rows += [("guarded f32 (profile proves all)", g_f32, t_f32 / g_f32),
+
+    # Side by side: rounds alternate unguarded and guarded, the median of each is kept.
+    times = {k: [] for k in ("f32", "bf16", "g_f32", "g_bf16")}
+    for _ in range(args.rounds):
+        times["f32"].append(timed(model, x, y, False, args.steps))
+        times["bf16"].append(timed(model, x, y, True, args.steps))
+        with cg.guard(args.profile):
+            times["g_f32"].append(timed(model, x, y, False, args.steps))
+            times["g_bf16"].append(timed(model, x, y, True, args.steps))
+            kinds = {}
+            for r in cg.routes():
+                kinds[r["route"]] = kinds.get(r["route"], 0) + 1
+    t_f32, t_bf16, g_f32, g_bf16 = (statistics.median(times[k]) for k in ("f32", "bf16", "g_f32", "g_bf16"))
+    rows += [("unguarded f32", t_f32, 1.0), ("unguarded bf16 autocast", t_bf16, 1.0),
+             ("guarded f32 (profile proves all)", g_f32, t_f32 / g_f32),
              ("guarded bf16 autocast", g_bf16, t_bf16 / g_bf16)]
-    log(f"guarded: f32 {g_f32:.4f} s/step, bf16 {g_bf16:.4f} s/step; routes {kinds}")
+    log(f"rounds (s/step): {times}; routes {kinds}")
 
     torch.backends.cudnn.enabled = False
     t_off = timed(model, x, y, False, max(3, args.steps // 4))
