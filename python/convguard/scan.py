@@ -6,7 +6,9 @@
 The recorder sits at the dispatcher (a TorchDispatchMode): it sees `aten.convolution` and
 `aten.convolution_backward` whether they came from `nn.Conv*` modules, `torch.nn.functional`, or
 code that `torch.compile` generated. Each call is named after the innermost module running when it
-was issued. Problems convguard cannot probe (transposed, 3-D, other data types) are listed as
+was issued. The model runs on fake tensors (sizes and strides, no data, no kernel), so a scan costs
+no device time and cannot hang on a broken card; a model whose code needs data runs for real, and
+the batch file's header says which (`--real` asks for a real run). Problems convguard cannot probe (transposed, 3-D, other data types) are listed as
 refused comments, by name, never dropped.
 """
 
@@ -117,6 +119,7 @@ class Recording:
         self.convs: "OrderedDict[Conv, Seen]" = OrderedDict()
         self.refused: "OrderedDict[tuple, Refused]" = OrderedDict()
         self.calls = 0
+        self.how = "ran for real"  # or "recorded on fake tensors"
 
     def add(self, conv: Conv, name: str) -> None:
         self.calls += 1
@@ -278,7 +281,21 @@ def record_fake(model, inputs: Sequence[Any], train: bool, autocast=None) -> Rec
     finally:
         modules.close()
         model.train(was_training)
+    recording.how = "recorded on fake tensors"
     return recording
+
+
+def record_cheaply(model, inputs: Sequence[Any], train: bool) -> Recording:
+    """record_fake(), or record() where the model's code needs real data (a branch on a
+    tensor's value, a call out of PyTorch): the recording says which and why."""
+    try:
+        return record_fake(model, inputs, train)
+    except UsageError:
+        raise
+    except Exception as e:  # the model needs data: run it
+        recording = record(model, inputs, train)
+        recording.how = f"ran for real (fake tensors failed: {type(e).__name__}: {str(e)[:120]})"
+        return recording
 
 
 def problem_keys(recording: Recording) -> list[str]:
@@ -406,6 +423,9 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--dt", default="f32", choices=sorted(_DTYPES), help="cast the model and inputs (default f32)")
     p.add_argument("--channels-last", action="store_true", help="run in channels_last (nhwc) memory format")
     p.add_argument("--device", default="cpu", help="where to run the scan (default cpu; shapes do not depend on it)")
+    p.add_argument("--real", action="store_true",
+                   help="run the model for real (default: record on fake tensors, which run no kernel, "
+                        "and run for real only where the model needs data)")
     p.add_argument("-o", "--output", metavar="FILE", help="write the batch file here (default stdout)")
     return p
 
@@ -421,7 +441,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         shape = parse_shape(args.input) if args.input else None
         model, inputs = load(args.torch, shape)
         model, inputs = _convert(model, inputs, args.device, args.dt, args.channels_last)
-        recording = record(model, inputs, args.train)
+        recording = (record if args.real else record_cheaply)(model, inputs, args.train)
     except UsageError as e:
         print(f"convguard scan: {e}", file=sys.stderr)
         return EXIT_USAGE
@@ -433,7 +453,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     header = [
         f"convguard scan --torch {args.torch}: input {shape_text}, {args.dt}"
         f"{', channels_last' if args.channels_last else ''}, {passes}",
-        f"torch {torch.__version__} on {args.device}",
+        f"torch {torch.__version__} on {args.device}, {recording.how}",
     ]
     text = "\n".join(batch_lines(recording, header)) + "\n"
     if args.output:

@@ -164,3 +164,35 @@ def test_convguard_scan_of_a_missing_model_file_exits_2_naming_it(tmp_path):
                           capture_output=True, text=True, env=env, timeout=120)
     assert done.returncode == 2
     assert "nope.py" in done.stderr
+
+
+def test_a_scan_on_fake_tensors_lists_what_a_real_run_lists_and_leaves_the_model_untouched():
+    import torchvision
+
+    model = torchvision.models.resnet18(weights=None)
+    x = torch.randn(2, 3, 64, 64)
+    before = {k: v.clone() for k, v in model.state_dict().items()}
+    fake = scan.record_cheaply(model, (x,), True)
+    assert fake.how == "recorded on fake tensors"
+    assert all(p.grad is None for p in model.parameters())
+    assert all(torch.equal(before[k], v) for k, v in model.state_dict().items())
+    real = scan.record(model, (x,), True)
+    assert scan.problem_keys(fake) == scan.problem_keys(real)
+    assert {c: s.count for c, s in fake.convs.items()} == {c: s.count for c, s in real.convs.items()}
+
+
+class BranchesOnData(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.a = nn.Conv2d(3, 4, 3, padding=1)
+        self.b = nn.Conv2d(4, 4, 1)
+
+    def forward(self, x):
+        y = self.a(x)
+        return self.b(y) if float(y.sum()) > -1e30 else y
+
+
+def test_a_model_that_needs_data_is_run_for_real_and_the_scan_says_so():
+    rec = scan.record_cheaply(BranchesOnData(), (torch.randn(1, 3, 8, 8),), False)
+    assert rec.how.startswith("ran for real (fake tensors failed"), rec.how
+    assert len(rec.convs) == 2

@@ -20,8 +20,8 @@ namespace convguard {
 Result<std::unique_ptr<Engine>> make_torch_engine();
 
 /// `torch-cpu`: PyTorch's own CPU kernels computing in f32 whatever the problem's data type,
-/// the outputs rounded to it once (as ref computes f16/bf16 problems), knob `default`. A reference for the torch engine on a GPU, in the worker that has
-/// libtorch loaded.
+/// the outputs rounded to it once (as ref computes f16/bf16 problems): a reference for the
+/// torch engine on a GPU, in the worker that has libtorch loaded.
 std::unique_ptr<Engine> make_torch_cpu_reference();
 
 /// The reference for probes of `judged_engine` in a process that has libtorch loaded:
