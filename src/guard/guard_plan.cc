@@ -43,6 +43,13 @@ std::vector<TilePlan> tile_candidates(const Problem& p, int64_t min_tile) {
 }
 
 Result<Route> Planner::plan(const Problem& p) {
+  const int64_t before = learned_;
+  auto r = choose(p);
+  if (r.ok() && learned_ > before) r->learned = true;
+  return r;
+}
+
+Result<Route> Planner::choose(const Problem& p) {
   if (learn_) CG_RETURN_IF_ERROR(learn_native(p));
   if (auto r = native_route(p)) return *r;
   const std::string why = native_text(p);
@@ -191,10 +198,7 @@ Result<std::optional<Route>> Planner::tiles_learning(const Problem& p, const std
     if (plan == last) break;  // both axes are at the smallest useful tile
     last = plan;
     CG_RETURN_IF_ERROR(learn_unknown(tile_problems(p, plan), probes));
-    if (auto r = tile_route(p, why)) {
-      r->learned = true;
-      return r;
-    }
+    if (auto r = tile_route(p, why)) return r;
   }
   return std::optional<Route>();
 }
@@ -206,10 +210,7 @@ Result<std::optional<Route>> Planner::split_learning(const Problem& p, const std
     const int64_t chunk = ceil_div(whole, k);
     const SplitPlan sp = groups ? SplitPlan{0, chunk} : SplitPlan{chunk, 0};
     CG_RETURN_IF_ERROR(learn_unknown(split_problems(p, sp), probes));
-    if (auto r = split_route(p, why, groups)) {
-      r->learned = true;
-      return r;
-    }
+    if (auto r = split_route(p, why, groups)) return r;
     if (chunk == 1) break;
   }
   return std::optional<Route>();

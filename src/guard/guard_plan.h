@@ -20,12 +20,14 @@ class Planner {
   Planner(Profile& profile, const GuardOptions& opt, std::string device, LearnFn learn)
       : profile_(profile), opt_(opt), dev_(std::move(device)), learn_(std::move(learn)) {}
 
-  /// The cheapest proven-safe route for a valid problem p (see guard.h for the order).
+  /// The cheapest proven-safe route for a valid problem p (see guard.h for the order);
+  /// `learned` when planning it probed anything.
   Result<Route> plan(const Problem& p);
   /// Probes added to the profile so far.
   int64_t learned() const { return learned_; }
 
  private:
+  Result<Route> choose(const Problem& p);
   Status learn(const Problem& p);
   Status learn_native(const Problem& p);
   /// Learning's next steps when p itself fails: tiles of halving size, then batch chunks and

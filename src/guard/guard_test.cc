@@ -275,6 +275,23 @@ TEST(Guard, LearnsAnUnknownProblemOnFirstUseAndSavesTheRule) {
   std::remove(path.c_str());
 }
 
+TEST(Guard, ANativeRouteIsMarkedLearnedOnlyWhenItsPlanProbed) {
+  auto oracle = std::make_shared<OracleProber>(sim_spec("rx5600xt-rocm57"));
+  GuardOptions o = options("rx5600xt-rocm57");
+  o.learn = true, o.prober = oracle;
+  auto guard = Guard::open(Profile::build(oracle->fingerprint().value(), {}).value(), o);
+  ASSERT_TRUE(guard.ok());
+  const Route first = run_exact(*guard, at(kNative, 40));
+  EXPECT_EQ(first.kind, RouteKind::native) << first.text();
+  EXPECT_TRUE(first.learned) << "its probe was made for this plan";
+  EXPECT_EQ(oracle->calls, 1);
+  auto swept = Guard::open(sweep(*oracle, square_line(kNative, 8, 56)), o);
+  ASSERT_TRUE(swept.ok());
+  const int calls = oracle->calls;
+  EXPECT_FALSE(run_exact(*swept, at(kNative, 40)).learned) << "the profile proved it already";
+  EXPECT_EQ(oracle->calls, calls);
+}
+
 TEST(Guard, LearningGivesUpOnTilesWithinItsBudgetAndUsesTheCpu) {
   auto oracle = std::make_shared<OracleProber>(sim_spec("cpu-only"));
   GuardOptions o = options("cpu-only");
