@@ -66,6 +66,7 @@ void Supervisor::Impl::finish_job(Slot& s, ProbeResult r) {
   // A crash outcome from the worker itself is a lost device: the worker exits on its own
   // and the device must prove itself before the next probe.
   if (r.outcome != Outcome::crash) {
+    solo = false;
     // The result first: a journal then never shows the next request started while this
     // one still looks in flight.
     deliver(&s, job.index, r);
@@ -193,6 +194,7 @@ void Supervisor::Impl::start_canary_if_due() {
 void Supervisor::Impl::canary_done(Slot& s, bool passed, const std::string& what) {
   if (passed) {
     recovering = false;
+    solo = true;
     emit(SupervisorEvent::canary_passed, &s, nullptr, what);
     for (Deferred& d : deferred) {
       if (d.attempt >= 2) {

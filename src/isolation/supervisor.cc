@@ -207,6 +207,15 @@ void Supervisor::Impl::dispatch() {
 }
 
 void Supervisor::Impl::dispatch_probes() {
+  if (solo) {
+    if (std::any_of(slots.begin(), slots.end(), [](const Slot& s) { return s.job; })) return;
+    if (pending.empty() || !stop.ok()) return;
+    // The canary's slot: its worker has just proven the device.
+    Slot& s = slots[static_cast<size_t>(canary_slot)];
+    auto [index, attempt] = pending.front();
+    pending.pop_front();
+    return start_probe(s, index, attempt);
+  }
   for (Slot& s : slots) {
     if (s.job || pending.empty() || !stop.ok()) continue;
     auto [index, attempt] = pending.front();

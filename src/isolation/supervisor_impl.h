@@ -90,6 +90,11 @@ struct Supervisor::Impl {
   // Recovery persists across run() calls: a hang at the end of one run is checked by
   // the canary before the next run's first probe.
   bool recovering = false;
+  /// After a failure's canary passed: one probe at a time until one ends without failing.
+  /// Failures come in runs (a sweep's neighbours, a boundary's far side); two in flight at
+  /// once cost a re-run (the second is held for the canary) and a cold worker, while one
+  /// alone is replaced by the warm spare.
+  bool solo = false;
   int canary_failures = 0;
   int canary_slot = 0;
   Clock::time_point recovery_start, next_canary_at;

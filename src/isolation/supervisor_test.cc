@@ -401,6 +401,20 @@ TEST_F(SupervisorTest, LastProbesHangingTogetherOnThreeWorkersAreEachReported) {
   EXPECT_LT(std::chrono::steady_clock::now() - t0, milliseconds(15000));
 }
 
+TEST_F(SupervisorTest, AfterAHangProbesRunOneAtATimeUntilOneEndsOk) {
+  // A run of hangs, as a sweep's neighbours above a boundary give: after the first
+  // verdict's canary each of the others runs alone, so none is held beside a recovery
+  // and re-run; the ok one after them ends it, and the last two run side by side again.
+  std::vector<std::string> descs = {kOk1, kOk2, kHang, kHang, kHang, kHang, kOk1, kOk2, kOk1};
+  auto r = run(descs, options("", 2));
+  expect_each_reported_once();
+  expect_hang_exactly_where_marked(descs, r);
+  int second_attempts = 0;
+  for (const ProbeResult& x : r) second_attempts += x.attempt > 1;
+  EXPECT_LE(second_attempts, 1) << "only a hang already in flight at the first verdict";
+  EXPECT_EQ(count(SupervisorEvent::canary_passed), 4) << "one canary per hang verdict";
+}
+
 TEST_F(SupervisorTest, HangsOnBothOfTwoWorkersWithQueuedProbesLoseNothing) {
   // Both workers hang at once with probes queued behind each: the queued ones go back
   // to the queue, the second hang is held for the canary and re-run; two more hangs
