@@ -139,7 +139,12 @@ def learn(model, inputs, *, train: bool = True, autocast: Any = None) -> list[di
     from convguard import scan
 
     inputs = inputs if isinstance(inputs, (tuple, list)) else (inputs,)
-    keys = scan.problem_keys(scan.record_fake(model, inputs, train, autocast))
+    try:
+        keys = scan.problem_keys(scan.record_fake(model, inputs, train, autocast))
+    except Exception as e:  # the model's code needs data (a branch on a value, a call out)
+        raise GuardError(f"convguard: cannot record {type(model).__name__} on fake tensors "
+                         f"({type(e).__name__}: {e}); leave model= out, and each convolution is "
+                         "learned when it first runs") from e
     if not keys:
         return []
     reply = json.loads(_library().convguard_torch_guard_learn(json.dumps(keys).encode()).decode())

@@ -128,3 +128,26 @@ def test_a_model_given_to_the_guard_is_routed_whole_before_its_first_step(tmp_pa
     assert {"FWD_D", "BWD_D"} <= {d for d, _ in before}, before
     assert len(routed({"routes": result["before"]}, "tiles")) == 2
     assert all(r["calls"] == 0 for r in result["before"])
+
+
+def test_a_model_that_cannot_run_on_fake_tensors_is_refused_on_entry_and_nothing_stays_installed(tmp_path):
+    import torch
+
+    os.environ["CONVGUARD_BUILD_DIR"] = build_dir()
+    import convguard.torch as cg
+
+    class NeedsData(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.a = torch.nn.Conv2d(3, 4, 3, padding=1)
+
+        def forward(self, x):
+            y = self.a(x)
+            return y if float(y.sum()) > -1e30 else -y
+
+    model = NeedsData()
+    with pytest.raises(cg.GuardError, match="cannot record NeedsData on fake tensors"):
+        with cg.guard(tmp_path / "p.json", learn=True, device="cpu", model=model,
+                      inputs=torch.randn(1, 3, 8, 8)):
+            pass
+    assert cg.routes() == []  # uninstalled
