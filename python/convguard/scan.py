@@ -232,29 +232,37 @@ def _run_step(model, inputs: Sequence[Any], train: bool, autocast=None) -> None:
         sum(t.float().sum() for t in leaves).backward()
 
 
-def record(model, inputs: Sequence[Any], train: bool) -> Recording:
-    """Runs model(*inputs) once (and with `train` one backward of the sum of its floating outputs)
-    under the recorder."""
+def _record_with(model, train: bool, run_step: Callable[[], None]) -> Recording:
+    """run_step() under the recorder, with model's train/eval mode set to `train` and then
+    restored."""
     import torch
 
     recording = Recording()
     modules = _ModuleStack(model)
+    was_training = model.training
     try:
         model.train(train)
         with torch.set_grad_enabled(train), _make_mode(recording, modules):
-            _run_step(model, inputs, train)
+            run_step()
     finally:
         modules.close()
+        model.train(was_training)
     return recording
+
+
+def record(model, inputs: Sequence[Any], train: bool) -> Recording:
+    """Runs model(*inputs) once (and with `train` one backward of the sum of its floating outputs)
+    under the recorder."""
+    return _record_with(model, train, lambda: _run_step(model, inputs, train))
 
 
 def record_fake(model, inputs: Sequence[Any], train: bool, autocast=None) -> Recording:
     """What record() sees, without running a single convolution: the parameters, buffers and
     inputs become fake tensors (sizes, strides, data types and devices, no data), so recording
     costs no device time and cannot hang on a broken card. The model's own tensors are left as
-    they were (its parameters get no gradients, its buffers no updates); its train/eval mode is
-    restored. `autocast`: the dtype of a torch.autocast region around the forward (e.g.
-    torch.bfloat16), as the training loop has it."""
+    they were (its parameters get no gradients, its buffers no updates). `autocast`: the dtype of
+    a torch.autocast region around the forward (e.g. torch.bfloat16), as the training loop has
+    it."""
     import torch
     from torch._subclasses.fake_tensor import FakeTensorMode
     from torch.func import functional_call
@@ -270,17 +278,12 @@ def record_fake(model, inputs: Sequence[Any], train: bool, autocast=None) -> Rec
 
     state = {n: fake(t) for n, t in list(model.named_parameters()) + list(model.named_buffers())}
     fake_inputs = tuple(tree_map(fake, list(inputs)))
-    recording = Recording()
-    modules = _ModuleStack(model)
-    was_training = model.training
-    try:
-        model.train(train)
-        stateless = lambda *xs: functional_call(model, state, xs)  # noqa: E731
-        with fake_mode, torch.set_grad_enabled(train), _make_mode(recording, modules):
-            _run_step(stateless, fake_inputs, train, autocast)
-    finally:
-        modules.close()
-        model.train(was_training)
+
+    def stateless(*xs):
+        return functional_call(model, state, xs)
+
+    with fake_mode:
+        recording = _record_with(model, train, lambda: _run_step(stateless, fake_inputs, train, autocast))
     recording.how = "recorded on fake tensors"
     return recording
 
