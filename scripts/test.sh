@@ -43,8 +43,10 @@ for t in "${tsan_tests[@]}"; do
 done
 
 # CONVGUARD_SANITIZERS=1: the suite again under AddressSanitizer and UndefinedBehaviorSanitizer
-# (its own build folder, without the GPU engines). Not yet on by default: no whole clean run of
-# it is recorded (docs/HACKING.md).
+# (its own build folder, without the GPU engines). Clean on 2026-12-02: 649 of 649 tests in
+# 131 s after a 23 min build on the 2-core VM (an estimated 40 min with a cold ccache). Not on by
+# default: with this command's own ~30 min on CI, a cold sanitizer build would take most of
+# CI's 90 minutes (docs/HACKING.md).
 if [ "${CONVGUARD_SANITIZERS:-0}" != 0 ]; then
   BUILD_DIR=$build-asan scripts/build.sh -DCONVGUARD_WERROR=ON -DCONVGUARD_SANITIZE=address,undefined \
     -DCONVGUARD_CUDNN=OFF -DCONVGUARD_TORCH=OFF
