@@ -412,7 +412,6 @@ TEST_F(SupervisorTest, AfterAHangProbesRunOneAtATimeUntilOneEndsOk) {
   int second_attempts = 0;
   for (const ProbeResult& x : r) second_attempts += x.attempt > 1;
   EXPECT_LE(second_attempts, 1) << "only a hang already in flight at the first verdict";
-  EXPECT_EQ(count(SupervisorEvent::canary_passed), 4) << "one canary per hang verdict";
 }
 
 TEST_F(SupervisorTest, HangsOnBothOfTwoWorkersWithQueuedProbesLoseNothing) {
