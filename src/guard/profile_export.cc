@@ -11,6 +11,8 @@
 #include <set>
 #include <vector>
 
+#include "engines/cudnn/cudnn_engine_names.h"
+
 namespace convguard {
 namespace {
 
@@ -89,14 +91,6 @@ std::optional<std::array<int, 3>> version3(const std::string& text) {
   return p == end ? std::optional(v) : std::nullopt;
 }
 
-// "engine12" -> 12 (cuDNN backend engines), -1 for anything else.
-int engine_id(const std::string& algo) {
-  if (algo.rfind("engine", 0) != 0 || algo.size() == 6) return -1;
-  int id = -1;
-  auto [end, ec] = std::from_chars(algo.data() + 6, algo.data() + algo.size(), id);
-  return ec == std::errc() && end == algo.data() + algo.size() ? id : -1;
-}
-
 // "device NVIDIA H200 (9.0), cuDNN 9.10.2, engine cudnn": what the fingerprint names.
 std::string about(const Profile& prof) {
   std::vector<std::string> parts;
@@ -136,7 +130,7 @@ std::string cudnn_errata(const Profile& prof, const ExportOptions& opt) {
   std::vector<std::string> left_out;
   const auto version = version3(fact(prof, "cudnn"));
   for (const Failure& f : failures(prof)) {
-    const int engine = engine_id(f.algo);
+    const int engine = cudnn::parse_engine_name(f.algo);
     if (engine < 0) {
       left_out.push_back(describe(f) +
                          ": not a cuDNN backend engine (errata rules name "
@@ -254,7 +248,7 @@ std::string xla_denylist(const Profile& prof) {
   std::string body, left_out;
   for (const Failure& f : failures(prof)) {
     bool tensor_ops = false;
-    int id = engine_id(f.algo);
+    int id = cudnn::parse_engine_name(f.algo);
     std::vector<bool> tensor_modes = {false, true};  // an engine's name does not say
     if (id < 0) {
       id = legacy_algo_id(f.algo, &tensor_ops);

@@ -1,6 +1,5 @@
 #include "engines/cudnn/cudnn_algos.h"
 
-#include <charconv>
 
 namespace convguard::cudnn {
 namespace {
@@ -120,17 +119,6 @@ AlgoClass legacy_class(const LegacyAlgo& a, DataType dt) {
   if (starts_with(n, "FFT")) return AlgoClass::fft;
   return tf32 ? AlgoClass::reduced : AlgoClass::exact;
 }
-
-int parse_engine_name(std::string_view name) {
-  if (!starts_with(name, "engine") || name.size() == 6) return -1;
-  int index = -1;
-  auto digits = name.substr(6);
-  auto [end, ec] = std::from_chars(digits.data(), digits.data() + digits.size(), index);
-  if (ec != std::errc() || end != digits.data() + digits.size()) return -1;
-  return index;
-}
-
-std::string engine_name(int index) { return "engine" + std::to_string(index); }
 
 AlgoClass engine_class(const std::vector<int>& notes, DataType dt) {
   bool reduced = false, fft = false, tf32 = false;

@@ -11,6 +11,7 @@
 #include "convguard/engine.h"
 #include "convguard/problem.h"
 #include "convguard/status.h"
+#include "engines/cudnn/cudnn_engine_names.h"
 
 namespace convguard::cudnn {
 
@@ -48,9 +49,6 @@ bool is_legacy_name(std::string_view name);
 /// TF32 is permitted, else exact.
 AlgoClass legacy_class(const LegacyAlgo& a, DataType dt);
 
-/// Parses "engine<N>"; -1 where the name is not of that form.
-int parse_engine_name(std::string_view name);
-std::string engine_name(int index);
 /// Class from a backend engine's numerical notes (cudnnBackendNumericalNote_t values).
 AlgoClass engine_class(const std::vector<int>& notes, DataType dt);
 
