@@ -11,6 +11,11 @@
 //    be ok; the distribution of execute time / expected time and / deadline is printed.
 //
 //   deadline_bench [--hangs N] [--soak N] [--jobs 1,4] [--busy 1] [--engine onednn]
+//                  [--base onednn] [--quirks FILE] [--floor 0.2]
+//
+// --engine is the soak's engine and --base the hang run's sim base: any engine of this build
+// (cudnn on a GPU machine). --busy spins CPU threads; a busy GPU is the caller's to start.
+// --floor sets the current settings' least execute deadline (PhaseTimeouts::execute_floor_min_s).
 //
 // The binary re-executes itself as the worker (argv[1] == "--as-worker").
 #include <fmt/format.h>
@@ -30,6 +35,7 @@
 #include <vector>
 
 #include "bench_engines.h"
+#include "convguard/engine_registry.h"
 #include "convguard/supervisor.h"
 #include "convguard/worker.h"
 
@@ -48,8 +54,11 @@ double quantile(std::vector<double> x, double q) {
   return x[std::min(x.size() - 1, static_cast<size_t>(q * static_cast<double>(x.size())))];
 }
 
+double g_floor = PhaseTimeouts{}.execute_floor_min_s;
+
 SupervisorOptions options(const EngineSpec& engine, int jobs, bool current) {
   SupervisorOptions o;
+  o.timeouts.execute_floor_min_s = g_floor;
   o.jobs = jobs;
   o.worker_argv = {bench::self_exe(), "--as-worker"};
   o.engine = engine;
@@ -81,8 +90,8 @@ struct HangRun {
   double wall = 0;
 };
 
-HangRun hang_run(const std::string& quirks, int hangs, bool current) {
-  SupervisorOptions o = options({"sim", "onednn", quirks, 0}, 1, current);
+HangRun hang_run(const std::string& base, const std::string& quirks, int hangs, bool current) {
+  SupervisorOptions o = options({"sim", base, quirks, 0}, 1, current);
   std::map<size_t, Clock::time_point> exec_start, verdict, prepare_start;
   o.on_event = [&](const SupervisorEvent& e) {
     if (e.kind == SupervisorEvent::phase_change && e.phase == Phase::execute)
@@ -141,17 +150,17 @@ std::string bucket_header(const std::vector<double>& edges, double scale, const 
   return h + "\n" + rule;
 }
 
-void hang_tables(const std::string& quirks, int hangs) {
+void hang_tables(const std::string& base, const std::string& quirks, int hangs) {
   std::vector<std::pair<const char*, HangRun>> runs;
   // Alternating, so both see the same machine; the current settings first.
   for (bool current : {true, false})
     runs.push_back({current ? "current (calibrated, jitter floor, 1 spare)"
                             : "former (fixed 1 s floor, no calibration, no spare)",
-                    hang_run(quirks, hangs, current)});
+                    hang_run(base, quirks, hangs, current)});
   fmt::print(
-      "\n## Hang latency: {} hangs (ih 44) between ok probes (ih 42), sim over onednn, "
+      "\n## Hang latency: {} hangs (ih 44) between ok probes (ih 42), sim over {}, "
       "one worker, default deadlines\n\n",
-      hangs);
+      hangs, base);
   fmt::print(
       "| settings | hangs | oks | other | wall s | hang -> verdict p50 / p90 / max s | "
       "verdict -> next probe running p50 / p90 / max ms |\n|---|---:|---:|---:|---:|---|---|\n");
@@ -251,10 +260,11 @@ void soak_tables(const std::string& engine, int n, const std::vector<int>& jobs,
     });
   fmt::print(
       "\n## False-hang soak: {} ok probes of mixed sizes per run, {} over {} worker(s), "
-      "current settings, verification off, {} busy thread(s) spinning beside them\n\n"
+      "current settings (least execute deadline {:g} s), verification off, {} busy thread(s) "
+      "spinning beside them\n\n"
       "Sizes: 80 % under 20 kFLOP-1 MFLOP (sub-millisecond), 19 % 1-100 MFLOP, 1 % 1.1-5 "
       "GFLOP; shapes mostly distinct, so most probes create their primitive in prepare.\n\n",
-      n, engine, fmt::join(jobs, ","), busy);
+      n, engine, fmt::join(jobs, ","), g_floor, busy);
   fmt::print(
       "| jobs | outcomes | wall s | execute / expected p50 / p99 / max | execute / deadline "
       "p50 / p99 / p99.9 / max | 1-5 GFLOP: execute / deadline max | lowest deadline s |\n"
@@ -301,11 +311,11 @@ void header(int argc, char** argv) {
 int main(int argc, char** argv) {
   using namespace convguard;
   if (argc > 1 && std::string(argv[1]) == "--as-worker")
-    return worker_main(kWorkerRequestFd, kWorkerResultFd, bench::make_bench_engine);
+    return worker_main(kWorkerRequestFd, kWorkerResultFd, make_engine);
   int hangs = 20, soak = 10000, busy = 1;
   std::vector<int> jobs{1, 4};
-  std::string engine = "onednn";
-  const std::string quirks = std::string(CONVGUARD_SOURCE_DIR) + "/quirks/rx5600xt-rocm57.json";
+  std::string engine = "onednn", base = "onednn";
+  std::string quirks = std::string(CONVGUARD_SOURCE_DIR) + "/quirks/rx5600xt-rocm57.json";
   for (int i = 1; i + 1 < argc; i += 2) {
     const std::string k = argv[i], v = argv[i + 1];
     if (k == "--hangs")
@@ -316,6 +326,12 @@ int main(int argc, char** argv) {
       busy = std::stoi(v);
     else if (k == "--engine")
       engine = v;
+    else if (k == "--base")
+      base = v;
+    else if (k == "--quirks")
+      quirks = v;
+    else if (k == "--floor")
+      g_floor = std::stod(v);
     else if (k == "--jobs") {
       jobs.clear();
       for (size_t a = 0, b; a <= v.size(); a = b + 1) {
@@ -329,7 +345,7 @@ int main(int argc, char** argv) {
   }
   std::setvbuf(stdout, nullptr, _IOLBF, 0);  // tables reach a file row by row
   header(argc, argv);
-  if (hangs > 0) hang_tables(quirks, hangs);
+  if (hangs > 0) hang_tables(base, quirks, hangs);
   if (soak > 0) soak_tables(engine, soak, jobs, busy);
   return 0;
 }

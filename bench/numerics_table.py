@@ -99,8 +99,8 @@ def flops(problem):
         f.get("g", 1), 1) * f.get("kh", 1) * f.get("kw", 1)
 
 
-def coefficients(msg):
-    m = re.search(r"bound 2u max\(\|y\|,1\) \+ ([0-9.e+-]+) M \+ ([0-9.e+-]+)(?:, normwise ([0-9.e+-]+))?", msg)
+def coefficients(msg, dt):
+    m = re.search(r"bound 2u max\(\|y\|,1\) \+ ([0-9.e+-]+) M \+ ([0-9.e+-]+)(?:, normwise ([0-9.e+-]+) \|\|M\|\|)?(?:, u 2\^-(\d+))?", msg)
     if not m:
         return ""
     out = ""
@@ -110,6 +110,10 @@ def coefficients(msg):
         out += f" --bound-abs {m.group(2)}"
     if m.group(3):
         out += f" --normwise {m.group(3)}"
+    if m.group(4):
+        out += f" --unit-bits {m.group(4)}"
+    elif "exceed the reduced bound" in msg and dt == "f32":
+        out += " --unit-bits 11"  # messages from before the bound named its u
     return out
 
 
@@ -117,7 +121,7 @@ def repro_args(r):
     algo = algo_of(r)
     if algo == "default":
         return None
-    return f"{r['dir']} {r['dt']} {algo} {descriptor(r['problem'])}{coefficients(r.get('message', ''))}"
+    return f"{r['dir']} {r['dt']} {algo} {descriptor(r['problem'])}{coefficients(r.get('message', ''), r['dt'])}"
 
 
 def main():

@@ -5,7 +5,12 @@ unguarded, rounds alternating in one process. Also the cost of learning each pro
 guarded call: the isolated probes of the full size and of the tile sizes tried; the first
 problem's also starts the learner's worker). Prints a table.
 
-    python3 bench/torch_tiles_bench.py [--mb 8] [--calls 20] [--rounds 5] [--profile P]
+Guarded calls are timed twice: with the quirks injected (each library call the tiles make is
+checked against the quirk file, as in the tests) and without (the learned profile alone, as a
+user runs it: `force`, since the profile's fingerprint names the quirk file). --trace prints
+PyTorch's profiler table of one round of each problem's guarded calls.
+
+    python3 bench/torch_tiles_bench.py [--mb 8] [--calls 20] [--rounds 5] [--profile P] [--trace]
 """
 
 import argparse
@@ -61,6 +66,7 @@ def main():
     ap.add_argument("--dtype", default="float32", choices=["float32", "bfloat16", "float16"])
     ap.add_argument("--device", default="cuda", help="cpu: a smoke run of this script")
     ap.add_argument("--profile", default=os.path.join(tempfile.mkdtemp(), "tiles.profile.json"))
+    ap.add_argument("--trace", action="store_true")
     args = ap.parse_args()
     quirks = os.path.join(REPO, "quirks", "guard-all-dirs.json")
     dtype = getattr(torch, args.dtype)
@@ -87,24 +93,42 @@ def main():
     # opening a guard loads the profile and starts the device engine).
     native = {n: [] for n in calls}
     tiled = {n: [] for n in calls}
+    plain = {n: [] for n in calls}
     for _ in range(args.rounds):
         for n, fn in calls.items():
             native[n].append(timed(fn, args.calls, args.device))
         with cg.guard(args.profile, quirks=quirks, device=args.device):
             for n, fn in calls.items():
                 tiled[n].append(timed(fn, args.calls, args.device))
-    rows = []
+        with cg.guard(args.profile, device=args.device, force=True):
+            for n, fn in calls.items():
+                plain[n].append(timed(fn, args.calls, args.device))
+    med = statistics.median
+    where = torch.cuda.get_device_name() if args.device == "cuda" else "the CPU"
+    print(f"\n## tiles on the device against native, {where}, mb {args.mb}, {args.dtype}, "
+          f"median of {args.rounds} rounds of {args.calls} calls\n")
+    print("| problem | route | native ms | guarded ms (quirks injected) | native / guarded | "
+          "guarded ms (profile only) | native / guarded | learned in s |")
+    print("|---|---|---|---|---|---|---|---|")
     for n in calls:
         r = routes.get(n, {})
-        rows.append((n, r.get("route", "?"), r.get("text", "")[:60], statistics.median(native[n]),
-                     statistics.median(tiled[n]), learned[n]))
-    where = torch.cuda.get_device_name() if args.device == "cuda" else "the CPU"
-    print(f"\n## tiles on the device against native, {where}, {args.dtype}, "
-          f"median of {args.rounds} rounds of {args.calls} calls\n")
-    print("| problem | route | native ms | guarded ms | native / guarded | learned in s |")
-    print("|---|---|---|---|---|---|")
-    for name, route, text, n, t, learn_s in rows:
-        print(f"| {name} | {route} {text} | {n * 1e3:.3f} | {t * 1e3:.3f} | {n / t:.3f} | {learn_s:.2f} |")
+        a, b, c = med(native[n]), med(tiled[n]), med(plain[n])
+        print(f"| {n} | {r.get('route', '?')} {r.get('text', '')[:60]} | {a * 1e3:.3f} | {b * 1e3:.3f} | "
+              f"{a / b:.3f} | {c * 1e3:.3f} | {a / c:.3f} | {learned[n]:.2f} |")
+    if args.trace:
+        trace(calls, args)
+
+
+def trace(calls, args):
+    """PyTorch's profiler over one round of each problem's guarded calls (profile only)."""
+    from torch.profiler import ProfilerActivity, profile
+    acts = [ProfilerActivity.CPU] + ([ProfilerActivity.CUDA] if args.device == "cuda" else [])
+    with cg.guard(args.profile, device=args.device, force=True):
+        for n, fn in calls.items():
+            with profile(activities=acts) as prof:
+                timed(fn, args.calls, args.device)
+            print(f"\n### {n}: {args.calls} guarded calls, by self CPU time\n")
+            print(prof.key_averages().table(sort_by="self_cpu_time_total", row_limit=14))
 
 
 if __name__ == "__main__":

@@ -15,12 +15,23 @@
 #                                      sim+cudnn with the default deadlines (issue 13), timed
 #   scripts/gpu_session.sh errata      device: PyTorch reads an exported cuDNN errata file and
 #                                      runs another engine (issue 17); fast_errata: validate, errata, fast
+#   scripts/gpu_session.sh verdicts    device: issue 13 with one build: the seed investigation
+#                                      with the default execute floor against --exec-floor 0.1,
+#                                      then deadline_bench (hang latency, a 10,000-probe false-hang
+#                                      soak at --jobs 1 and 4) beside a process keeping the GPU busy
+#   scripts/gpu_session.sh scaling     device: issue 18 on one GPU: the all-algorithm f32 sweep of
+#                                      shapes/resnet50.txt with --jobs 1, 2 and 4
+#   scripts/gpu_session.sh numerics    device: issue 14's three all-algorithm lists, then every
+#                                      finding's cudnn_repro line (the fills convguard used)
+#   scripts/gpu_session.sh owed        device: validate, verdicts, scaling, numerics
 #   scripts/gpu_session.sh fast        device: issue 13's before/after: the seed investigation
 #                                      (bench/seed_investigation.sh, convguard-before vs this
 #                                      build), boundary --jobs 1,2,4, hang latency, a false-hang
 #                                      soak of mixed cuDNN probes
 #
 # GPU_TARGETS (stage) narrows what is built, e.g. "convguard cudnn_engine_test".
+# GPU_BUILD_DIR (stage) stages from another configured build folder (e.g. build, the test
+# command's RelWithDebInfo one) instead of configuring build-gpu (Release).
 # BEFORE_CONVGUARD (stage) names an earlier build's convguard to carry as convguard-before.
 #
 # On the device call it as: run(command="scripts/gpu_session.sh full", carry=[".carry"]).
@@ -30,21 +41,24 @@ MODE=${1:-full}
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 OUT=${OUT:-$ROOT/out}
 mkdir -p "$OUT"
-# The build folder's ctest files name absolute paths from the build machine.
-BUILD_PATH=/work/main/build-gpu
+# The build folder's ctest files name absolute paths from the build machine: the device
+# links that path to the staged copy (stage writes it down).
+BUILD_PATH=$(cat "$ROOT/.carry/build-gpu/build_path" 2>/dev/null || echo /work/main/build-gpu)
 
 stage() {
   cd "$ROOT" || exit 1
-  [ -d build-gpu ] || cmake -S . -B build-gpu -DCMAKE_BUILD_TYPE=Release -DCONVGUARD_WERROR=ON
+  local b=${GPU_BUILD_DIR:-build-gpu}
+  [ -d "$b" ] || cmake -S . -B "$b" -DCMAKE_BUILD_TYPE=Release -DCONVGUARD_WERROR=ON
   local targets=(cudnn_engine_test guard_bench resnet18_guarded engine_bench isolation_bench
                  store_bench convguard)
   [ -n "${GPU_TARGETS:-}" ] && read -r -a targets <<<"$GPU_TARGETS"
-  cmake --build build-gpu --target "${targets[@]}" -j2 || exit 1
-  rm -rf .carry && mkdir -p .carry/build-gpu/bin
-  cp build-gpu/CTestTestfile.cmake build-gpu/*_include.cmake .carry/build-gpu/ 2>/dev/null
-  cp build-gpu/cudnn_engine_test*_tests.cmake .carry/build-gpu/
+  cmake --build "$b" --target "${targets[@]}" -j2 || exit 1
+  rm -rf .carry/build-gpu .carry/libs.tar.xz && mkdir -p .carry/build-gpu/bin
+  cp "$b"/CTestTestfile.cmake "$b"/*_include.cmake .carry/build-gpu/ 2>/dev/null
+  cp "$b"/cudnn_engine_test*_tests.cmake .carry/build-gpu/
+  (cd "$b" && pwd) >.carry/build-gpu/build_path
   for t in "${targets[@]}"; do
-    cp build-gpu/"$t" .carry/build-gpu/ && strip .carry/build-gpu/"$t"
+    cp "$b/$t" .carry/build-gpu/ && strip .carry/build-gpu/"$t"
   done
   if [ -n "${BEFORE_CONVGUARD:-}" ]; then
     cp "$BEFORE_CONVGUARD" .carry/build-gpu/convguard-before && strip .carry/build-gpu/convguard-before
@@ -327,6 +341,73 @@ PY
   done
 }
 
+# A process that keeps the GPU busy (matrix products in a loop) until killed.
+start_gpu_load() {
+  env -u LD_LIBRARY_PATH python3 -c '
+import torch, time
+a = torch.randn(4096, 4096, device="cuda")
+end = time.time() + 900
+while time.time() < end:
+    a = (a @ a).clamp_(-1, 1)
+' >"$OUT/gpu_load.log" 2>&1 &
+  GPU_LOAD=$!
+  sleep 3
+  nvidia-smi --query-gpu=utilization.gpu --format=csv,noheader | sed 's/^/GPU utilisation with the load: /' | tee -a "$OUT/gpu_load.log"
+}
+
+# Issue 13 with one build: the default execute floor (0.2 s) against 0.1 s, alternating, then
+# deadline_bench's hang latency and false-hang soak on cudnn beside a busy GPU.
+measure_verdicts() {
+  cd "$ROOT" || return 1
+  printf '#!/bin/sh\nexec "%s" "$@" --exec-floor 0.1\n' "$CG" >/tmp/cg-floor01 && chmod +x /tmp/cg-floor01
+  timeout 120 bench/seed_investigation.sh "$CG" /tmp/cg-floor01 "${SEED_ROUNDS:-3}" cudnn \
+    >"$OUT/seed_investigation.md" 2>&1
+  cat "$OUT/seed_investigation.md"
+  start_gpu_load
+  timeout 150 "$BUILD_PATH/deadline_bench" --engine cudnn --base cudnn --quirks quirks/rx5600xt-rocm57.json \
+    --hangs 10 --soak 10000 --jobs 1,4 --busy 0 >"$OUT/deadline_bench.md" 2>"$OUT/deadline_bench.err"
+  echo "deadline_bench rc=$?" >>"$OUT/deadline_bench.md"
+  timeout 60 "$BUILD_PATH/deadline_bench" --engine cudnn --base cudnn --quirks quirks/rx5600xt-rocm57.json \
+    --floor 0.1 --hangs 10 --soak 10000 --jobs 4 --busy 0 >"$OUT/deadline_bench_floor01.md" 2>>"$OUT/deadline_bench.err"
+  echo "deadline_bench --floor 0.1 rc=$?" >>"$OUT/deadline_bench_floor01.md"
+  kill "$GPU_LOAD" 2>/dev/null; wait "$GPU_LOAD" 2>/dev/null
+  grep -E "^\| (current|former|[0-9])" "$OUT/deadline_bench.md" "$OUT/deadline_bench_floor01.md"
+}
+
+# Issue 18 on one GPU: the all-algorithm f32 sweep of shapes/resnet50.txt by --jobs.
+measure_scaling() {
+  cd "$ROOT" || return 1
+  local j t0 t1 n
+  echo "| jobs | probes | wall s | probes/s |" >"$OUT/scaling.md"
+  echo "|---:|---:|---:|---:|" >>"$OUT/scaling.md"
+  for j in ${SCALING_JOBS:-1 2 4}; do
+    rm -f /tmp/scale.db*
+    t0=$(now)
+    timeout 200 "$CG" sweep --db /tmp/scale.db --engine cudnn --algo all --dir FWD_D,BWD_D,BWD_W \
+      --dt f32 --batch shapes/resnet50.txt --jobs "$j" >"$OUT/scaling_j$j.txt" 2>&1
+    t1=$(now)
+    n=$("$CG" report --db /tmp/scale.db --format json 2>/dev/null | grep -o '"outcome"' | wc -l)
+    awk -v j="$j" -v n="$n" -v a="$t0" -v b="$t1" 'BEGIN { printf "| %d | %d | %.1f | %.0f |\n", j, n, b - a, n / (b - a) }' >>"$OUT/scaling.md"
+  done
+  cat "$OUT/scaling.md"
+}
+
+# Issue 14: the three lists, then the findings' repro lines (this run's and the earlier table's)
+# through cudnn_repro with convguard's fills, four at a time.
+measure_numerics() {
+  cd "$ROOT" || return 1
+  SECONDS_PER_LIST=${SECONDS_PER_LIST:-200} JOBS=${JOBS:-5} bash bench/numerics_gpu.sh sweep
+  python3 bench/numerics_table.py "$OUT" --repro-lines /tmp/lines_new.txt >/dev/null 2>"$OUT/table.err"
+  { cat /tmp/lines_new.txt
+    sed -n 's/ => .*//p' bench/results/2026-12-02-numerics-h200-repro.txt; } | sort -u >"$OUT/repro_lines.txt"
+  split -n l/4 "$OUT/repro_lines.txt" /tmp/repro_part.
+  local f
+  for f in /tmp/repro_part.*; do bash bench/numerics_gpu.sh repro "$f" >/dev/null & done
+  wait
+  echo "repro lines: $(wc -l <"$OUT/repro_lines.txt"), reproduced as wrong/error: $(grep -c 'verdict=wrong\|status=cudnn\|status=CUDNN\|rc=' "$OUT/repro.txt")"
+  for f in "$OUT"/*.jsonl; do xz -T4 "$f"; done
+}
+
 # Issue 17 on the GPU: does PyTorch read an exported errata file, and does it then run another
 # engine? The engine PyTorch runs for the seed's 44x44 shape is made `wrong` (sim over cudnn),
 # the store becomes a profile, the profile an errata file, and PyTorch runs the shape again
@@ -392,6 +473,10 @@ main() {
     benches) setup_device; gpu_facts; validate; measure_benches; measure_guard; return ;;
     seed) setup_device; gpu_facts; validate; measure_seed; return ;;
     fast) setup_device; gpu_facts; measure_fast; return ;;
+    verdicts) setup_device; gpu_facts; measure_verdicts; return ;;
+    scaling) setup_device; gpu_facts; measure_scaling; return ;;
+    numerics) setup_device; gpu_facts; measure_numerics; return ;;
+    owed) setup_device; gpu_facts; validate; measure_verdicts; measure_scaling; measure_numerics; return ;;
     errata) setup_device; measure_errata; return ;;
     fast_errata) setup_device; gpu_facts; validate; measure_errata; measure_fast; return ;;
     tables) setup_device; cd "$ROOT" && measure_tables; summarise "$OUT" | tee "$OUT/summary.md" | tail -70

@@ -12,6 +12,9 @@
 #                                seed's quirks (TF32 on and off), tiles against native, a cached
 #                                route's cost
 #   scripts/gpu_torch.sh resnet50 device: ResNet-50 training steps guarded against unguarded
+#   scripts/gpu_torch.sh owed    device: isolated probes against the in-process loop by --jobs
+#                                (whole command and steady state), tiles against native (mb 8
+#                                traced, mb 32), ResNet-50 with TF32 as PyTorch defaults and off
 #
 # On the device: run(command="scripts/gpu_torch.sh run", carry=[".carry"]). The worker was built
 # here against this machine's torch 2.11 wheel and runs there against the image's torch 2.11
@@ -106,6 +109,43 @@ throughput() {
   t0=$(now); "$PY" -c 'import torch; torch.zeros(1, device="cuda")'
   echo "python: import torch + CUDA context $(since "$t0") s" | tee -a "$OUT/steps.txt"
   sleep 0.3
+}
+
+# Isolated torch probes of 1,000 small distinct problems against the in-process loop, by --jobs:
+# the whole command, and the steady state (first verdict to last, from the stamped -v events).
+throughput_jobs() {
+  local ic oc ih t0 j
+  for ic in 1 2 3 4 5 6 7 8 9 10; do for oc in 1 2 3 4 5 6 7 8 9 10; do
+    for ih in 5 6 7 8 9 10 11 12 13 14; do echo "mb1ic${ic}ih${ih}oc${oc}kh3ph1"; done
+  done; done >/tmp/small1000.txt
+  "$PY" bench/torch_loop.py /tmp/small1000.txt >"$OUT/loop.txt" 2>&1
+  "$PY" bench/torch_loop.py /tmp/small1000.txt --check >>"$OUT/loop.txt" 2>&1
+  for j in 1 4 8; do
+    t0=$(now)
+    "$CG" probe --engine torch --dir FWD_D --dt f32 --batch /tmp/small1000.txt --json -v -j "$j" \
+      >"$OUT/tp_j$j.jsonl" 2> >(stamp >"$OUT/tp_j$j.err")
+    echo "probe_j$j whole $(since "$t0") s, ok $(grep -c '"ok"' "$OUT/tp_j$j.jsonl")" >>"$OUT/tp_times.txt"
+  done
+  sleep 0.3
+  "$PY" - "$OUT" <<'PY' | tee -a "$OUT/steps.txt"
+import os, sys
+out = sys.argv[1]
+for j in (1, 4, 8):
+    ev = [l.split(" ", 1) for l in open(os.path.join(out, f"tp_j{j}.err"))]
+    v = [float(t) for t, l in ev if "verdict" in l]
+    if len(v) > 1:
+        print(f"probe --engine torch -j {j}: {len(v)} verdicts, steady state {(len(v) - 1) / (v[-1] - v[0]):.0f} probes/s")
+PY
+  cat "$OUT/loop.txt" "$OUT/tp_times.txt" | tee -a "$OUT/steps.txt"
+}
+
+tiles() {
+  local t0=$(now) mb
+  for mb in 8 32; do
+    timeout 150 "$PY" bench/torch_tiles_bench.py --mb "$mb" $([ "$mb" = 8 ] && echo --trace) \
+      >"$OUT/tiles_mb$mb.md" 2>"$OUT/tiles_mb$mb.err"
+    echo "torch_tiles_bench mb $mb rc=$? $(since "$t0") s" | tee -a "$OUT/steps.txt"
+  done
 }
 
 # ResNet-50 training steps guarded and unguarded (bench/torch_guard_bench.py): learning every
@@ -245,5 +285,15 @@ case "$MODE" in
     guarded_step resnet18 8x3x176x176
     echo; cat "$OUT/steps.txt" "$OUT/guard_bench.md" "$OUT/guard_bench-notf32.md"
     (cd "$OUT" && tar cJf /tmp/torch_logs.tar.xz . && find . -type f -delete && mv /tmp/torch_logs.tar.xz logs.tar.xz) ;;
-  *) echo "gpu_torch.sh: unknown mode $MODE (stage|run|guard|resnet50|notf32|final)" >&2; exit 2 ;;
+  owed)
+    cd "$ROOT" || exit 1
+    setup
+    throughput_jobs
+    tiles
+    R50_SECONDS=${R50_SECONDS:-170} guard_resnet50
+    NVIDIA_TF32_OVERRIDE=0 R50_SECONDS=${R50_SECONDS:-170} guard_resnet50 -notf32
+    echo; cat "$OUT/steps.txt" "$OUT/guard_bench.md" "$OUT/guard_bench-notf32.md"
+    grep -A9 "^| problem" "$OUT"/tiles_mb*.md
+    (cd "$OUT" && tar cJf /tmp/torch_logs.tar.xz . && find . -type f -delete && mv /tmp/torch_logs.tar.xz logs.tar.xz) ;;
+  *) echo "gpu_torch.sh: unknown mode $MODE (stage|run|guard|resnet50|notf32|final|owed)" >&2; exit 2 ;;
 esac

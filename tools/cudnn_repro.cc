@@ -3,6 +3,7 @@
 // double-precision reference and error figures. NCHW, cross-correlation.
 //
 //   cudnn_repro DIR DT ALGO DESCRIPTOR [--bound-m A] [--bound-abs B] [--normwise C]
+//               [--fill convguard|lcg] [--unit-bits N] [--inputs-only 1]
 //     DIR: FWD_D | BWD_D | BWD_W     DT: f32 | f16 | bf16
 //     ALGO: <fwd|bwd_data|bwd_filter>.<ENUM>.<default|tf32|tensor_op|fma> or engine<N>
 //     DESCRIPTOR: benchdnn's, e.g. g1mb1ic64ih56iw56oc64oh56ow56kh3kw3sh1sw1ph1pw1dh0dw0
@@ -11,9 +12,17 @@
 //   sum of |a*b| over an output's terms, u the data type's unit roundoff). The defaults
 //   (0) are the exact class. Prints one line of key=value; exit 0 whatever the verdict,
 //   1 when cuDNN fails (the status is printed), 2 on bad arguments.
+//   --fill convguard (the default) gives the inputs a probe of convguard gave (its fill rule,
+//   written out again below), so a finding near its bound meets the same data; --fill lcg
+//   gives other integers of the same magnitude, to see whether a finding depends on the data.
+//   --unit-bits N takes u = 2^-N instead of the data type's (11: results rounded to TF32, the
+//   bound convguard's reduced class gives f32). The output names the engine's numerical notes.
+//   --inputs-only 1 prints checksums of the three inputs (sum of (i+1) v_i) and exits before
+//   any CUDA call: a test compares them with convguard's fills on a machine without a GPU.
 #include <cuda_runtime.h>
 #include <cudnn.h>
 
+#include <algorithm>
 #include <cmath>
 #include <cstdint>
 #include <cstdio>
@@ -33,7 +42,7 @@ struct Conv {
 [[noreturn]] void usage(const char* why) {
   std::fprintf(stderr,
                "cudnn_repro: %s\nusage: cudnn_repro DIR DT ALGO DESCRIPTOR "
-               "[--bound-m A] [--bound-abs B] [--normwise C]\n",
+               "[--bound-m A] [--bound-abs B] [--normwise C] [--fill convguard|lcg] [--unit-bits N]\n",
                why);
   std::exit(2);
 }
@@ -163,6 +172,30 @@ std::vector<float> fill(size_t n, long m, uint64_t seed) {
   for (auto& x : v) {
     s = s * 6364136223846793005ull + 1442695040888963407ull;
     x = static_cast<float>(static_cast<long>((s >> 33) % uint64_t(2 * m + 1)) - m);
+  }
+  return v;
+}
+
+// convguard's fill (engines/fill.cc, seed 0), from its definition: element i of argument a
+// (src 0, wei 1, dst 3) is an integer in [-m, m] drawn by splitmix64's finaliser from
+// (a, i); m keeps k m^2 within the accumulator's exact integers for the direction's longest
+// sum k (forward counts the bias term), and past that limit the values become sparse.
+uint64_t splitmix(uint64_t x) {
+  x += 0x9e3779b97f4a7c15ull;
+  x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ull;
+  x = (x ^ (x >> 27)) * 0x94d049bb133111ebull;
+  return x ^ (x >> 31);
+}
+
+std::vector<float> convguard_fill(size_t n, int arg, double k, const std::string& dt) {
+  const double limit = dt == "f16" ? 2048 : 16777216, cap = dt == "f16" ? 4 : 16;
+  const long m = long(std::clamp(std::floor(std::sqrt(limit / std::max(1.0, k))), 1.0, cap));
+  const double density = k > limit ? std::max(limit / k, 1e-3) : 1.0;
+  std::vector<float> v(n);
+  for (size_t i = 0; i < n; ++i) {
+    const uint64_t h = splitmix(splitmix(uint64_t(arg)) ^ uint64_t(i));
+    if (density < 1.0 && double(h >> 11) * 0x1.0p-53 >= density) continue;
+    v[i] = float(long((h >> 7) % uint64_t(2 * m + 1)) - m);
   }
   return v;
 }
@@ -319,6 +352,37 @@ cudnnBackendDescriptor_t tensor(const int64_t dims[4], cudnnDataType_t t, int64_
   return d;
 }
 
+const char* note_name(cudnnBackendNumericalNote_t n) {
+  switch (n) {
+    case CUDNN_NUMERICAL_NOTE_TENSOR_CORE: return "TENSOR_CORE";
+    case CUDNN_NUMERICAL_NOTE_DOWN_CONVERT_INPUTS: return "DOWN_CONVERT_INPUTS";
+    case CUDNN_NUMERICAL_NOTE_REDUCED_PRECISION_REDUCTION: return "REDUCED_PRECISION_REDUCTION";
+    case CUDNN_NUMERICAL_NOTE_FFT: return "FFT";
+    case CUDNN_NUMERICAL_NOTE_NONDETERMINISTIC: return "NONDETERMINISTIC";
+    case CUDNN_NUMERICAL_NOTE_WINOGRAD: return "WINOGRAD";
+    case CUDNN_NUMERICAL_NOTE_WINOGRAD_TILE_4x4: return "WINOGRAD_TILE_4x4";
+    case CUDNN_NUMERICAL_NOTE_WINOGRAD_TILE_6x6: return "WINOGRAD_TILE_6x6";
+    case CUDNN_NUMERICAL_NOTE_WINOGRAD_TILE_13x13: return "WINOGRAD_TILE_13x13";
+    default: return "OTHER";
+  }
+}
+
+// The numerical notes cuDNN declares for the engine (printed, so a finding's class can be
+// checked against what convguard read): "-" for legacy algorithms, "none" for no notes.
+std::string g_notes = "-";
+
+std::string read_notes(cudnnBackendDescriptor_t engine) {
+  cudnnBackendNumericalNote_t raw[CUDNN_NUMERICAL_NOTE_TYPE_COUNT];
+  int64_t n = 0;
+  CUDNN_OK(cudnnBackendGetAttribute(engine, CUDNN_ATTR_ENGINE_NUMERICAL_NOTE,
+                                    CUDNN_TYPE_NUMERICAL_NOTE, CUDNN_NUMERICAL_NOTE_TYPE_COUNT, &n,
+                                    raw));
+  std::string out;
+  for (int64_t i = 0; i < n && i < CUDNN_NUMERICAL_NOTE_TYPE_COUNT; ++i)
+    out += (out.empty() ? "" : ",") + std::string(note_name(raw[i]));
+  return out.empty() ? "none" : out;
+}
+
 // Backend API: global engine index N with its default knobs. Grouped convolutions put
 // the groups into the channel dims (the filter's second dim is ic/g).
 void run_engine(cudnnHandle_t h, const Conv& c, const std::string& dir, const std::string& dt,
@@ -379,6 +443,7 @@ void run_engine(cudnnHandle_t h, const Conv& c, const std::string& dir, const st
   set(engine, CUDNN_ATTR_ENGINE_OPERATION_GRAPH, CUDNN_TYPE_BACKEND_DESCRIPTOR, 1, &graph);
   set(engine, CUDNN_ATTR_ENGINE_GLOBAL_INDEX, CUDNN_TYPE_INT64, 1, &gi);
   CUDNN_OK(cudnnBackendFinalize(engine));
+  g_notes = read_notes(engine);
   auto cfg = make(CUDNN_BACKEND_ENGINECFG_DESCRIPTOR);
   set(cfg, CUDNN_ATTR_ENGINECFG_ENGINE, CUDNN_TYPE_BACKEND_DESCRIPTOR, 1, &engine);
   CUDNN_OK(cudnnBackendFinalize(cfg));
@@ -410,10 +475,19 @@ int main(int argc, char** argv) {
   if (dt != "f32" && dt != "f16" && dt != "bf16") usage("DT must be f32, f16 or bf16");
   const Conv c = parse(argv[4]);
   double bound_m = 0, bound_abs = 0, normwise = -1;
+  std::string fill_rule = "convguard";
+  bool inputs_only = false;
+  int unit_bits = bits_of(dt);
   for (int i = 5; i + 1 < argc; i += 2) {
     const std::string k = argv[i];
     const double v = std::atof(argv[i + 1]);
-    if (k == "--bound-m")
+    if (k == "--fill")
+      fill_rule = argv[i + 1];
+    else if (k == "--inputs-only")
+      inputs_only = v != 0;
+    else if (k == "--unit-bits")
+      unit_bits = int(v);
+    else if (k == "--bound-m")
       bound_m = v;
     else if (k == "--bound-abs")
       bound_abs = v;
@@ -422,6 +496,7 @@ int main(int argc, char** argv) {
     else
       usage("unknown option");
   }
+  if (fill_rule != "convguard" && fill_rule != "lcg") usage("--fill must be convguard or lcg");
   const long icg = c.ic / c.g;
   const double k = dir == "FWD_D"   ? double(icg * c.kh * c.kw)
                    : dir == "BWD_D" ? double(c.oc / c.g * c.kh * c.kw)
@@ -431,7 +506,20 @@ int main(int argc, char** argv) {
       std::max(1L, std::min(dt == "f16" ? 4L : 16L, long(std::floor(std::sqrt(limit / k)))));
   const size_t nx = size_t(c.mb * c.ic * c.ih * c.iw), nw = size_t(c.oc * icg * c.kh * c.kw),
                ny = size_t(c.mb * c.oc * c.oh * c.ow);
-  std::vector<float> x = fill(nx, m, 1), w = fill(nw, m, 2), dy = fill(ny, m, 3);
+  const bool same = fill_rule == "convguard";
+  const double kc = dir == "FWD_D" ? k + 1 : k;
+  std::vector<float> x = same ? convguard_fill(nx, 0, kc, dt) : fill(nx, m, 1),
+                     w = same ? convguard_fill(nw, 1, kc, dt) : fill(nw, m, 2),
+                     dy = same ? convguard_fill(ny, 3, kc, dt) : fill(ny, m, 3);
+  if (inputs_only) {
+    auto sum = [](const std::vector<float>& v) {
+      double s = 0;
+      for (size_t i = 0; i < v.size(); ++i) s += double(i + 1) * v[i];
+      return s;
+    };
+    std::printf("src=%.17g wei=%.17g dst=%.17g\n", sum(x), sum(w), sum(dy));
+    return 0;
+  }
   cudnnHandle_t h;
   CUDNN_OK(cudnnCreate(&h));
   Buffers b;
@@ -460,7 +548,7 @@ int main(int argc, char** argv) {
   CUDA_OK(cudaMemcpy(bytes.data(), out, bytes.size(), cudaMemcpyDeviceToHost));
   const std::vector<float> got = from_device_type(dt, bytes);
   const Sums ref = reference(c, dir, x, w, dy);
-  const double u = std::ldexp(1.0, -bits_of(dt));
+  const double u = std::ldexp(1.0, -unit_bits);
   double scale = 0, err2 = 0, floor2 = 0, mag2 = 0, max_abs = 0, max_rel = 0, max_over_m = 0;
   for (double v : ref.mag) scale = std::max(scale, v), mag2 += v * v;
   long nonfinite = 0, over = 0, inexact = 0;
@@ -481,9 +569,9 @@ int main(int argc, char** argv) {
       (normwise >= 0 ? std::sqrt(err2) > 2 * u * std::sqrt(floor2) + normwise * std::sqrt(mag2)
                      : over > 0);
   std::printf(
-      "status=ok verdict=%s n=%zu nonfinite=%ld inexact=%ld over_bound=%ld max_abs_err=%.6g "
+      "status=ok fill=%s notes=%s unit_bits=%d verdict=%s n=%zu nonfinite=%ld inexact=%ld over_bound=%ld max_abs_err=%.6g "
       "max_rel_err=%.6g max_err_over_M=%.3g max_err_over_S=%.3g norm_err_over_M=%.3g S=%.6g\n",
-      wrong ? "wrong" : "ok", nout, nonfinite, inexact, over, max_abs, max_rel, max_over_m,
+      fill_rule.c_str(), g_notes.c_str(), unit_bits, wrong ? "wrong" : "ok", nout, nonfinite, inexact, over, max_abs, max_rel, max_over_m,
       scale > 0 ? max_abs / scale : 0.0, mag2 > 0 ? std::sqrt(err2 / mag2) : 0.0, scale);
   return 0;
 }

@@ -81,5 +81,21 @@ TEST(IsolationArgs, MiopenStateReachesTheWorkersAndSurvivesResume) {
   EXPECT_EQ(supervisor_options(engine, iso).status().code(), Code::kInvalid);
 }
 
+TEST(IsolationArgs, ExecFloorBecomesTheLeastExecuteDeadlineAndSurvivesResume) {
+  EngineArgs engine;
+  engine.spec.name = "ref";
+  IsolationArgs iso;
+  auto o = supervisor_options(engine, iso);
+  ASSERT_TRUE(o.ok()) << o.status().to_string();
+  EXPECT_EQ(o->timeouts.execute_floor_min_s, PhaseTimeouts{}.execute_floor_min_s);
+  iso.exec_floor = 0.05;
+  o = supervisor_options(engine, iso);
+  ASSERT_TRUE(o.ok()) << o.status().to_string();
+  EXPECT_EQ(o->timeouts.execute_floor_min_s, 0.05);
+  auto back = IsolationArgs::from_json(iso.to_json());
+  ASSERT_TRUE(back.ok());
+  EXPECT_EQ(back->exec_floor, 0.05);
+}
+
 }  // namespace
 }  // namespace convguard::cli

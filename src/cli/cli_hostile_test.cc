@@ -68,7 +68,7 @@ class Hostile : public ::testing::Test {
 
 TEST_F(Hostile, EveryDurationIsFinitePositiveAndBounded) {
   for (const char* opt :
-       {"--timeout-init", "--timeout-prepare", "--timeout-exec", "--timeout-verify"})
+       {"--timeout-init", "--timeout-prepare", "--timeout-exec", "--timeout-verify", "--exec-floor"})
     for (const char* v : {"inf", "1e10", "nan", "-1", "0"})
       expect({"sweep", "--db", db(), "--engine", "ref", opt, v, "mb1ic4ih8oc4kh3"}, 2, opt);
   EXPECT_FALSE(fs::exists(db())) << "nothing is written before the options are checked";

@@ -101,6 +101,10 @@ void IsolationArgs::add_to(CLI::App& app) {
                  "seconds per execution phase, or auto (calibrated cost model; floor from the "
                  "measured jitter)")
       ->capture_default_str();
+  app.add_option("--exec-floor", exec_floor,
+                 "seconds: the least automatic execute deadline once the overhead around "
+                 "execute phases is measured (a hang of a short convolution is called after it)")
+      ->capture_default_str();
   app.add_option("--timeout-verify", timeout_verify,
                  "seconds for the reference and comparison, or auto (scaled by size)")
       ->capture_default_str();
@@ -121,6 +125,7 @@ nlohmann::json IsolationArgs::to_json() const {
           {"timeout_prepare", timeout_prepare},
           {"timeout_exec", timeout_exec},
           {"timeout_verify", timeout_verify},
+          {"exec_floor", exec_floor},
           {"no_verify", no_verify},
           {"warmup", warmup},
           {"repeats", repeats},
@@ -136,6 +141,7 @@ Result<IsolationArgs> IsolationArgs::from_json(const nlohmann::json& j) {
     a.timeout_prepare = j.value("timeout_prepare", a.timeout_prepare);
     a.timeout_exec = j.value("timeout_exec", a.timeout_exec);
     a.timeout_verify = j.value("timeout_verify", a.timeout_verify);
+    a.exec_floor = j.value("exec_floor", a.exec_floor);
     a.no_verify = j.value("no_verify", a.no_verify);
     a.warmup = j.value("warmup", a.warmup);
     a.repeats = j.value("repeats", a.repeats);
@@ -152,6 +158,7 @@ Result<SupervisorOptions> supervisor_options(const EngineArgs& engine, const Iso
   CG_RETURN_IF_ERROR(check_devices(a.devices));
   CG_RETURN_IF_ERROR(check_seconds(a.timeout_init, "--timeout-init").status());
   CG_RETURN_IF_ERROR(check_seconds(a.timeout_prepare, "--timeout-prepare").status());
+  CG_RETURN_IF_ERROR(check_seconds(a.exec_floor, "--exec-floor").status());
   auto exec = parse_timeout(a.timeout_exec, "--timeout-exec");
   if (!exec.ok()) return exec.status();
   auto verify = parse_timeout(a.timeout_verify, "--timeout-verify");
@@ -176,6 +183,7 @@ Result<SupervisorOptions> supervisor_options(const EngineArgs& engine, const Iso
   o.timeouts.prepare_s = a.timeout_prepare;
   o.timeouts.execute_s = *exec;
   o.timeouts.verify_s = *verify;
+  o.timeouts.execute_floor_min_s = a.exec_floor;
   // Realistic deadlines from the first probe, and replacement workers standing by: two,
   // since hangs can come faster than a GPU worker's context comes up.
   o.calibrate = true;

@@ -22,6 +22,9 @@ struct IsolationArgs {
   std::vector<std::string> devices;
   double timeout_init = 60, timeout_prepare = 300;
   std::string timeout_exec = "auto", timeout_verify = "auto";
+  /// The least automatic execute deadline once the jitter is measured (PhaseTimeouts::
+  /// execute_floor_min_s): what a hang of a millisecond convolution costs.
+  double exec_floor = PhaseTimeouts{}.execute_floor_min_s;
   bool no_verify = false;
   int warmup = 0, repeats = 1;
   bool verbose = false;  ///< log worker starts, verdicts and canaries on stderr

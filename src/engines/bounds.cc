@@ -150,10 +150,11 @@ std::string describe(Arg a, const ErrorModel& e, const ArgStats& s, const std::v
   const bool transform = is_winograd(e.cls) || e.cls == AlgoClass::fft;
   return m + fmt::format(
                  "; {} of {} elements exceed the {} bound (k {:g}, max err/bound {:.3g}; "
-                 "bound 2u max(|y|,1) + {:.3g} M + {:.3g}{})",
+                 "bound 2u max(|y|,1) + {:.3g} M + {:.3g}{}, u 2^-{})",
                  s.mismatches + s.nonfinite, ref.size(), to_string(e.cls), e.k, s.max_ratio,
                  transform ? 0.0 : mcoef, e.abs_term,
-                 e.normwise ? fmt::format(", normwise {:.3g} ||M||", e.c * e.u_acc) : "");
+                 e.normwise ? fmt::format(", normwise {:.3g} ||M||", e.c * e.u_acc) : "",
+                 std::lround(-std::log2(e.u_store)));
 }
 
 }  // namespace
