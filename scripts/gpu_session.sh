@@ -383,7 +383,7 @@ measure_scaling() {
   for j in ${SCALING_JOBS:-1 2 4}; do
     rm -f /tmp/scale.db*
     t0=$(now)
-    timeout 200 "$CG" sweep --db /tmp/scale.db --engine cudnn --algo all --dir FWD_D,BWD_D,BWD_W \
+    timeout 120 "$CG" sweep --db /tmp/scale.db --engine cudnn --algo all --dir FWD_D,BWD_D,BWD_W \
       --dt f32 --batch shapes/resnet50.txt --jobs "$j" >"$OUT/scaling_j$j.txt" 2>&1
     t1=$(now)
     n=$("$CG" report --db /tmp/scale.db --format json 2>/dev/null | grep -o '"outcome"' | wc -l)
@@ -476,7 +476,7 @@ main() {
     verdicts) setup_device; gpu_facts; measure_verdicts; return ;;
     scaling) setup_device; gpu_facts; measure_scaling; return ;;
     numerics) setup_device; gpu_facts; measure_numerics; return ;;
-    owed) setup_device; gpu_facts; validate; measure_verdicts; measure_scaling; measure_numerics; return ;;
+    owed) setup_device; gpu_facts; validate; measure_verdicts; measure_numerics; measure_scaling; return ;;
     errata) setup_device; measure_errata; return ;;
     fast_errata) setup_device; gpu_facts; validate; measure_errata; measure_fast; return ;;
     tables) setup_device; cd "$ROOT" && measure_tables; summarise "$OUT" | tee "$OUT/summary.md" | tail -70
