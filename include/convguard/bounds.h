@@ -39,6 +39,10 @@ struct ErrorModel {
 };
 ErrorModel error_model(const Problem& p, AlgoClass cls);
 
+/// The computation term E_i of a direct class's elementwise bound for an output whose
+/// M_i is m: 2 u_input m, plus the accumulation's rounding once m passes 2^acc_bits.
+double direct_term(const ErrorModel& e, double m);
+
 /// gamma(k, u) of the accumulation term: Higham and Mary's probabilistic bound
 /// exp(lambda sqrt(k) u + k u^2 / (1 - u)) - 1 with lambda = 8.
 double accumulation_gamma(double k, double u);

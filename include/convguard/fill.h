@@ -26,6 +26,9 @@ void poison_outputs(const Problem& p, ConvTensors& t);
 
 /// Largest |value| fill_inputs writes for p: inputs are integers in [-m, m].
 int fill_magnitude(const Problem& p);
+/// Share of the elements fill_inputs draws rather than leaves 0 (below 1 only where the
+/// accumulation length passes the data type's exact integers).
+double fill_density(const Problem& p);
 /// Mean square of the values fill_inputs writes for p (zeros of sparse fills included).
 double fill_mean_square(const Problem& p);
 /// The most product terms one output of the direction sums (bias included).

@@ -85,21 +85,6 @@ struct ArgStats {
   bool inexact = false, got_nonzero = false, ref_nonzero = false;
 };
 
-// Elementwise computation-error term E_i of a direct class for an output with M_i = m.
-double direct_term(const ErrorModel& e, double m) {
-  double t = 2 * e.u_input * m;
-  if (m >= std::ldexp(1.0, e.acc_bits)) {
-    // Past the accumulator's exact integers. A reduced-precision reduction is modelled
-    // as a tree (split-K) reduction: each term passes through log2(k) roundings.
-    const bool reduced_type = e.acc_bits < kF32Bits;
-    const double steps = std::ceil(std::log2(std::max(e.k, 2.0)));
-    t += (reduced_type ? steps * e.u_acc / (1 - steps * e.u_acc)
-                       : accumulation_gamma(e.k, e.u_acc)) *
-         m;
-  }
-  return t;
-}
-
 ArgStats check_arg(const ErrorModel& e, const ErrorModel& exact, const std::vector<float>& got,
                    const std::vector<float>& ref, const std::vector<float>* mag) {
   ArgStats s;
@@ -205,6 +190,20 @@ double winograd_growth(int m, int r) {
     worst = std::max(worst, std::sqrt(sum));
   }
   return worst;
+}
+
+double direct_term(const ErrorModel& e, double m) {
+  double t = 2 * e.u_input * m;
+  if (m >= std::ldexp(1.0, e.acc_bits)) {
+    // Past the accumulator's exact integers. A reduced-precision reduction is modelled
+    // as a tree (split-K) reduction: each term passes through log2(k) roundings.
+    const bool reduced_type = e.acc_bits < kF32Bits;
+    const double steps = std::ceil(std::log2(std::max(e.k, 2.0)));
+    t += (reduced_type ? steps * e.u_acc / (1 - steps * e.u_acc)
+                       : accumulation_gamma(e.k, e.u_acc)) *
+         m;
+  }
+  return t;
 }
 
 ErrorModel error_model(const Problem& p, AlgoClass cls) {

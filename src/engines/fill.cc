@@ -102,6 +102,8 @@ void poison_outputs(const Problem& p, ConvTensors& t) {
 
 int fill_magnitude(const Problem& p) { return params_for(p).magnitude; }
 
+double fill_density(const Problem& p) { return params_for(p).density; }
+
 double fill_mean_square(const Problem& p) {
   // Uniform integers in [-m, m]: E[x^2] = m (m + 1) / 3, times the density.
   const FillParams f = params_for(p);
