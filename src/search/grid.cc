@@ -304,8 +304,8 @@ Status parse_assignment(std::string_view tok, size_t column, size_t cap, Grid& g
   const auto text = tok.substr(eq + 1);
   const size_t vcol = column + eq + 1;
   if (text.empty()) return err(fmt::format("no value for '{}' at column {}", name, vcol));
-  Status s = f >= kDir ? parse_enum_values(text, vcol, a) : ValueParser(text, vcol, g, a).parse_items();
-  if (!s.ok()) return s;
+  CG_RETURN_IF_ERROR(f >= kDir ? parse_enum_values(text, vcol, a)
+                                : ValueParser(text, vcol, g, a).parse_items());
   CG_RETURN_IF_ERROR(check_constant_items(g, a, cap));
   g.assigned[f] = static_cast<int>(g.assigns.size());
   g.assigns.push_back(std::move(a));

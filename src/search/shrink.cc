@@ -106,8 +106,7 @@ Result<Verdict> Shrinker::probe(const Problem& p) {
   if (res_.probes >= opt_.max_probes) return Verdict::budget;
   std::optional<ProbeResult> got;
   ++res_.probes;
-  Status s = prober_.run({{p, opt_.algo}}, [&](size_t, const ProbeResult& r) { got = r; });
-  if (!s.ok()) return s;
+  CG_RETURN_IF_ERROR(prober_.run({{p, opt_.algo}}, [&](size_t, const ProbeResult& r) { got = r; }));
   if (!got) return Status::Error("shrink: the prober returned no result for " + k);
   res_.evidence.push_back(*got);
   const bool is_same = res_.evidence.size() == 1 || same(*got);

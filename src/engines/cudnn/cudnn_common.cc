@@ -91,8 +91,7 @@ Result<void*> DevicePool::acquire(size_t bytes, size_t* capacity) {
     trim();
     e = cudaMalloc(&p, bytes);
   }
-  Status s = cuda_check(e, "cudaMalloc(" + std::to_string(bytes) + " bytes)");
-  if (!s.ok()) return s;
+  CG_RETURN_IF_ERROR(cuda_check(e, "cudaMalloc(" + std::to_string(bytes) + " bytes)"));
   *capacity = bytes;
   return p;
 }

@@ -96,16 +96,14 @@ Result<std::unique_ptr<Prepared>> CudnnEngine::prepare(const Problem& p,
   if (!ctx_->lost.ok()) return ctx_->lost;
   if (int index = parse_engine_name(algo); index >= 0) {
     auto prepared = std::make_unique<BackendPrepared>(ctx_, p);
-    Status s = ctx_->note(prepared->prepare(index));
-    if (!s.ok()) return s;
+    CG_RETURN_IF_ERROR(ctx_->note(prepared->prepare(index)));
     return std::unique_ptr<Prepared>(std::move(prepared));
   }
   if (algo != kDefaultAlgo && !is_legacy_name(algo))
     return Status::Invalid("invalid --algo=" + algo +
                            ": cudnn knows default, <dir>.<ALGO>.<math> and engine<N>");
   auto prepared = std::make_unique<LegacyPrepared>(ctx_, p);
-  Status s = ctx_->note(prepared->prepare(algo));
-  if (!s.ok()) return s;
+  CG_RETURN_IF_ERROR(ctx_->note(prepared->prepare(algo)));
   return std::unique_ptr<Prepared>(std::move(prepared));
 }
 
