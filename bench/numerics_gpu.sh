@@ -23,7 +23,7 @@ case "${1:-}" in
     # others), each stopped after SECONDS; a stopped list's table is partial and says so.
     for list in ${LISTS:-resnet50 awkward mobilenet_v1}; do
       (start=$(date +%s)
-       timeout -s INT "${SECONDS_PER_LIST:-290}" "$BIN/convguard" probe --engine cudnn --algo all \
+       timeout -k 5 -s INT "${SECONDS_PER_LIST:-290}" "$BIN/convguard" probe --engine cudnn --algo all \
          --dir FWD_D,BWD_D,BWD_W --dt f32,f16,bf16 --batch "shapes/$list.txt" --json \
          -j "${JOBS:-5}" >"$OUT/$list.jsonl" 2>"$OUT/$list.err"
        rc=$?

@@ -23,7 +23,9 @@
 #                                      shapes/resnet50.txt with --jobs 1, 2 and 4
 #   scripts/gpu_session.sh numerics    device: issue 14's three all-algorithm lists, then every
 #                                      finding's cudnn_repro line (the fills convguard used)
-#   scripts/gpu_session.sh owed        device: validate, verdicts, scaling, numerics
+#   scripts/gpu_session.sh owed        device: validate, verdicts, numerics, scaling
+#   scripts/gpu_session.sh final       device: numerics of $LISTS, the soak beside a busy GPU,
+#                                      stamped hang events (every step capped)
 #   scripts/gpu_session.sh fast        device: issue 13's before/after: the seed investigation
 #                                      (bench/seed_investigation.sh, convguard-before vs this
 #                                      build), boundary --jobs 1,2,4, hang latency, a false-hang
@@ -341,7 +343,8 @@ PY
   done
 }
 
-# A process that keeps the GPU busy (matrix products in a loop) until killed.
+# A process that keeps the GPU busy (matrix products in a loop) until killed; returns once the
+# GPU reports it busy (importing torch takes seconds), or after 30 s.
 start_gpu_load() {
   env -u LD_LIBRARY_PATH python3 -c '
 import torch, time
@@ -351,8 +354,18 @@ while time.time() < end:
     a = (a @ a).clamp_(-1, 1)
 ' >"$OUT/gpu_load.log" 2>&1 &
   GPU_LOAD=$!
-  sleep 3
-  nvidia-smi --query-gpu=utilization.gpu --format=csv,noheader | sed 's/^/GPU utilisation with the load: /' | tee -a "$OUT/gpu_load.log"
+  local i u=0
+  for i in $(seq 30); do
+    u=$(nvidia-smi --query-gpu=utilization.gpu --format=csv,noheader,nounits | head -1)
+    [ "${u:-0}" -ge 50 ] && break
+    sleep 1
+  done
+  echo "GPU utilisation with the load after ${i} s: ${u} %" | tee -a "$OUT/gpu_load.log"
+}
+
+stop_gpu_load() {
+  echo "GPU utilisation before the load stops: $(nvidia-smi --query-gpu=utilization.gpu --format=csv,noheader)" | tee -a "$OUT/gpu_load.log"
+  kill "$GPU_LOAD" 2>/dev/null; wait "$GPU_LOAD" 2>/dev/null
 }
 
 # Issue 13 with one build: the default execute floor (0.2 s) against 0.1 s, alternating, then
@@ -370,7 +383,7 @@ measure_verdicts() {
   timeout 60 "$BUILD_PATH/deadline_bench" --engine cudnn --base cudnn --quirks quirks/rx5600xt-rocm57.json \
     --floor 0.1 --hangs 10 --soak 10000 --jobs 4 --busy 0 >"$OUT/deadline_bench_floor01.md" 2>>"$OUT/deadline_bench.err"
   echo "deadline_bench --floor 0.1 rc=$?" >>"$OUT/deadline_bench_floor01.md"
-  kill "$GPU_LOAD" 2>/dev/null; wait "$GPU_LOAD" 2>/dev/null
+  stop_gpu_load
   grep -E "^\| (current|former|[0-9])" "$OUT/deadline_bench.md" "$OUT/deadline_bench_floor01.md"
 }
 
@@ -402,10 +415,29 @@ measure_numerics() {
     sed -n 's/ => .*//p' bench/results/2026-12-02-numerics-h200-repro.txt; } | sort -u >"$OUT/repro_lines.txt"
   split -n l/4 "$OUT/repro_lines.txt" /tmp/repro_part.
   local f
-  for f in /tmp/repro_part.*; do bash bench/numerics_gpu.sh repro "$f" >/dev/null & done
+  for f in /tmp/repro_part.*; do timeout -k 2 "${REPRO_SECONDS:-80}" bash bench/numerics_gpu.sh repro "$f" >/dev/null & done
   wait
   echo "repro lines: $(wc -l <"$OUT/repro_lines.txt"), reproduced as wrong/error: $(grep -c 'verdict=wrong\|status=cudnn\|status=CUDNN\|rc=' "$OUT/repro.txt")"
   for f in "$OUT"/*.jsonl; do xz -T4 "$f"; done
+}
+
+# The last call of a session: issue 14's lists that came back last time, the soak beside a GPU
+# that is verified busy, and one worker's stamped events around ten hangs (where a hang's
+# 0.3 s goes). Every step is capped, so the logs are packed whatever happens.
+measure_final() {
+  cd "$ROOT" || return 1
+  LISTS=${LISTS:-resnet50 mobilenet_v1} SECONDS_PER_LIST=${SECONDS_PER_LIST:-100} measure_numerics
+  start_gpu_load
+  timeout -k 3 50 "$BUILD_PATH/deadline_bench" --engine cudnn --base cudnn --hangs 0 --soak 10000 \
+    --jobs 4 --busy 0 >"$OUT/deadline_busy_gpu.md" 2>"$OUT/deadline_busy_gpu.err"
+  echo "deadline_bench busy GPU rc=$?" >>"$OUT/deadline_busy_gpu.md"
+  stop_gpu_load
+  grep -E "^\| [0-9]" "$OUT/deadline_busy_gpu.md"
+  local i
+  for i in $(seq 10); do printf '%s\n' mb1ic16ih42oc32kh3ph1 mb1ic16ih44oc32kh3ph1; done >/tmp/hangs.txt
+  timeout -k 3 15 "$CG" probe --engine sim --base cudnn --quirks quirks/rx5600xt-rocm57.json --dir FWD_D \
+    --batch /tmp/hangs.txt --json -v >"$OUT/hangs.jsonl" 2> >(stamp >"$OUT/hangs.err")
+  sleep 0.3
 }
 
 # Issue 17 on the GPU: does PyTorch read an exported errata file, and does it then run another
@@ -477,6 +509,7 @@ main() {
     scaling) setup_device; gpu_facts; measure_scaling; return ;;
     numerics) setup_device; gpu_facts; measure_numerics; return ;;
     owed) setup_device; gpu_facts; validate; measure_verdicts; measure_numerics; measure_scaling; return ;;
+    final) setup_device; gpu_facts; measure_final; return ;;
     errata) setup_device; measure_errata; return ;;
     fast_errata) setup_device; gpu_facts; validate; measure_errata; measure_fast; return ;;
     tables) setup_device; cd "$ROOT" && measure_tables; summarise "$OUT" | tee "$OUT/summary.md" | tail -70

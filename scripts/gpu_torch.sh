@@ -12,6 +12,9 @@
 #                                seed's quirks (TF32 on and off), tiles against native, a cached
 #                                route's cost
 #   scripts/gpu_torch.sh resnet50 device: ResNet-50 training steps guarded against unguarded
+#   scripts/gpu_torch.sh final2  device: the owed steps with caps that fit a last call: throughput
+#                                by --jobs, the GPU tests, ResNet-50 (TF32 default), tiles mb 8
+#                                traced, tiles mb 32
 #   scripts/gpu_torch.sh owed    device: isolated probes against the in-process loop by --jobs
 #                                (whole command and steady state), tiles against native (mb 8
 #                                traced, mb 32), ResNet-50 with TF32 as PyTorch defaults and off
@@ -58,7 +61,7 @@ setup() {
 }
 
 gpu_tests() {
-  timeout 90 "$BIN/torch_engine_gpu_test" >"$OUT/gpu_test.log" 2>&1
+  timeout -k 3 "${GPU_TEST_SECONDS:-90}" "$BIN/torch_engine_gpu_test" >"$OUT/gpu_test.log" 2>&1
   echo "torch_engine_gpu_test rc=$? $(grep -E '^\[  (PASSED|FAILED|SKIPPED) ' "$OUT/gpu_test.log" | tr '\n' ' ')" | tee -a "$OUT/steps.txt"
 }
 
@@ -118,11 +121,11 @@ throughput_jobs() {
   for ic in 1 2 3 4 5 6 7 8 9 10; do for oc in 1 2 3 4 5 6 7 8 9 10; do
     for ih in 5 6 7 8 9 10 11 12 13 14; do echo "mb1ic${ic}ih${ih}oc${oc}kh3ph1"; done
   done; done >/tmp/small1000.txt
-  "$PY" bench/torch_loop.py /tmp/small1000.txt >"$OUT/loop.txt" 2>&1
-  "$PY" bench/torch_loop.py /tmp/small1000.txt --check >>"$OUT/loop.txt" 2>&1
+  timeout -k 3 25 "$PY" bench/torch_loop.py /tmp/small1000.txt >"$OUT/loop.txt" 2>&1
+  timeout -k 3 25 "$PY" bench/torch_loop.py /tmp/small1000.txt --check >>"$OUT/loop.txt" 2>&1
   for j in 1 4 8; do
     t0=$(now)
-    "$CG" probe --engine torch --dir FWD_D --dt f32 --batch /tmp/small1000.txt --json -v -j "$j" \
+    timeout -k 3 25 "$CG" probe --engine torch --dir FWD_D --dt f32 --batch /tmp/small1000.txt --json -v -j "$j" \
       >"$OUT/tp_j$j.jsonl" 2> >(stamp >"$OUT/tp_j$j.err")
     echo "probe_j$j whole $(since "$t0") s, ok $(grep -c '"ok"' "$OUT/tp_j$j.jsonl")" >>"$OUT/tp_times.txt"
   done
@@ -142,7 +145,7 @@ PY
 tiles() {
   local t0=$(now) mb
   for mb in 8 32; do
-    timeout 150 "$PY" bench/torch_tiles_bench.py --mb "$mb" $([ "$mb" = 8 ] && echo --trace) \
+    timeout -k 3 "${TILES_SECONDS:-150}" "$PY" bench/torch_tiles_bench.py --mb "$mb" --rounds "${TILES_ROUNDS:-5}" $([ "$mb" = 8 ] && echo --trace) \
       >"$OUT/tiles_mb$mb.md" 2>"$OUT/tiles_mb$mb.err"
     echo "torch_tiles_bench mb $mb rc=$? $(since "$t0") s" | tee -a "$OUT/steps.txt"
   done
@@ -152,7 +155,7 @@ tiles() {
 # distinct problem of an f32 and a bf16 step in isolated workers comes first, so it gets time.
 guard_resnet50() {
   local t0=$(now) tag=${1:-}
-  timeout "${R50_SECONDS:-480}" "$PY" bench/torch_guard_bench.py --profile "/tmp/r50$tag.profile.json" --steps 10 \
+  timeout -k 3 "${R50_SECONDS:-480}" "$PY" bench/torch_guard_bench.py --profile "/tmp/r50$tag.profile.json" --steps 10 \
     >"$OUT/guard_bench$tag.md" 2> >(stamp >"$OUT/guard_bench$tag.err")
   echo "torch_guard_bench$tag rc=$? $(since "$t0") s" | tee -a "$OUT/steps.txt"
   tail -5 "$OUT/guard_bench$tag.err"
@@ -285,6 +288,16 @@ case "$MODE" in
     guarded_step resnet18 8x3x176x176
     echo; cat "$OUT/steps.txt" "$OUT/guard_bench.md" "$OUT/guard_bench-notf32.md"
     (cd "$OUT" && tar cJf /tmp/torch_logs.tar.xz . && find . -type f -delete && mv /tmp/torch_logs.tar.xz logs.tar.xz) ;;
+  final2)
+    cd "$ROOT" || exit 1
+    setup
+    throughput_jobs
+    GPU_TEST_SECONDS=45 gpu_tests
+    R50_SECONDS=130 guard_resnet50
+    TILES_SECONDS=45 TILES_ROUNDS=3 tiles
+    echo; cat "$OUT/steps.txt" "$OUT/guard_bench.md"
+    grep -A9 "^| problem" "$OUT"/tiles_mb*.md
+    (cd "$OUT" && tar cJf /tmp/torch_logs.tar.xz . && find . -type f -delete && mv /tmp/torch_logs.tar.xz torch_logs.tar.xz) ;;
   owed)
     cd "$ROOT" || exit 1
     setup
