@@ -86,15 +86,25 @@ void Supervisor::Impl::judge_failure(Slot& s, const Job& job, ProbeResult r) {
     end_calibration();
     return begin_recovery(s, describe(job, r));
   }
-  if (recovering) {
-    // It may have failed only because the device was already in trouble: hold it until
-    // the canary speaks.
+  std::string what = describe(job, r);
+  if (recovering || crowded_hang(s, job, r)) {
+    // It may have failed only because the device was already in trouble, or was busy
+    // with its neighbours: hold it until the canary speaks, then run it again (alone).
     deferred.push_back({job.index, job.attempt, std::move(r)});
+    begin_recovery(s, what);
     return;
   }
-  std::string what = describe(job, r);
   deliver(&s, job.index, r);
   begin_recovery(s, what);
+}
+
+bool Supervisor::Impl::crowded_hang(const Slot& s, const Job& job, const ProbeResult& r) const {
+  if (r.outcome != Outcome::hang || job.phase != Phase::execute || job.attempt >= 2 ||
+      opt.timeouts.execute_s > 0)
+    return false;
+  return std::any_of(slots.begin(), slots.end(), [&](const Slot& o) {
+    return &o != &s && o.job && !o.job->canary && !o.job->calibration;
+  });
 }
 
 void Supervisor::Impl::fail_job(Slot& s, Outcome o, const std::string& what,

@@ -184,6 +184,10 @@ struct Supervisor::Impl {
   void fail_job(Slot& s, Outcome o, const std::string& what, std::optional<ExitInfo> exit);
   /// A hang or crash: reported and followed by recovery, or held while one is under way.
   void judge_failure(Slot& s, const Job& job, ProbeResult r);
+  /// A first hang at an automatic execute deadline while other probes shared the device:
+  /// their work may be what held it past the deadline, so it runs again alone before the
+  /// verdict stands.
+  bool crowded_hang(const Slot& s, const Job& job, const ProbeResult& r) const;
   void on_hang(Slot& s);
   void on_death(Slot& s);
   void on_protocol_error(Slot& s, const Status& st);

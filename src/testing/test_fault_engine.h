@@ -11,6 +11,8 @@
 //   oc 19 wedge: creates the marker file, then hangs; while it exists, init() hangs
 //   oc 21 device lost in execute
 //   oc 23 with "hang-once:FILE": hangs in prepare if FILE is missing (creating it)
+//   oc 25 with "hang-once:FILE": hangs in execute if FILE is missing (creating it)
+//   oc 27 takes 0.4 s in prepare, then runs normally
 // EngineSpec::quirks_path selects start-up faults: "init-hang-once:FILE" (hangs in the
 // first init, the one that creates FILE), "init-fail" (init returns an error),
 // "wedge:FILE" (the marker of oc 19), "hang-once:FILE" (the marker of oc 23). Canary
@@ -51,9 +53,9 @@ inline void touch(const std::string& path) {
 class FaultPrepared : public Prepared {
  public:
   FaultPrepared(std::unique_ptr<Prepared> base, const Problem& p, bool canary, int64_t* execs,
-                std::string wedge_file)
+                std::string wedge_file, std::string once_file)
       : base_(std::move(base)), p_(p), canary_(canary), execs_(execs),
-        wedge_file_(std::move(wedge_file)) {}
+        wedge_file_(std::move(wedge_file)), once_file_(std::move(once_file)) {}
   std::string algo() const override { return base_->algo(); }
   AlgoClass algo_class() const override {
     // run_probe asks for the class after announcing verify: a hang here is a verify hang.
@@ -76,6 +78,10 @@ class FaultPrepared : public Prepared {
     if (p_.oc == 19) {
       touch(wedge_file_);
       hang_forever("execute (wedging the device)");
+    }
+    if (p_.oc == 25 && !once_file_.empty() && !file_exists(once_file_)) {
+      touch(once_file_);
+      hang_forever("execute (once)");
     }
     if (p_.ic == 5) {
       std::fprintf(stderr, "fault: segfault in execute\n");
@@ -100,7 +106,7 @@ class FaultPrepared : public Prepared {
   Problem p_;
   bool canary_;
   int64_t* execs_;
-  std::string wedge_file_;
+  std::string wedge_file_, once_file_;
 };
 
 class FaultEngine : public SimEngine {
@@ -133,10 +139,11 @@ class FaultEngine : public SimEngine {
       touch(once_file_);
       hang_forever("prepare (once)");
     }
+    if (!canary_ && p.oc == 27) ::usleep(400000);
     auto b = base_->prepare(p, algo);
     if (!b.ok()) return b.status();
     return std::unique_ptr<Prepared>(
-        std::make_unique<FaultPrepared>(std::move(*b), p, canary_, &execs_, wedge_file_));
+        std::make_unique<FaultPrepared>(std::move(*b), p, canary_, &execs_, wedge_file_, once_file_));
   }
   std::map<std::string, std::string> fingerprint() override {
     auto fp = base_->fingerprint();
