@@ -117,17 +117,26 @@ def main():
     t_learn = time.perf_counter() - t0
     log(f"learned both steps: {n_learned} problems, {t_learn:.1f} s")
 
-    # Side by side: rounds alternate unguarded and guarded, the median of each is kept.
+    # Side by side: rounds alternate unguarded and guarded, and which comes first (ABBA), so
+    # neither side always follows the other; the median of each is kept.
     times = {k: [] for k in ("f32", "bf16", "g_f32", "g_bf16")}
-    for _ in range(args.rounds):
+    kinds = {}
+
+    def unguarded():
         times["f32"].append(timed(model, x, y, False, args.steps))
         times["bf16"].append(timed(model, x, y, True, args.steps))
+
+    def guarded():
         with cg.guard(args.profile):
             times["g_f32"].append(timed(model, x, y, False, args.steps))
             times["g_bf16"].append(timed(model, x, y, True, args.steps))
-            kinds = {}
+            kinds.clear()
             for r in cg.routes():
                 kinds[r["route"]] = kinds.get(r["route"], 0) + 1
+
+    for i in range(args.rounds):
+        for part in ((unguarded, guarded) if i % 2 == 0 else (guarded, unguarded)):
+            part()
     t_f32, t_bf16, g_f32, g_bf16 = (statistics.median(times[k]) for k in ("f32", "bf16", "g_f32", "g_bf16"))
     rows += [("unguarded f32", t_f32, 1.0), ("unguarded bf16 autocast", t_bf16, 1.0),
              ("guarded f32 (profile proves all)", g_f32, t_f32 / g_f32),

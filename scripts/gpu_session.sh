@@ -24,6 +24,8 @@
 #   scripts/gpu_session.sh numerics    device: issue 14's three all-algorithm lists, then every
 #                                      finding's cudnn_repro line (the fills convguard used)
 #   scripts/gpu_session.sh owed        device: validate, verdicts, numerics, scaling
+#   scripts/gpu_session.sh recheck     device: after the crowded-hang change: the three lists side by
+#                                      side again (15 workers) and one round of the seed investigation
 #   scripts/gpu_session.sh final       device: numerics of $LISTS, the soak beside a busy GPU,
 #                                      stamped hang events (every step capped)
 #   scripts/gpu_session.sh fast        device: issue 13's before/after: the seed investigation
@@ -440,6 +442,19 @@ measure_final() {
   sleep 0.3
 }
 
+# The three lists side by side again (the load that made five false hangs) and the seed's
+# investigation once, default floor against 0.1 s.
+measure_recheck() {
+  cd "$ROOT" || return 1
+  LISTS="resnet50 awkward mobilenet_v1" SECONDS_PER_LIST=${SECONDS_PER_LIST:-170} REPRO_SECONDS=40 measure_numerics
+  printf '#!/bin/sh\nexec "%s" "$@" --exec-floor 0.1\n' "$CG" >/tmp/cg-floor01 && chmod +x /tmp/cg-floor01
+  timeout -k 3 40 bench/seed_investigation.sh "$CG" /tmp/cg-floor01 1 cudnn >"$OUT/seed_investigation.md" 2>&1
+  grep -E "^\| 1 |median" "$OUT/seed_investigation.md"
+  for f in "$OUT"/*.jsonl.xz; do
+    echo "$(basename "$f"): $(xz -dc "$f" | grep -c '"outcome":"hang"') hangs, attempts > 1: $(xz -dc "$f" | grep -c '"attempt":2')"
+  done
+}
+
 # Issue 17 on the GPU: does PyTorch read an exported errata file, and does it then run another
 # engine? The engine PyTorch runs for the seed's 44x44 shape is made `wrong` (sim over cudnn),
 # the store becomes a profile, the profile an errata file, and PyTorch runs the shape again
@@ -510,6 +525,7 @@ main() {
     numerics) setup_device; gpu_facts; measure_numerics; return ;;
     owed) setup_device; gpu_facts; validate; measure_verdicts; measure_numerics; measure_scaling; return ;;
     final) setup_device; gpu_facts; measure_final; return ;;
+    recheck) setup_device; gpu_facts; measure_recheck; return ;;
     errata) setup_device; measure_errata; return ;;
     fast_errata) setup_device; gpu_facts; validate; measure_errata; measure_fast; return ;;
     tables) setup_device; cd "$ROOT" && measure_tables; summarise "$OUT" | tee "$OUT/summary.md" | tail -70

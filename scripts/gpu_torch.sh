@@ -288,6 +288,18 @@ case "$MODE" in
     guarded_step resnet18 8x3x176x176
     echo; cat "$OUT/steps.txt" "$OUT/guard_bench.md" "$OUT/guard_bench-notf32.md"
     (cd "$OUT" && tar cJf /tmp/torch_logs.tar.xz . && find . -type f -delete && mv /tmp/torch_logs.tar.xz logs.tar.xz) ;;
+  recheck)  # ResNet-50 in ABBA rounds, then the tiles' trace (mb 8)
+    cd "$ROOT" || exit 1
+    setup
+    t0=$(now)
+    timeout -k 3 "${R50_SECONDS:-100}" "$PY" bench/torch_guard_bench.py --profile /tmp/r50.profile.json --steps 8 --rounds 4 \
+      >"$OUT/guard_bench.md" 2> >(stamp >"$OUT/guard_bench.err")
+    echo "torch_guard_bench rc=$? $(since "$t0") s" | tee -a "$OUT/steps.txt"
+    grep "rounds (s/step)" "$OUT/guard_bench.err"
+    timeout -k 3 45 "$PY" bench/torch_tiles_bench.py --mb 8 --rounds 2 --calls 10 --trace >"$OUT/tiles_mb8.md" 2>"$OUT/tiles_mb8.err"
+    echo "torch_tiles_bench rc=$?" | tee -a "$OUT/steps.txt"
+    cat "$OUT/guard_bench.md"; sed -n '/^| problem/,$p' "$OUT/tiles_mb8.md" | head -40
+    (cd "$OUT" && tar cJf /tmp/torch_logs.tar.xz . && find . -type f -delete && mv /tmp/torch_logs.tar.xz torch_logs.tar.xz) ;;
   final2)
     cd "$ROOT" || exit 1
     setup
