@@ -196,3 +196,33 @@ def test_a_model_that_needs_data_is_run_for_real_and_the_scan_says_so():
     rec = scan.record_cheaply(BranchesOnData(), (torch.randn(1, 3, 8, 8),), False)
     assert rec.how.startswith("ran for real (fake tensors failed"), rec.how
     assert len(rec.convs) == 2
+
+
+def test_convguard_scan_of_a_model_file_lists_its_convolutions_with_their_counts(tmp_path):
+    cg = convguard_binary()
+    model_file = tmp_path / "my_model.py"
+    model_file.write_text(
+        "import torch\n"
+        "import torch.nn.functional as F\n\n"
+        "class Net(torch.nn.Module):\n"
+        "    def __init__(self):\n"
+        "        super().__init__()\n"
+        "        self.stem = torch.nn.Conv2d(3, 8, 3, padding=1)\n"
+        "        self.w = torch.nn.Parameter(torch.randn(8, 8, 3, 3))\n"
+        "    def forward(self, x):\n"
+        "        x = self.stem(x)\n"
+        "        for _ in range(3):\n"
+        "            x = F.conv2d(x, self.w, padding=1)\n"
+        "        return x\n\n"
+        "def build():\n"
+        "    return Net(), (torch.randn(2, 3, 16, 16),)\n")
+    out = tmp_path / "model.txt"
+    env = dict(os.environ, CONVGUARD_PYTHON=sys.executable)
+    done = subprocess.run([cg, "scan", "--torch", f"{model_file}:build", "-o", str(out)],
+                          capture_output=True, text=True, env=env, timeout=300)
+    assert done.returncode == 0, done.stderr
+    entries, refused = parse(out.read_text())
+    counts = sorted((key[0], count) for key, (_, count) in entries.items())
+    # The stem (with bias) once; the functional 8->8 convolution three times, one entry.
+    assert counts == [("FWD_B", 1), ("FWD_D", 3)], out.read_text()
+    assert not refused
