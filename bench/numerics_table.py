@@ -117,6 +117,19 @@ def coefficients(msg, dt):
     return out
 
 
+def failure_matches(outcome, message, res):
+    """Whether cudnn_repro failed as convguard saw: an error with the same cuDNN status, a crash
+    in execution (cuDNN wraps the CUDA error: EXECUTION_FAILED*) or by a signal, a hang killed."""
+    if outcome == "error":
+        status = re.search(r"CUDNN_STATUS_[A-Z_]+", message)
+        return bool(status) and status.group(0) in res
+    if outcome == "crash":
+        return "EXECUTION_FAILED" in res or "signal" in res or "killed" in res
+    if outcome == "hang":
+        return "killed" in res
+    return False
+
+
 def repro_args(r):
     algo = algo_of(r)
     if algo == "default":
@@ -192,8 +205,10 @@ def main():
         if res:
             if outcome == "wrong":
                 verdict = "yes" if "verdict=wrong" in res else "no"
+            elif res.startswith("status=ok"):
+                verdict = "no (ran clean)"
             else:
-                verdict = "yes" if not res.startswith("status=ok") else "no (ran clean)"
+                verdict = "yes" if failure_matches(outcome, ex.get("message", ""), res) else "no (failed otherwise)"
             verdict += f": `{res[:160]}`"
         msg = ex.get("message", "").replace("|", "/")[:160]
         print(f"| {outcome} | {algo} | {dt} | {len(rs)} | {ex.get('err_class', '')} | "
