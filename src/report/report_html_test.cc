@@ -187,6 +187,20 @@ TEST(HtmlBoundaries, ShowTheStoredConclusionRatherThanDerivingOne) {
   EXPECT_EQ(part.find("derived"), std::string::npos) << part;
 }
 
+TEST(HtmlReport, AProbeRowShowsTheErrorOverItsClassBoundAndMarksAnInexactOk) {
+  auto results = seed_results();
+  results[0].err_class = "fft";
+  results[0].err_ratio = 0.004;
+  results[0].inexact = true;
+  results[1].err_class = "exact";
+  ReportData d;
+  d.probes = stored(results);
+  auto html = render_html_report(d, HtmlReportOptions{});
+  ASSERT_TRUE(html.ok()) << html.status().to_string();
+  EXPECT_NE(html->find("0.004 (fft, inexact)"), std::string::npos);
+  EXPECT_NE(html->find("0 (exact)"), std::string::npos) << "an exact ok names its class alone";
+}
+
 TEST(HtmlBoundaries, AreDerivedFromHeatMapRowsOnlyWithoutConclusionsAndSaySo) {
   ReportData d;
   d.probes = stored(seed_results());

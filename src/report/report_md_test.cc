@@ -239,6 +239,31 @@ TEST(ReportBoundaries, AnOkAboveAFailureIsNonMonotonic) {
   EXPECT_FALSE(bs[0].first_failing);
 }
 
+TEST(ReportMarkdown, AnInexactOkAndAWrongNameTheirClassAndErrorOverTheBound) {
+  ReportInput in = seed_report();
+  ProbeResult& ok = in.probes[0];
+  ok.err_class = "fft";
+  ok.max_rel_err = 3e-6;
+  ok.err_ratio = 0.004;
+  ok.inexact = true;
+  ProbeResult wrong = seed_probe(16, 32, 50, Outcome::wrong, 1);
+  wrong.phase = Phase::verify;
+  wrong.err_class = "winograd";
+  wrong.max_rel_err = 0.0885;
+  wrong.err_ratio = 51.7;
+  in.probes.push_back(wrong);
+  const std::string md = report_markdown(in);
+  EXPECT_TRUE(has_line(md, "| 16→32 | 32x32 | 0.216s | ✅ ok, inexact (fft: max rel err 3e-06, 0.004 of its bound) |"))
+      << md;
+  EXPECT_TRUE(has_line(md, "| 16→32 | 36x36 | 0.216s | ✅ ok |")) << "an exact ok stays plain\n" << md;
+  EXPECT_NE(md.find("❌ WRONG (max rel err 0.0885, 51.7x the winograd bound)"), std::string::npos) << md;
+  auto back = probe_result_from_json(nlohmann::json::parse(report_json_lines({ok})));
+  ASSERT_TRUE(back.ok());
+  EXPECT_EQ(back->err_class, "fft");
+  EXPECT_TRUE(back->inexact);
+  EXPECT_DOUBLE_EQ(back->err_ratio, 0.004);
+}
+
 TEST(ReportJson, PrintsOneParsableLinePerProbe) {
   auto in = seed_report();
   const auto latest = latest_per_probe(in.probes);
