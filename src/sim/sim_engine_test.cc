@@ -23,9 +23,9 @@ constexpr int kSlept = 41;     // hardly any CPU time: it blocked instead of spi
 constexpr int kInjected = 43;  // the base's inject_hang ran
 
 // A base engine that writes 1.0 to every output element, optionally after a sleep.
-class FakePrepared : public Prepared {
+class OnesPrepared : public Prepared {
  public:
-  FakePrepared(Problem p, std::string algo, int sleep_ms)
+  OnesPrepared(Problem p, std::string algo, int sleep_ms)
       : p_(std::move(p)), algo_(std::move(algo)), sleep_ms_(sleep_ms) {}
   std::string algo() const override { return algo_; }
   AlgoClass algo_class() const override { return AlgoClass::exact; }
@@ -44,9 +44,9 @@ class FakePrepared : public Prepared {
   int sleep_ms_;
 };
 
-class FakeEngine : public Engine {
+class OnesEngine : public Engine {
  public:
-  explicit FakeEngine(int sleep_ms = 0, bool can_hang = false)
+  explicit OnesEngine(int sleep_ms = 0, bool can_hang = false)
       : sleep_ms_(sleep_ms), can_hang_(can_hang) {}
   std::string name() const override { return "fake"; }
   std::string version() const override { return "fake 1.0"; }
@@ -56,7 +56,7 @@ class FakeEngine : public Engine {
     if (algo != kDefaultAlgo && algo != "direct" && algo != "winograd")
       return Status::Invalid("invalid algo=" + algo);
     const std::string resolved = algo == kDefaultAlgo ? "direct" : algo;
-    return std::unique_ptr<Prepared>(std::make_unique<FakePrepared>(p, resolved, sleep_ms_));
+    return std::unique_ptr<Prepared>(std::make_unique<OnesPrepared>(p, resolved, sleep_ms_));
   }
   std::map<std::string, std::string> fingerprint() override { return {{"fake.version", "1.0"}}; }
   Status inject_hang() override {
@@ -85,7 +85,7 @@ std::unique_ptr<Engine> sim_with(const std::string& rules, uint64_t seed = 0, in
                                  bool can_hang = false) {
   auto q = parse_quirks(R"({"name": "t", "rules": [)" + rules + "]}", "t.json");
   EXPECT_TRUE(q.ok()) << q.status().to_string();
-  return make_sim_engine(std::make_unique<FakeEngine>(sleep_ms, can_hang), q.ok() ? *q : Quirks{},
+  return make_sim_engine(std::make_unique<OnesEngine>(sleep_ms, can_hang), q.ok() ? *q : Quirks{},
                          seed);
 }
 
@@ -133,7 +133,7 @@ TEST(SimEngine, DescribesItselfOverItsBase) {
 TEST(SimEngine, LoadsAQuirkFileAndFingerprintsItsContent) {
   const std::string path = ::testing::TempDir() + "sim_engine_test_quirks.json";
   std::ofstream(path) << R"({"name": "file", "rules": []})";
-  auto e = make_sim_engine(std::make_unique<FakeEngine>(), path, 0);
+  auto e = make_sim_engine(std::make_unique<OnesEngine>(), path, 0);
   ASSERT_TRUE(e.ok()) << e.status().to_string();
   EXPECT_EQ((*e)->version(), "sim(file) over fake 1.0");
   auto q = parse_quirks(R"({"name": "file", "rules": []})", path);
@@ -143,7 +143,7 @@ TEST(SimEngine, LoadsAQuirkFileAndFingerprintsItsContent) {
 }
 
 TEST(SimEngine, MissingQuirkFileIsInvalidNamingThePath) {
-  auto e = make_sim_engine(std::make_unique<FakeEngine>(), "/nonexistent/q.json", 0);
+  auto e = make_sim_engine(std::make_unique<OnesEngine>(), "/nonexistent/q.json", 0);
   ASSERT_FALSE(e.ok());
   EXPECT_EQ(e.status().code(), Code::kInvalid);
   EXPECT_NE(e.status().message().find("/nonexistent/q.json"), std::string::npos);
