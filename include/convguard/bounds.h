@@ -39,6 +39,10 @@ struct ErrorModel {
 };
 ErrorModel error_model(const Problem& p, AlgoClass cls);
 
+/// Winograd and FFT classes: their computation term is the transform's, the same for every
+/// output (abs_term + c u_acc S), not the direct classes' E_i.
+bool is_transform_class(AlgoClass cls);
+
 /// The computation term E_i of a direct class's elementwise bound for an output whose
 /// M_i is m: 2 u_input m, plus the accumulation's rounding once m passes 2^acc_bits.
 double direct_term(const ErrorModel& e, double m);

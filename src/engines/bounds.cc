@@ -91,7 +91,7 @@ ArgStats check_arg(const ErrorModel& e, const ErrorModel& exact, const std::vect
   double scale = 0;  // S = max M
   if (mag)
     for (float m : *mag) scale = std::max(scale, double(m)), s.mag2 += double(m) * m;
-  const bool transform = is_winograd(e.cls) || e.cls == AlgoClass::fft;
+  const bool transform = is_transform_class(e.cls);
   const double transform_term = e.abs_term + e.c * e.u_acc * scale;
   for (size_t i = 0; i < ref.size(); ++i) {
     const double g = got[i], r = ref[i];
@@ -132,7 +132,7 @@ std::string describe(Arg a, const ErrorModel& e, const ArgStats& s, const std::v
   // The bound's coefficients, so that a repro outside convguard can apply the same bound.
   const double top = std::max(e.fill_m, 1.0);
   const double mcoef = direct_term(e, top) / top;
-  const bool transform = is_winograd(e.cls) || e.cls == AlgoClass::fft;
+  const bool transform = is_transform_class(e.cls);
   return m + fmt::format(
                  "; {} of {} elements exceed the {} bound (k {:g}, max err/bound {:.3g}; "
                  "bound 2u max(|y|,1) + {:.3g} M + {:.3g}{}, u 2^-{})",
@@ -191,6 +191,8 @@ double winograd_growth(int m, int r) {
   }
   return worst;
 }
+
+bool is_transform_class(AlgoClass cls) { return is_winograd(cls) || cls == AlgoClass::fft; }
 
 double direct_term(const ErrorModel& e, double m) {
   double t = 2 * e.u_input * m;

@@ -81,11 +81,7 @@ std::string bound_constants(const Problem& p, AlgoClass cls) {
       "TRANSFORM, NORMWISE, ABS_TERM, C_UACC = {}, {}, {:.17g}, {:.17g}\n",
       python_literal(to_string(cls)), e.u_store, e.u_input, e.acc_bits,
       direct_term(e, t) / t - 2 * e.u_input,
-      cls == AlgoClass::fft || cls == AlgoClass::winograd || cls == AlgoClass::winograd_4x4 ||
-              cls == AlgoClass::winograd_6x6 || cls == AlgoClass::winograd_13x13 ||
-              cls == AlgoClass::winograd_tf32
-          ? "True"
-          : "False",
+      is_transform_class(cls) ? "True" : "False",
       e.normwise ? "True" : "False", e.abs_term, e.c * e.u_acc);
 }
 
