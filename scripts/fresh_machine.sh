@@ -15,7 +15,8 @@
 #  - What the machine image provides and the project does not is copied from this machine: the
 #    Debian apt sources, /etc/resolv.conf, local CA certificates (for pip's HTTPS) and the PIP_*
 #    settings. The CUDA toolkit is not: the cuDNN engine is skipped there.
-#  - /proc, /dev, /dev/pts and /dev/shm are mounted in, and unmounted when the command ends.
+#  - /proc, /sys, /dev, /dev/pts and /dev/shm are mounted in, and unmounted when the command ends
+#    (slurmd, which the real-Slurm test starts, reads the CPU topology from /sys).
 # It prints the command's wall time and exits with its status. The copy stays for a look inside
 # (chroot $FRESH_RUN bash) until the next run, or `scripts/fresh_machine.sh --clean`.
 #
@@ -34,7 +35,7 @@ case "$base/" in "$repo"/*) echo "fresh_machine.sh: keep $base outside the repos
 
 unmount_all() {
   local m
-  for m in dev/shm dev/pts dev proc; do
+  for m in dev/shm dev/pts dev sys proc; do
     if mountpoint -q "$run/$m" 2>/dev/null; then umount "$run/$m" || umount -l "$run/$m"; fi
   done
 }
@@ -119,6 +120,7 @@ fi
 echo "fresh_machine: $(git -C "$run/work/main" log -1 --format='%h %s' | cut -c1-100)" >&2
 
 mount -t proc proc "$run/proc"
+mount -t sysfs sysfs "$run/sys"
 mount --bind /dev "$run/dev"
 mount --bind /dev/pts "$run/dev/pts"
 mount --bind /dev/shm "$run/dev/shm"
