@@ -147,6 +147,16 @@ void Supervisor::Impl::on_death(Slot& s) {
   auto exit = s.worker->reap_exited(ms(opt.kill_wait_s));
   if (!s.job) return drop_worker(s);  // an idle worker's end costs no probe
   std::string how = exit ? exit->describe() : "closed its pipe and would not die";
+  if (!ever_ready && s.job->phase == Phase::init && !s.job->canary) {
+    // No worker has ever started: the program cannot run here (a library the loader cannot
+    // find, a missing interpreter), which says nothing of the device, so no canary is tried.
+    s.worker->drain_stderr();
+    stop = Status::Error(fmt::format("engine {}: worker program {} could not start: {}; its stderr: {}",
+                                     opt.engine.name, opt.worker_argv.empty() ? "?" : opt.worker_argv[0],
+                                     how, s.worker->stderr_tail()));
+    kill_all();
+    return;
+  }
   std::string what = fmt::format("worker {} (pid {}) died in {}: {}", s.index,
                                  s.worker->pid(), to_string(s.job->phase), how);
   if (exit && exit->exited) what += " before answering";

@@ -578,6 +578,23 @@ TEST_F(SupervisorTest, AnEngineThatCannotStartStopsTheRunWithoutBlamingAProbe) {
   EXPECT_EQ(r[0].outcome, Outcome::suspect);
 }
 
+TEST_F(SupervisorTest, AWorkerProgramThatCannotLoadStopsTheRunNamingItsErrorNotAWedgedDevice) {
+  // What a worker linked against a library the loader cannot find does: a message, exit 127.
+  auto o = options();
+  o.worker_argv = {"/bin/sh", "-c",
+                   "echo 'convguard-torch-worker: error while loading shared libraries: "
+                   "libtorch.so: cannot open shared object file' >&2; exit 127"};
+  Status st;
+  auto r = run({kOk1, kOk2}, o, &st);
+  EXPECT_EQ(st.code(), Code::kError) << st.to_string();
+  EXPECT_NE(st.message().find("could not start"), std::string::npos) << st.message();
+  EXPECT_NE(st.message().find("libtorch.so: cannot open shared object file"), std::string::npos)
+      << st.message();
+  EXPECT_EQ(st.message().find("wedged"), std::string::npos) << st.message();
+  EXPECT_EQ(count(SupervisorEvent::canary_started), 0);
+  EXPECT_EQ(r[0].outcome, Outcome::suspect) << "no probe is blamed";
+}
+
 TEST_F(SupervisorTest, RecoveryCarriesOverToTheNextRun) {
   auto o = options();
   o.on_event = [this](const SupervisorEvent& e) {
