@@ -16,7 +16,9 @@
 #    Debian apt sources, /etc/resolv.conf, local CA certificates (for pip's HTTPS) and the PIP_*
 #    settings. The CUDA toolkit is not: the cuDNN engine is skipped there.
 #  - /proc, /sys, /dev, /dev/pts and /dev/shm are mounted in, and unmounted when the command ends
-#    (slurmd, which the real-Slurm test starts, reads the CPU topology from /sys).
+#    (slurmd, which the real-Slurm test starts, reads the CPU topology from /sys and needs the
+#    cgroup file system under /sys/fs/cgroup: /sys is the host's, bound with what is mounted
+#    inside it, as on a booted machine).
 # It prints the command's wall time and exits with its status. The copy stays for a look inside
 # (chroot $FRESH_RUN bash) until the next run, or `scripts/fresh_machine.sh --clean`.
 #
@@ -36,7 +38,7 @@ case "$base/" in "$repo"/*) echo "fresh_machine.sh: keep $base outside the repos
 unmount_all() {
   local m
   for m in dev/shm dev/pts dev sys proc; do
-    if mountpoint -q "$run/$m" 2>/dev/null; then umount "$run/$m" || umount -l "$run/$m"; fi
+    if mountpoint -q "$run/$m" 2>/dev/null; then umount -R "$run/$m" || umount -l "$run/$m"; fi
   done
 }
 
@@ -120,7 +122,7 @@ fi
 echo "fresh_machine: $(git -C "$run/work/main" log -1 --format='%h %s' | cut -c1-100)" >&2
 
 mount -t proc proc "$run/proc"
-mount -t sysfs sysfs "$run/sys"
+mount --rbind /sys "$run/sys" && mount --make-rslave "$run/sys"
 mount --bind /dev "$run/dev"
 mount --bind /dev/pts "$run/dev/pts"
 mount --bind /dev/shm "$run/dev/shm"
