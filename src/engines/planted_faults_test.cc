@@ -49,15 +49,21 @@ bool below_tf32_winograd_resolution(NumericFault f, AlgoClass cls) {
          (f == NumericFault::drop_halo_tap || f == NumericFault::bf16_accumulate);
 }
 
+// The ref engine's outputs of p on the fills of `seed` (seed 1: what a stale kernel returns).
+ConvTensors ref_outputs_of(const Problem& p, uint64_t seed) {
+  ConvTensors t;
+  resize_for(p, t);
+  fill_inputs(p, t, seed);
+  EXPECT_TRUE(testing::ref_outputs(p, t).ok());
+  return t;
+}
+
 TEST(PlantedFaults, AreWrongUnderEveryClassBoundOnShapesFromTheLists) {
   for (Problem p : shapes())
     for (Dir dir : {Dir::FWD_D, Dir::BWD_D, Dir::BWD_W}) {
       p.dir = dir;
       Reference reference(make_ref_engine(), nullptr);
-      ConvTensors previous;  // a stale kernel's outputs: those of seed 1
-      resize_for(p, previous);
-      fill_inputs(p, previous, 1);
-      ASSERT_TRUE(testing::ref_outputs(p, previous).ok());
+      const ConvTensors previous = ref_outputs_of(p, 1);
       for (NumericFault f : kFaults) {
         auto got = testing::faulty_outputs(p, 0, f, previous);
         ASSERT_TRUE(got.ok()) << got.status().to_string();
@@ -82,11 +88,7 @@ TEST(PlantedFaults, AreWrongUnderEveryClassBoundOnShapesFromTheLists) {
 
 // Whether a fault changed any output at all: bf16 accumulation of f16's small integer sums
 // (under 256) is exact, and no check can see a fault that changes nothing.
-bool changes_outputs(const Problem& p, const ConvTensors& got) {
-  ConvTensors right;
-  resize_for(p, right);
-  fill_inputs(p, right, 0);
-  EXPECT_TRUE(testing::ref_outputs(p, right).ok());
+bool changes_outputs(const Problem& p, const ConvTensors& right, const ConvTensors& got) {
   for (Arg a : outputs_of(p.dir))
     if (tensor(right, a) != tensor(got, a)) return true;
   return false;
@@ -106,14 +108,11 @@ TEST(PlantedFaults, AreWrongInHalfPrecisionUnderTheDirectAndWinogradClasses) {
         p.dir = dir;
         p.dt = dt;
         Reference reference(make_ref_engine(), nullptr);
-        ConvTensors previous;
-        resize_for(p, previous);
-        fill_inputs(p, previous, 1);
-        ASSERT_TRUE(testing::ref_outputs(p, previous).ok());
+        const ConvTensors previous = ref_outputs_of(p, 1), right = ref_outputs_of(p, 0);
         for (NumericFault f : kFaults) {
           auto got = testing::faulty_outputs(p, 0, f, previous);
           ASSERT_TRUE(got.ok()) << got.status().to_string();
-          if (!changes_outputs(p, *got)) continue;
+          if (!changes_outputs(p, right, *got)) continue;
           for (AlgoClass cls : asserted) {
             ProbeResult r;
             judge(p, *got, cls, reference, 0, r);
@@ -141,10 +140,7 @@ TEST(PlantedFaults, TheCorrectOutputsPassUnderEveryClass) {
     for (Dir dir : {Dir::FWD_D, Dir::BWD_D, Dir::BWD_W}) {
       p.dir = dir;
       Reference reference(make_ref_engine(), nullptr);
-      ConvTensors t;
-      resize_for(p, t);
-      fill_inputs(p, t, 0);
-      ASSERT_TRUE(testing::ref_outputs(p, t).ok());
+      const ConvTensors t = ref_outputs_of(p, 0);
       for (AlgoClass cls : kClasses) {
         ProbeResult r;
         judge(p, t, cls, reference, 0, r);
