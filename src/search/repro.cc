@@ -13,12 +13,6 @@
 namespace convguard {
 namespace {
 
-std::string lower(std::string_view s) {
-  std::string l(s);
-  std::transform(l.begin(), l.end(), l.begin(), [](unsigned char c) { return std::tolower(c); });
-  return l;
-}
-
 // The engine that really ran: sim reports itself, its base says which library.
 std::string real_engine(const ProbeResult& r, const ReproContext& ctx) {
   return r.engine == "sim" && !ctx.base.empty() ? ctx.base : r.engine;
@@ -81,7 +75,7 @@ const char* to_string(ReproForm f) {
 }
 
 Result<ReproForm> parse_repro_form(std::string_view s) {
-  const std::string l = lower(s);
+  const std::string l = ascii_lower(s);
   if (l == "benchdnn") return ReproForm::benchdnn;
   if (l == "miopen" || l == "miopendriver") return ReproForm::miopen;
   if (l == "torch" || l == "pytorch") return ReproForm::torch;
@@ -130,6 +124,12 @@ ReproContext repro_context_from_run(const std::string& options_json, const std::
   return c;
 }
 
+std::string ascii_lower(std::string_view s) {
+  std::string l(s);
+  std::transform(l.begin(), l.end(), l.begin(), [](unsigned char c) { return std::tolower(c); });
+  return l;
+}
+
 std::string python_literal(std::string_view s) {
   std::string out = "'";
   for (size_t i = 0; i < s.size();) {
@@ -171,7 +171,7 @@ std::vector<std::string> benchdnn_argv(const Problem& p, const ProbeResult& r,
     a.push_back("--stag=axb");
     a.push_back("--dtag=axb");
   }
-  const std::string algo = lower(r.algo);
+  const std::string algo = ascii_lower(r.algo);
   if (algo.find("wino") != std::string::npos) a.push_back("--alg=wino");
   else if (algo.find("direct") != std::string::npos) a.push_back("--alg=direct");
   a.push_back(descriptor_with_name(p));
@@ -202,7 +202,7 @@ std::vector<std::pair<std::string, std::string>> solver_env(const std::string& s
       {"MIOPEN_FIND_MODE", "normal"},
       {"MIOPEN_DEBUG_FIND_ONLY_SOLVER", id ? std::to_string(*id) : solver}};
   // FIND_ONLY_SOLVER does not filter GEMM and FFT; only their family switches do.
-  const std::string l = lower(solver);
+  const std::string l = ascii_lower(solver);
   const bool gemm = l.rfind("gemm", 0) == 0, fft = l.rfind("fft", 0) == 0;
   if (gemm || fft) {
     for (const char* fam : {"DIRECT", "WINOGRAD", "IMPLICIT_GEMM"})

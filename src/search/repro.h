@@ -39,6 +39,8 @@ ReproContext repro_context_from_run(const std::string& options_json, const std::
 /// other control characters, \uXXXX/\UXXXXXXXX for non-ASCII UTF-8 and U+FFFD for bytes
 /// that are not UTF-8.
 std::string python_literal(std::string_view s);
+/// `s` with ASCII letters in lower case (algorithm and form names compare that way).
+std::string ascii_lower(std::string_view s);
 
 /// The problem a stored result names (its key parsed, its name restored).
 Result<Problem> problem_of(const ProbeResult& r);

@@ -1,7 +1,5 @@
 // `repro --as torch`: a standalone PyTorch script that runs the problem with the finding's
 // knobs on convguard's own input values and judges the result against the same bound.
-#include <algorithm>
-#include <cctype>
 #include <cmath>
 
 #include <fmt/format.h>
@@ -12,12 +10,6 @@
 
 namespace convguard {
 namespace {
-
-std::string lower(std::string_view s) {
-  std::string l(s);
-  std::transform(l.begin(), l.end(), l.begin(), [](unsigned char c) { return std::tolower(c); });
-  return l;
-}
 
 const char* torch_dtype(DataType t) {
   return t == DataType::f16 ? "torch.float16" : t == DataType::bf16 ? "torch.bfloat16" : "torch.float32";
@@ -44,7 +36,7 @@ std::string torch_direction(const Problem& p) {
 // knobs by name (cudnn.benchmark, cudnn.off, tf32.off, mkldnn.off, ...); other engines'
 // algorithm names map to the nearest knobs.
 std::string torch_flags(const ProbeResult& r) {
-  const std::string a = lower(r.algo);
+  const std::string a = ascii_lower(r.algo);
   const bool torch = r.engine == "torch";
   const bool tf32 = torch ? a != "tf32.off" : a.find("tf32") != std::string::npos;
   std::string s;
@@ -194,7 +186,7 @@ std::string torch_snippet(const Problem& p, const ProbeResult& r, const ReproCon
   const std::string device = r.engine == "torch" ? "'cuda' if torch.cuda.is_available() else 'cpu'"
                                                  : cpu ? "'cpu'" : "'cuda'";
   s += fmt::format("DEVICE = torch.device({})\nDTYPE = {}\n", device, torch_dtype(p.dt));
-  const bool channels_last = p.layout == Layout::nhwc || lower(r.algo) == "channels_last";
+  const bool channels_last = p.layout == Layout::nhwc || ascii_lower(r.algo) == "channels_last";
   s += fmt::format("LAYOUT = {}\n", channels_last ? "torch.channels_last" : "torch.contiguous_format");
   s += fmt::format("MB, IC, IH, IW, OC, OH, OW, KH, KW = {}, {}, {}, {}, {}, {}, {}, {}, {}\n", p.mb,
                    p.ic, p.ih, p.iw, p.oc, p.oh, p.ow, p.kh, p.kw);
