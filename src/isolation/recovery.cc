@@ -148,14 +148,13 @@ void Supervisor::Impl::on_death(Slot& s) {
   if (!s.job) return drop_worker(s);  // an idle worker's end costs no probe
   std::string how = exit ? exit->describe() : "closed its pipe and would not die";
   if (!ever_ready && s.job->phase == Phase::init && !s.job->canary) {
-    // No worker has ever started: the program cannot run here (a library the loader cannot
-    // find, a missing interpreter), which says nothing of the device, so no canary is tried.
+    // The program cannot run here (a library the loader cannot find, a missing interpreter),
+    // which says nothing of the device, so no canary is tried.
     s.worker->drain_stderr();
-    stop = Status::Error(fmt::format("engine {}: worker program {} could not start: {}; its stderr: {}",
-                                     opt.engine.name, opt.worker_argv.empty() ? "?" : opt.worker_argv[0],
-                                     how, s.worker->stderr_tail()));
-    kill_all();
-    return;
+    return stop_never_started(
+        Code::kError, fmt::format("its program {} {}; its stderr: {}",
+                                  opt.worker_argv.empty() ? "?" : opt.worker_argv[0], how,
+                                  s.worker->stderr_tail()));
   }
   std::string what = fmt::format("worker {} (pid {}) died in {}: {}", s.index,
                                  s.worker->pid(), to_string(s.job->phase), how);
@@ -174,17 +173,16 @@ void Supervisor::Impl::on_protocol_error(Slot& s, const Status& st) {
 
 void Supervisor::Impl::on_fatal(Slot& s, const Message& m) {
   bool canary = s.job && s.job->canary;
-  if (!ever_ready && !canary) {
-    // The engine has never started in any worker: no probe can run, and none is blamed.
-    stop = Status(m.code == Code::kOk ? Code::kError : m.code,
-                  fmt::format("engine {} could not start in a worker: {}", opt.engine.name,
-                              m.message));
-    kill_all();
-    return;
-  }
+  if (!ever_ready && !canary)
+    return stop_never_started(m.code == Code::kOk ? Code::kError : m.code, m.message);
   if (!s.job) return drop_worker(s);
   auto exit = s.worker->reap_exited(ms(opt.kill_wait_s));
   fail_job(s, Outcome::crash, "worker could not start the engine: " + m.message, exit);
+}
+
+void Supervisor::Impl::stop_never_started(Code code, const std::string& why) {
+  stop = Status(code, fmt::format("engine {} could not start in a worker: {}", opt.engine.name, why));
+  kill_all();
 }
 
 void Supervisor::Impl::begin_recovery(const Slot& s, const std::string& what) {

@@ -192,6 +192,9 @@ struct Supervisor::Impl {
   void on_death(Slot& s);
   void on_protocol_error(Slot& s, const Status& st);
   void on_fatal(Slot& s, const Message& m);
+  /// No worker has ever started the engine: no probe can run and none is blamed; the run
+  /// stops with `why` and every worker is stopped.
+  void stop_never_started(Code code, const std::string& why);
   void begin_recovery(const Slot& s, const std::string& what);
   void start_canary_if_due();
   void canary_done(Slot& s, bool passed, const std::string& what);
