@@ -370,11 +370,16 @@ stop_gpu_load() {
   kill "$GPU_LOAD" 2>/dev/null; wait "$GPU_LOAD" 2>/dev/null
 }
 
+# /tmp/cg-floor01: this build's convguard with --exec-floor 0.1, to run beside the default.
+floor01_wrapper() {
+  printf '#!/bin/sh\nexec "%s" "$@" --exec-floor 0.1\n' "$CG" >/tmp/cg-floor01 && chmod +x /tmp/cg-floor01
+}
+
 # Issue 13 with one build: the default execute floor (0.2 s) against 0.1 s, alternating, then
 # deadline_bench's hang latency and false-hang soak on cudnn beside a busy GPU.
 measure_verdicts() {
   cd "$ROOT" || return 1
-  printf '#!/bin/sh\nexec "%s" "$@" --exec-floor 0.1\n' "$CG" >/tmp/cg-floor01 && chmod +x /tmp/cg-floor01
+  floor01_wrapper
   timeout 120 bench/seed_investigation.sh "$CG" /tmp/cg-floor01 "${SEED_ROUNDS:-3}" cudnn \
     >"$OUT/seed_investigation.md" 2>&1
   cat "$OUT/seed_investigation.md"
@@ -447,7 +452,7 @@ measure_final() {
 measure_recheck() {
   cd "$ROOT" || return 1
   LISTS="resnet50 awkward mobilenet_v1" SECONDS_PER_LIST=${SECONDS_PER_LIST:-170} REPRO_SECONDS=40 measure_numerics
-  printf '#!/bin/sh\nexec "%s" "$@" --exec-floor 0.1\n' "$CG" >/tmp/cg-floor01 && chmod +x /tmp/cg-floor01
+  floor01_wrapper
   timeout -k 3 40 bench/seed_investigation.sh "$CG" /tmp/cg-floor01 1 cudnn >"$OUT/seed_investigation.md" 2>&1
   grep -E "^\| 1 |median" "$OUT/seed_investigation.md"
   for f in "$OUT"/*.jsonl.xz; do

@@ -155,7 +155,8 @@ tiles() {
 # distinct problem of an f32 and a bf16 step in isolated workers comes first, so it gets time.
 guard_resnet50() {
   local t0=$(now) tag=${1:-}
-  timeout -k 3 "${R50_SECONDS:-480}" "$PY" bench/torch_guard_bench.py --profile "/tmp/r50$tag.profile.json" --steps 10 \
+  # shellcheck disable=SC2086
+  timeout -k 3 "${R50_SECONDS:-480}" "$PY" bench/torch_guard_bench.py --profile "/tmp/r50$tag.profile.json" ${R50_ARGS:---steps 10} \
     >"$OUT/guard_bench$tag.md" 2> >(stamp >"$OUT/guard_bench$tag.err")
   echo "torch_guard_bench$tag rc=$? $(since "$t0") s" | tee -a "$OUT/steps.txt"
   tail -5 "$OUT/guard_bench$tag.err"
@@ -291,10 +292,7 @@ case "$MODE" in
   recheck)  # ResNet-50 in ABBA rounds, then the tiles' trace (mb 8)
     cd "$ROOT" || exit 1
     setup
-    t0=$(now)
-    timeout -k 3 "${R50_SECONDS:-100}" "$PY" bench/torch_guard_bench.py --profile /tmp/r50.profile.json --steps 8 --rounds 4 \
-      >"$OUT/guard_bench.md" 2> >(stamp >"$OUT/guard_bench.err")
-    echo "torch_guard_bench rc=$? $(since "$t0") s" | tee -a "$OUT/steps.txt"
+    R50_SECONDS=${R50_SECONDS:-100} R50_ARGS="--steps 8 --rounds 4" guard_resnet50
     grep "rounds (s/step)" "$OUT/guard_bench.err"
     if [ -z "${SKIP_TILES:-}" ]; then
       timeout -k 3 45 "$PY" bench/torch_tiles_bench.py --mb 8 --rounds 2 --calls 10 --trace >"$OUT/tiles_mb8.md" 2>"$OUT/tiles_mb8.err"
