@@ -73,6 +73,20 @@ Result<BoundaryOptions> search_options(const BoundaryArgs& a) {
   return o;
 }
 
+// What the store holds for this engine and fingerprint (a sweep's results, an earlier
+// boundary's): the search starts from the evidence on its line rather than from the ends.
+Result<std::vector<ProbeResult>> stored_results(Store& store, const StoreProber& run) {
+  ProbeFilter f;
+  f.engine = run.engine_name();
+  f.fingerprint_hash = run.fingerprint_hash();
+  auto stored = store.list_probes(f);
+  if (!stored.ok()) return stored.status();
+  std::vector<ProbeResult> out;
+  out.reserve(stored->size());
+  for (StoredProbe& sp : *stored) out.push_back(std::move(sp.result));
+  return out;
+}
+
 // Each boundary's conclusion, in one transaction, so that reports print what was concluded
 // here rather than deriving it again from the probes.
 Status keep_conclusions(Store& store, StoreProber& run, const Problem& base,
@@ -114,6 +128,11 @@ int boundary_main(BoundaryArgs& a) {
   auto main = StoreProber::create(**store, **inner, describe(a), options, so);
   if (!main.ok()) return report_error(main.status());
   seed_speed_from_store(**inner, **store, **main);
+  if (!a.rerun) {
+    auto stored = stored_results(**store, **main);
+    if (!stored.ok()) return report_error(stored.status());
+    opt->stored = std::move(*stored);
+  }
   // Confirmations must execute again: a second run that never reuses stored results.
   SweepOptions again;
   again.rerun = true;

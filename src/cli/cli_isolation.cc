@@ -6,8 +6,11 @@
 #include <cctype>
 #include <cerrno>
 #include <climits>
+#include <chrono>
 #include <cmath>
 #include <cstdlib>
+#include <memory>
+#include <optional>
 #include <set>
 #include <thread>
 
@@ -73,14 +76,24 @@ Status check_devices(const std::vector<std::string>& devices) {
   return Status::Ok();
 }
 
-void log_events(SupervisorOptions& o) {
-  o.on_event = [](const SupervisorEvent& e) {
-    if (e.kind == SupervisorEvent::dispatched || e.kind == SupervisorEvent::phase_change) return;
-    const bool verdict = e.kind == SupervisorEvent::verdict;
-    fmt::print(stderr, "convguard: worker {} (pid {}): {}{}{}{}{}\n", e.worker, e.pid,
-               to_string(e.kind), verdict ? " " : "", verdict ? to_string(e.outcome) : "",
-               e.kind == SupervisorEvent::calibrated ? ": " : "",
-               e.kind == SupervisorEvent::calibrated ? e.message : "");
+// Level 1: worker starts, verdicts, canaries and calibration. Level 2 adds every dispatch
+// and phase change with its deadline, each line stamped with seconds since the first event,
+// so that where a second goes can be read off one run.
+void log_events(SupervisorOptions& o, int level) {
+  auto first = std::make_shared<std::optional<std::chrono::steady_clock::time_point>>();
+  o.on_event = [level, first](const SupervisorEvent& e) {
+    const bool detail = e.kind == SupervisorEvent::dispatched || e.kind == SupervisorEvent::phase_change;
+    if (detail && level < 2) return;
+    if (!*first) *first = e.at;
+    const std::string stamp =
+        level < 2 ? "" : fmt::format("+{:.3f} s ", std::chrono::duration<double>(e.at - **first).count());
+    std::string what = to_string(e.kind);
+    if (e.kind == SupervisorEvent::verdict) what += fmt::format(" {}", to_string(e.outcome));
+    if (e.kind == SupervisorEvent::calibrated) what += ": " + e.message;
+    if (detail)
+      what += fmt::format(" #{} {} (deadline {:.3f} s{})", e.index, to_string(e.phase), e.deadline_s,
+                          e.expected_s > 0 ? fmt::format(", expected {:.2e} s", e.expected_s) : "");
+    fmt::print(stderr, "convguard: {}worker {} (pid {}): {}\n", stamp, e.worker, e.pid, what);
   };
 }
 
@@ -111,7 +124,9 @@ void IsolationArgs::add_to(CLI::App& app) {
   app.add_flag("--no-verify", no_verify, "skip the comparison with the reference");
   app.add_option("--warmup", warmup, "untimed executions before the timed ones");
   app.add_option("--repeats", repeats, "timed executions; the median is reported");
-  app.add_flag("-v,--verbose", verbose, "log worker starts, verdicts and canaries");
+  app.add_flag("-v,--verbose", verbose,
+               "log worker starts, verdicts and canaries; -vv also every dispatch and phase, "
+               "stamped");
   app.add_option("--miopen-state", miopen_state,
                  "miopen engine: MIOpen's user databases and kernel cache: private (a fresh "
                  "folder per worker), user (the user's own) or a folder for the private ones")
@@ -191,7 +206,7 @@ Result<SupervisorOptions> supervisor_options(const EngineArgs& engine, const Iso
   o.probe.verify = !a.no_verify;
   o.probe.exec.warmup = a.warmup;
   o.probe.exec.repeats = a.repeats;
-  if (a.verbose) log_events(o);
+  if (a.verbose > 0) log_events(o, a.verbose);
   return o;
 }
 

@@ -27,7 +27,7 @@ struct IsolationArgs {
   double exec_floor = PhaseTimeouts{}.execute_floor_min_s;
   bool no_verify = false;
   int warmup = 0, repeats = 1;
-  bool verbose = false;  ///< log worker starts, verdicts and canaries on stderr
+  int verbose = 0;  ///< 1: log worker starts, verdicts and canaries on stderr; 2: every event
   /// Where miopen workers keep MIOpen's user databases and kernel cache: "private" (a fresh
   /// folder each, under the temporary directory or $CONVGUARD_MIOPEN_STATE), "user" (the
   /// user's own; some bugs live there) or a folder for the private ones.

@@ -47,7 +47,9 @@ bool Supervisor::Impl::take_spare(Slot& s) {
 }
 
 void Supervisor::Impl::stop_spares(std::chrono::milliseconds wait) {
-  for (auto& w : spares) w->request_stop();
+  // A spare holds no work, and one still creating its context would read a stop only once
+  // the context is up (about 0.5 s on a GPU): it is killed rather than asked.
+  for (auto& w : spares) w->signal_kill();
   for (auto& w : spares) w->finish(wait);
   spares.clear();
 }

@@ -80,9 +80,11 @@ Supervisor::Impl::Impl(SupervisorOptions o)
 Supervisor::Supervisor(SupervisorOptions opt) : impl_(std::make_unique<Impl>(std::move(opt))) {}
 
 Supervisor::~Supervisor() {
-  // Stop everyone first, then wait: the workers exit in parallel.
+  // Stop everyone first, then wait: the workers exit in parallel. A worker not yet ready
+  // would read the stop only after its engine came up: it is killed instead.
   for (Slot& s : impl_->slots)
-    if (s.worker) s.worker->request_stop();
+    if (s.worker && s.worker->ready()) s.worker->request_stop();
+    else if (s.worker) s.worker->signal_kill();
   for (Slot& s : impl_->slots)
     if (s.worker) s.worker->finish(std::chrono::milliseconds(500));
   impl_->stop_spares(std::chrono::milliseconds(500));

@@ -54,6 +54,8 @@ class WorkerProc {
   std::optional<ExitInfo> reap_exited(std::chrono::milliseconds wait);
   /// Asks the worker to exit: stop message, then end of input.
   void request_stop();
+  /// SIGKILL to the group without waiting; finish() then reaps.
+  void signal_kill() { child_->kill_group(); }
   /// Waits up to `wait` for an exit after request_stop(); kills the group otherwise.
   void finish(std::chrono::milliseconds wait);
 

@@ -4,6 +4,7 @@
 #include <charconv>
 #include <map>
 #include <optional>
+#include <tuple>
 
 #include <fmt/format.h>
 #include <fmt/ranges.h>
@@ -122,6 +123,8 @@ class Line {
     res_.tie = opt.tie;
   }
   BoundaryResult& result() { return res_; }
+  /// Takes the results of opt.stored that are this line's problems as evidence.
+  void take_stored();
   /// Per request of the last next(): whether it repeats a value already probed.
   const std::vector<bool>& repeats() const { return repeat_; }
 
@@ -168,6 +171,7 @@ class Line {
     stage_ = Stage::done;
     return true;
   }
+  std::optional<std::pair<int64_t, int64_t>> seen_bracket() const;
   std::vector<ProbeRequest> next_ends();
   std::vector<ProbeRequest> next_bisect();
   std::vector<ProbeRequest> next_confirm();
@@ -209,6 +213,38 @@ std::vector<ProbeRequest> Line::next() {
   return out;
 }
 
+void Line::take_stored() {
+  for (const ProbeResult& r : opt_.stored) {
+    if (r.algo != opt_.algo || r.outcome == Outcome::suspect) continue;
+    auto p = parse_problem(r.problem);
+    if (!p.ok()) continue;
+    auto v = get_field(*p, opt_.axis.field);
+    if (!v || *v < opt_.axis.lo || *v > opt_.axis.hi || (*v - opt_.axis.lo) % opt_.axis.step)
+      continue;
+    auto here = problem_at(base_, opt_, *v);
+    if (!here.ok() || key(*here) != key(*p)) continue;
+    const int64_t i = (*v - opt_.axis.lo) / opt_.axis.step;
+    seen_[i].push_back(verdict_of(r));
+    res_.evidence.push_back({*v, r});
+    ++res_.stored;
+  }
+}
+
+// The tightest bracket the evidence so far makes: the lowest failure and the highest ok
+// below it. An ok above that failure stays in seen_, where finish() calls it non-monotonic.
+std::optional<std::pair<int64_t, int64_t>> Line::seen_bracket() const {
+  std::optional<int64_t> ok, fail;
+  for (const auto& [i, vs] : seen_) {
+    if (std::count(vs.begin(), vs.end(), Verdict::fail)) {
+      fail = i;
+      break;
+    }
+    if (std::count(vs.begin(), vs.end(), Verdict::ok)) ok = i;
+  }
+  if (!ok || !fail) return std::nullopt;
+  return std::pair{*ok, *fail};
+}
+
 std::vector<ProbeRequest> Line::next_ends() {
   std::vector<ProbeRequest> out;
   while (lo_ <= hi_ && !usable(lo_)) ++lo_;
@@ -217,6 +253,13 @@ std::vector<ProbeRequest> Line::next_ends() {
     res_.notes.push_back(fmt::format("every value of {} in [{}, {}] is unsupported",
                                      opt_.axis.field, opt_.axis.lo, opt_.axis.hi));
     stage_ = Stage::done;
+    return out;
+  }
+  // Stored evidence that brackets a boundary makes the ends unnecessary: the spot checks
+  // of the confirmation round still look on both sides of the pair.
+  if (auto br = seen_bracket()) {
+    std::tie(a_, b_) = *br;
+    stage_ = Stage::bisect;
     return out;
   }
   std::vector<int64_t> need;
@@ -257,6 +300,7 @@ void Line::after_ends() {
     stage_ = Stage::confirm;
   } else {
     stage_ = Stage::bisect;
+    if (auto br = seen_bracket()) std::tie(a_, b_) = *br;  // stored evidence inside the ends
   }
 }
 
@@ -500,6 +544,7 @@ Result<std::vector<BoundaryResult>> map_frontier(Prober& prober, const Problem& 
     lines.emplace_back(bases[i], opt);
     if (!over_field.empty()) lines.back().result().over = {{over_field, over_values[i]}};
     CG_RETURN_IF_ERROR(lines.back().check_ends());
+    lines.back().take_stored();
   }
   Prober& repeater = opt.repeat_prober ? *opt.repeat_prober : prober;
   CG_RETURN_IF_ERROR(run_rounds(prober, repeater, lines));
@@ -529,6 +574,7 @@ nlohmann::json to_json(const BoundaryResult& r) {
   j["outcome"] = to_string(r.outcome);
   j["phase"] = to_string(r.phase);
   j["probes"] = r.probes;
+  if (r.stored > 0) j["stored"] = r.stored;
   if (r.rounds > 0) j["rounds"] = r.rounds;
   j["confirmed"] = r.confirmed;
   if (r.flaky) j["flaky"] = true;
@@ -609,9 +655,10 @@ Result<BoundaryResult> boundary_from_json(const nlohmann::json& j) {
   auto over = optional_field<std::map<std::string, int64_t>>(j, "over");
   auto probes = optional_field<int>(j, "probes");
   auto rounds = optional_field<int>(j, "rounds");
+  auto stored = optional_field<int>(j, "stored");
   auto notes = optional_field<std::vector<std::string>>(j, "notes");
   for (const Status* s : {&axis.status(), &tie.status(), &over.status(), &probes.status(),
-                          &rounds.status(), &notes.status()})
+                          &rounds.status(), &stored.status(), &notes.status()})
     if (!s->ok()) return *s;
   if (!*axis) return bad("summary lacks the axis");
   r.axis = **axis;
@@ -620,6 +667,7 @@ Result<BoundaryResult> boundary_from_json(const nlohmann::json& j) {
     r.over.push_back({f, v});
   r.probes = probes->value_or(0);
   r.rounds = rounds->value_or(0);
+  r.stored = stored->value_or(0);
   r.notes = notes->value_or(std::vector<std::string>{});
   if (auto s = read_flags(j, r); !s.ok()) return s;
   if (auto s = read_pair(j, r); !s.ok()) return s;
@@ -636,7 +684,9 @@ std::string summary_line(const BoundaryResult& r) {
   s += fmt::format("largest ok: {}={}   first failing: {}", axes, opt(r.largest_ok),
                    opt(r.first_failing));
   if (r.first_failing) s += fmt::format(" ({}, {})", to_string(r.outcome), to_string(r.phase));
-  s += fmt::format("   probes: {}   {}", r.probes, r.confirmed ? "confirmed" : "not confirmed");
+  s += fmt::format("   probes: {}{}   {}", r.probes,
+                   r.stored ? fmt::format(" (and {} stored)", r.stored) : "",
+                   r.confirmed ? "confirmed" : "not confirmed");
   for (const auto& n : r.notes) s += "; " + n;
   return s;
 }

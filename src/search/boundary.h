@@ -47,6 +47,11 @@ struct BoundaryOptions {
   Prober* repeat_prober = nullptr;
   /// Probes one line may use before it gives up (reported in the notes).
   int max_probes = 64;
+  /// Results already in hand for this engine and fingerprint (a store's): those of
+  /// `algo` on a line are its evidence before any probe, and the search starts from the
+  /// bracket they make (an ok below the lowest failure) instead of the axis' ends. Suspect
+  /// results are left out: they say only that a probe was in flight when a process died.
+  std::vector<ProbeResult> stored;
   /// Values probed per bisection round: N splits the bracket into N+1 stretches (an
   /// (N+1)-ary search), one batch that a prober with N workers runs at once. 1 is plain
   /// bisection; on monotonic evidence every N finds the same pair.
@@ -71,6 +76,7 @@ struct BoundaryResult {
   Outcome outcome = Outcome::ok;  ///< of the first failing probe (ok when none failed)
   Phase phase = Phase::init;
   int probes = 0;          ///< requests handed to the prober (stored results included)
+  int stored = 0;          ///< results from BoundaryOptions::stored used as evidence
   int rounds = 0;          ///< batches this line took part in
   bool confirmed = false;  ///< the pair was re-probed `repeats` times and agreed
   bool flaky = false;      ///< the same problem gave ok and a failure
@@ -80,7 +86,7 @@ struct BoundaryResult {
 };
 
 /// docs/DESIGN.md's summary object: {"axis", "over", "largest_ok", "first_failing", "outcome",
-/// "phase", "probes", "confirmed"} plus "tie", "flaky", "non_monotonic", "notes" and the
+/// "phase", "probes", "confirmed"} plus "stored", "tie", "flaky", "non_monotonic", "notes" and the
 /// problem keys "ok_problem" and "failing_problem" when set.
 nlohmann::json to_json(const BoundaryResult& r);
 /// Reads a summary object back (to_json's form; the evidence is not in it). Invalid names
@@ -93,8 +99,8 @@ std::string summary_line(const BoundaryResult& r);
 /// deduced. Invalid names the value when that problem is inconsistent.
 Result<Problem> problem_at(const Problem& base, const BoundaryOptions& opt, int64_t value);
 
-/// Finds the boundary along opt.axis for `base`: probes both ends (one batch), bisects,
-/// then re-probes the pair. `unsupported` is never a failure: such values are stepped over
+/// Finds the boundary along opt.axis for `base`: probes both ends (one batch) unless the
+/// stored evidence already brackets a boundary, bisects, then re-probes the pair. `unsupported` is never a failure: such values are stepped over
 /// and named in the notes. A non-ok Status only when the prober cannot go on.
 Result<BoundaryResult> find_boundary(Prober& prober, const Problem& base,
                                      const BoundaryOptions& opt);

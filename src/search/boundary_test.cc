@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
 
+#include "search/grid.h"
 #include "testing/fake_probers.h"
 
 namespace convguard {
@@ -49,6 +50,89 @@ TEST(Boundary, FindsTheSeedBoundaryOf42OkAnd44HangOnEvenSizes) {
   EXPECT_LE(r.probes, 2 + log2_ceil(253) + 2 + 2);
   EXPECT_EQ(prober.batches.front(), 2u) << "both ends go in one batch";
   EXPECT_EQ(static_cast<int>(r.evidence.size()), r.probes);
+}
+
+// What a sweep of the seed's list leaves in the store: results at these sizes of the base.
+std::vector<ProbeResult> stored_at(const std::vector<int64_t>& sizes, const std::string& algo = "default",
+                                   Problem base = seed_base()) {
+  std::vector<ProbeResult> out;
+  for (int64_t s : sizes) {
+    base.ih = base.iw = s;
+    deduce_outputs(base);
+    ProbeResult r;
+    r.problem = key(base);
+    r.algo = algo;
+    r.outcome = s >= 44 ? Outcome::hang : Outcome::ok;
+    r.phase = Phase::execute;
+    out.push_back(r);
+  }
+  return out;
+}
+
+TEST(Boundary, StoredResultsThatBracketTheBoundaryReplaceTheEndsAndTheBisection) {
+  FakeProber prober(seed_rule);
+  auto o = ih_axis(8, 512, 2);
+  o.stored = stored_at({32, 36, 40, 42, 44, 46, 48, 64});
+  auto r = search(prober, o);
+  ASSERT_TRUE(r.largest_ok && r.first_failing);
+  EXPECT_EQ(*r.largest_ok, 42);
+  EXPECT_EQ(*r.first_failing, 44);
+  EXPECT_EQ(r.outcome, Outcome::hang);
+  EXPECT_TRUE(r.confirmed);
+  EXPECT_EQ(r.stored, 8);
+  // One confirmation round: a repeat of each side of the pair and a spot check on each side.
+  EXPECT_EQ(r.probes, 4);
+  EXPECT_EQ(r.rounds, 1);
+  for (const Problem& p : prober.problems) {
+    EXPECT_NE(p.ih, 8) << "the low end is not probed";
+    EXPECT_NE(p.ih, 512) << "the high end is not probed";
+  }
+  EXPECT_EQ(r.evidence.size(), 12u) << "the stored results are evidence too";
+  EXPECT_NE(summary_line(r).find("probes: 4 (and 8 stored)"), std::string::npos) << summary_line(r);
+  EXPECT_EQ(to_json(r)["stored"], 8);
+}
+
+TEST(Boundary, StoredResultsInsideTheEndsNarrowTheFirstBisection) {
+  FakeProber with(seed_rule), without(seed_rule);
+  auto o = ih_axis(8, 512, 2);
+  o.stored = stored_at({40, 48});
+  auto r = search(with, o);
+  auto plain = search(without, ih_axis(8, 512, 2));
+  ASSERT_TRUE(r.largest_ok && r.first_failing);
+  EXPECT_EQ(*r.largest_ok, 42);
+  EXPECT_EQ(*r.first_failing, 44);
+  EXPECT_TRUE(r.confirmed);
+  EXPECT_LT(r.probes, plain.probes);
+}
+
+TEST(Boundary, OnlyStoredResultsOfTheLinesProblemsAndAlgorithmAreEvidence) {
+  FakeProber prober(seed_rule);
+  auto o = ih_axis(8, 512, 2);
+  Problem other = seed_base();
+  other.oc = 64;  // another line
+  o.stored = stored_at({42, 44}, "fwd.GEMM.default");
+  for (auto& r : stored_at({42, 44}, "default", other)) o.stored.push_back(r);
+  for (auto& r : stored_at({43})) o.stored.push_back(r);  // off the step-2 grid
+  auto suspect = stored_at({44});
+  suspect[0].outcome = Outcome::suspect;
+  o.stored.push_back(suspect[0]);
+  auto r = search(prober, o);
+  EXPECT_EQ(r.stored, 0);
+  EXPECT_EQ(prober.batches.front(), 2u) << "the search began at the ends";
+  EXPECT_EQ(*r.first_failing, 44);
+}
+
+TEST(Boundary, NonMonotonicStoredResultsGiveNoBoundary) {
+  FakeProber prober(seed_rule);
+  auto o = ih_axis(8, 512, 2);
+  o.stored = stored_at({42, 44});
+  o.stored[1].outcome = Outcome::ok;  // 44 ok in the store ...
+  auto low = stored_at({40});
+  low[0].outcome = Outcome::hang;  // ... above a hang at 40
+  o.stored.push_back(low[0]);
+  auto r = search(prober, o);
+  EXPECT_TRUE(r.non_monotonic || r.flaky);
+  EXPECT_FALSE(r.largest_ok && r.first_failing && !r.non_monotonic && !r.flaky);
 }
 
 TEST(Boundary, ParallelRoundsFindTheSamePairInFewerRounds) {
