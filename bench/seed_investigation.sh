@@ -7,7 +7,8 @@
 #
 # BASE_ENGINE is sim's base: onednn (default, any CPU) or cudnn (a GPU). AFTER_JOBS: the after
 # build's boundary --jobs (default 2, as scripts/demo.sh runs it); the before build's boundary
-# runs as it did (one probe at a time: builds before parallel bisection have no --jobs).
+# runs as it did (one probe at a time: builds before parallel bisection have no --jobs), or with
+# --jobs $BEFORE_JOBS where that is set.
 set -u -o pipefail
 before=$1 after=$2 rounds=${3:-3} base=${4:-onednn} after_jobs=${5:-2}
 cd "$(dirname "$0")/.."
@@ -37,7 +38,7 @@ investigate() {
 
 echo "## The seed investigation, sim over $base, default deadlines ($rounds rounds, alternating)"
 echo
-echo "before: $before"
+echo "before: $before${BEFORE_JOBS:+ (boundary --jobs $BEFORE_JOBS)}"
 echo "after: $after (boundary --jobs $after_jobs)"
 echo
 echo "| round | build | sweep s | boundary s | total s | conclusions |"
@@ -46,6 +47,7 @@ declare -a tb ta
 for r in $(seq 1 "$rounds"); do
   for which in before after; do
     args=("$before")
+    [ -n "${BEFORE_JOBS:-}" ] && args+=(--jobs "$BEFORE_JOBS")
     [ "$which" = after ] && args=("$after" --jobs "$after_jobs")
     read -r sw bo to rest <<<"$(investigate "${args[@]}")"
     echo "| $r | $which | $sw | $bo | $to | $rest |"
@@ -57,24 +59,32 @@ mb=$(med "${tb[@]}") ma=$(med "${ta[@]}")
 awk -v b="$mb" -v a="$ma" 'BEGIN { printf "\nmedian total: before %.2f s, after %.2f s, ratio before/after %.1f\n", b, a, b / a }'
 
 echo
-echo "## Boundary rounds, probes and wall by --jobs (after), store seeded by the sweep"
-echo
-echo "| jobs | rounds | probes | wall s | conclusion |"
-echo "|---:|---:|---:|---:|---|"
-for j in 1 2 4; do
-  db=$work/jobs.db
-  rm -f "$db"*
-  "$after" sweep --db "$db" "${sim[@]}" --batch shapes/seed.txt --jobs 2 >/dev/null 2>&1
-  t0=$(now)
-  "$after" boundary --db "$db" "${sim[@]}" --jobs "$j" --json --dir FWD_D --axis ih=8:512:2 \
-    --tie iw mb1ic16oc32kh3ph1 >"$work/b.jsonl" 2>/dev/null
-  t1=$(now)
-  python3 - "$work/b.jsonl" "$j" "$t0" "$t1" <<'PY'
+# The boundary alone by --jobs (after): on a fresh store (the search from the ends), and on a
+# store the sweep seeded (the search starts from the sweep's results on its line).
+boundary_by_jobs() {
+  local seeded=$1 j db t0 t1
+  for j in 1 2 4; do
+    db=$work/jobs.db
+    rm -f "$db"*
+    [ "$seeded" = yes ] && "$after" sweep --db "$db" "${sim[@]}" --batch shapes/seed.txt --jobs 2 >/dev/null 2>&1
+    t0=$(now)
+    "$after" boundary --db "$db" "${sim[@]}" --jobs "$j" --json --dir FWD_D --axis ih=8:512:2 \
+      --tie iw mb1ic16oc32kh3ph1 >"$work/b.jsonl" 2>/dev/null
+    t1=$(now)
+    python3 - "$work/b.jsonl" "$j" "$t0" "$t1" "$seeded" <<'PY'
 import json, sys
 rows = [json.loads(l) for l in open(sys.argv[1]) if l.startswith("{")]
 s = [r for r in rows if "largest_ok" in r][-1]
-print(f"| {sys.argv[2]} | {s.get('rounds', '?')} | {s['probes']} | {float(sys.argv[4]) - float(sys.argv[3]):.2f} | "
-      f"largest ok {s['largest_ok']}, first failing {s['first_failing']} ({s['outcome']}), "
-      f"{'confirmed' if s['confirmed'] else 'not confirmed'} |")
+print(f"| {sys.argv[5]} | {sys.argv[2]} | {s.get('rounds', '?')} | {s['probes']} | {s.get('stored', 0)} | "
+      f"{float(sys.argv[4]) - float(sys.argv[3]):.2f} | largest ok {s['largest_ok']}, first failing "
+      f"{s['first_failing']} ({s['outcome']}), {'confirmed' if s['confirmed'] else 'not confirmed'} |")
 PY
-done
+  done
+}
+
+echo "## Boundary rounds, probes and wall by --jobs (after)"
+echo
+echo "| store seeded by the sweep | jobs | rounds | probes | stored results used | wall s | conclusion |"
+echo "|---|---:|---:|---:|---:|---:|---|"
+boundary_by_jobs no
+boundary_by_jobs yes

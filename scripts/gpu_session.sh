@@ -28,6 +28,9 @@
 #                                      side again (15 workers) and one round of the seed investigation
 #   scripts/gpu_session.sh final       device: numerics of $LISTS, the soak beside a busy GPU,
 #                                      stamped hang events (every step capped)
+#   scripts/gpu_session.sh s5          device: issue 13 after the boundary starts from the sweep's
+#                                      results: ctest -L gpu, the seed investigation before/after,
+#                                      the boundary by --jobs, one stamped investigation per build
 #   scripts/gpu_session.sh fast        device: issue 13's before/after: the seed investigation
 #                                      (bench/seed_investigation.sh, convguard-before vs this
 #                                      build), boundary --jobs 1,2,4, hang latency, a false-hang
@@ -460,6 +463,34 @@ measure_recheck() {
   done
 }
 
+# Issue 13, fifth session: the seed investigation before/after (the boundary starting from the
+# sweep's results, spares killed at exit), the boundary by --jobs, one investigation of each
+# build with its events stamped (where the seconds go, the exit included), the GPU tests.
+measure_s5() {
+  cd "$ROOT" || return 1
+  (cd "$BUILD_PATH" && timeout -k 3 150 ctest -L gpu --output-on-failure --timeout 120) >"$OUT/ctest.log" 2>&1
+  echo "ctest -L gpu rc=$? $(grep -E 'tests passed' "$OUT/ctest.log")"
+  BEFORE_JOBS=2 timeout -k 3 200 bench/seed_investigation.sh "$BUILD_PATH/convguard-before" "$CG" "${SEED_ROUNDS:-3}" cudnn \
+    >"$OUT/seed_investigation.md" 2>&1
+  echo "seed_investigation rc=$?"
+  local b db=/tmp/s5.db sim=(--engine sim --base cudnn --quirks quirks/rx5600xt-rocm57.json) t0 t1 t2 v
+  for b in before after; do
+    local cg=$CG v=-vv
+    [ $b = before ] && cg=$BUILD_PATH/convguard-before v=-v
+    rm -f "$db"*
+    t0=$(now)
+    timeout -k 2 30 "$cg" sweep --db "$db" "${sim[@]}" --batch shapes/seed.txt --jobs 2 $v \
+      >"$OUT/events_$b.txt" 2> >(stamp >"$OUT/events_$b.err")
+    t1=$(now)
+    timeout -k 2 30 "$cg" boundary --db "$db" "${sim[@]}" --dir FWD_D --axis ih=8:512:2 --tie iw --jobs 2 $v \
+      mb1ic16oc32kh3ph1 >>"$OUT/events_$b.txt" 2> >(stamp >>"$OUT/events_$b.err")
+    t2=$(now)
+    sleep 0.2
+    echo "$b: sweep $t0 -> $t1, boundary $t1 -> $t2" | tee -a "$OUT/events_walls.txt"
+  done
+  grep -E "^\| [0-9]|median|^\| (yes|no) " "$OUT/seed_investigation.md"
+}
+
 # Issue 17 on the GPU: does PyTorch read an exported errata file, and does it then run another
 # engine? The engine PyTorch runs for the seed's 44x44 shape is made `wrong` (sim over cudnn),
 # the store becomes a profile, the profile an errata file, and PyTorch runs the shape again
@@ -531,6 +562,7 @@ main() {
     owed) setup_device; gpu_facts; validate; measure_verdicts; measure_numerics; measure_scaling; return ;;
     final) setup_device; gpu_facts; measure_final; return ;;
     recheck) setup_device; gpu_facts; measure_recheck; return ;;
+    s5) setup_device; gpu_facts; measure_s5; return ;;
     errata) setup_device; measure_errata; return ;;
     fast_errata) setup_device; gpu_facts; validate; measure_errata; measure_fast; return ;;
     tables) setup_device; cd "$ROOT" && measure_tables; summarise "$OUT" | tee "$OUT/summary.md" | tail -70

@@ -15,6 +15,8 @@
 #   scripts/gpu_torch.sh final2  device: the owed steps with caps that fit a last call: throughput
 #                                by --jobs, the GPU tests, ResNet-50 (TF32 default), tiles mb 8
 #                                traced, tiles mb 32
+#   scripts/gpu_torch.sh s5      device: the GPU tests; tiles against native, a guard's first call
+#                                timed apart (f32 mb 8 traced and mb 32, bf16 mb 8)
 #   scripts/gpu_torch.sh owed    device: isolated probes against the in-process loop by --jobs
 #                                (whole command and steady state), tiles against native (mb 8
 #                                traced, mb 32), ResNet-50 with TF32 as PyTorch defaults and off
@@ -288,6 +290,17 @@ case "$MODE" in
     NVIDIA_TF32_OVERRIDE=0 R50_SECONDS=${R50_SECONDS:-220} guard_resnet50 -notf32
     guarded_step resnet18 8x3x176x176
     echo; cat "$OUT/steps.txt" "$OUT/guard_bench.md" "$OUT/guard_bench-notf32.md"
+    (cd "$OUT" && tar cJf /tmp/torch_logs.tar.xz . && find . -type f -delete && mv /tmp/torch_logs.tar.xz logs.tar.xz) ;;
+  s5)  # the GPU tests, tiles against native after the first-call split (f32 mb 8 traced and mb 32, bf16 mb 8)
+    cd "$ROOT" || exit 1
+    setup
+    gpu_tests
+    TILES_SECONDS=${TILES_SECONDS:-100} tiles
+    t0=$(now)
+    timeout -k 3 "${TILES_SECONDS:-100}" "$PY" bench/torch_tiles_bench.py --mb 8 --dtype bfloat16 --rounds 5 \
+      >"$OUT/tiles_mb8_bf16.md" 2>"$OUT/tiles_mb8_bf16.err"
+    echo "torch_tiles_bench mb 8 bf16 rc=$? $(since "$t0") s" | tee -a "$OUT/steps.txt"
+    echo; cat "$OUT/steps.txt"; grep -h "^|" "$OUT"/tiles_mb*.md
     (cd "$OUT" && tar cJf /tmp/torch_logs.tar.xz . && find . -type f -delete && mv /tmp/torch_logs.tar.xz logs.tar.xz) ;;
   recheck)  # ResNet-50 in ABBA rounds, then the tiles' trace (mb 8)
     cd "$ROOT" || exit 1

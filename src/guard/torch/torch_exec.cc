@@ -166,6 +166,12 @@ std::vector<at::Tensor> chunks(const at::Tensor& x, const Tiles& t) {
   return x.split(t.max_images, 0);
 }
 
+/// The chunks' results joined along `dim`; one chunk is returned as it is, since at::cat
+/// would copy it.
+at::Tensor joined(const std::vector<at::Tensor>& parts, int64_t dim = 0) {
+  return parts.size() == 1 ? parts.front() : at::cat(parts, dim);
+}
+
 at::Tensor tiled_forward(const Route& r, const Problem& p, const ForwardCall& c,
                          const Injector& inject) {
   Tiles t = tiles_for(r, p, c.params);
@@ -173,7 +179,7 @@ at::Tensor tiled_forward(const Route& r, const Problem& p, const ForwardCall& c,
   std::vector<at::Tensor> ys;
   for (const auto& x : chunks(xs, t))
     ys.push_back(native_forward(r.algo, x, c.weight, c.bias, t.staging, inject));
-  auto y = scatter_tiles(at::cat(ys, 0), t, p.mb);
+  auto y = scatter_tiles(joined(ys), t, p.mb);
   return y.narrow(2, 0, p.oh).narrow(3, 0, p.ow).contiguous(t.fmt);
 }
 
@@ -193,7 +199,7 @@ Grads tiled_backward(const Route& r, const Problem& p, const BackwardCall& c,
       parts.push_back(native_backward(r.algo, gc, xs, c.weight, std::nullopt, t.staging,
                                       mask_of(Dir::BWD_D), inject).input);
     }
-    auto padded = scatter_add_windows(at::cat(parts, 0), t, p, hp, wp);
+    auto padded = scatter_add_windows(joined(parts), t, p, hp, wp);
     out.input = at::constant_pad_nd(padded, t.win.unpad(), 0).contiguous(t.fmt);
     return out;
   }
@@ -248,9 +254,9 @@ at::Tensor split_forward(const Route& r, const Problem& p, const ForwardCall& c,
       Chunk k = chunk(p, c.input, c.weight, c.bias, {}, c.params, b, gr);
       cols.push_back(native_forward(r.algo, k.in, k.w, k.bias, k.cp, inject));
     }
-    rows.push_back(at::cat(cols, 1));
+    rows.push_back(joined(cols, 1));
   }
-  return at::cat(rows, 0).contiguous(memory_format(p.layout));
+  return joined(rows).contiguous(memory_format(p.layout));
 }
 
 Grads split_backward(const Route& r, const Problem& p, const BackwardCall& c,
@@ -269,12 +275,12 @@ Grads split_backward(const Route& r, const Problem& p, const BackwardCall& c,
       if (part.weight.defined()) wsum[i] = wsum[i].defined() ? wsum[i] + part.weight : part.weight;
       if (part.bias.defined()) bsum[i] = bsum[i].defined() ? bsum[i] + part.bias : part.bias;
     }
-    if (!cols.empty()) rows.push_back(at::cat(cols, 1));
+    if (!cols.empty()) rows.push_back(joined(cols, 1));
   }
   Grads out;
-  if (p.dir == Dir::BWD_D) out.input = at::cat(rows, 0).contiguous(memory_format(p.layout));
-  else out.weight = at::cat(wsum, 0);
-  if (p.dir == Dir::BWD_WB) out.bias = at::cat(bsum, 0);
+  if (p.dir == Dir::BWD_D) out.input = joined(rows).contiguous(memory_format(p.layout));
+  else out.weight = joined(wsum);
+  if (p.dir == Dir::BWD_WB) out.bias = joined(bsum);
   return out;
 }
 
