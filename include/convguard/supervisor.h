@@ -159,6 +159,12 @@ struct SupervisorOptions {
   /// a kill and any worker replacement need not wait for a new process and context.
   /// Only with at most one device (a spare belongs to no slot).
   int spares = 0;
+  /// Whether the destructor waits for every worker to exit and reaps it (true), or stops
+  /// the idle ones, kills the rest and returns (false): the last moments of a killed GPU
+  /// worker (its context's teardown, about 0.1 s) are then left to the process's own exit.
+  /// False suits a command that exits right after; a long-lived process keeps true, or
+  /// its finished workers would stay unreaped.
+  bool wait_for_workers = true;
   double canary_budget_s = 180;  ///< total time for recovery before `wedged`
   double kill_wait_s = 10;    ///< how long a killed worker may take to be reaped
   /// At most this many requests are sent to a worker ahead of the one it is running

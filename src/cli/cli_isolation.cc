@@ -203,6 +203,8 @@ Result<SupervisorOptions> supervisor_options(const EngineArgs& engine, const Iso
   // since hangs can come faster than a GPU worker's context comes up.
   o.calibrate = true;
   o.spares = 2;
+  // A command exits right after its run: its workers' last moments need not hold it up.
+  o.wait_for_workers = false;
   o.probe.verify = !a.no_verify;
   o.probe.exec.warmup = a.warmup;
   o.probe.exec.repeats = a.repeats;

@@ -216,7 +216,7 @@ Result<std::unique_ptr<Child>> Child::spawn(const SpawnOptions& opt) {
 }
 
 Child::~Child() {
-  if (!reaped()) kill_and_reap(std::chrono::milliseconds(2000));
+  if (!reaped() && !released_) kill_and_reap(std::chrono::milliseconds(2000));
   close_fds();
 }
 

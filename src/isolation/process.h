@@ -96,6 +96,10 @@ class Child {
   std::optional<ExitInfo> kill_and_reap(std::chrono::milliseconds limit);
   /// True once reaped.
   bool reaped() const { return exit_.has_value(); }
+  /// Leaves the child to end on its own (after a stop or a kill_group()): the destructor
+  /// then only closes the pipes, and the child is reaped by whoever inherits it when this
+  /// process exits. For a command that is about to exit anyway.
+  void release() { released_ = true; }
 
  private:
   Child() = default;
@@ -105,6 +109,7 @@ class Child {
   int req_fd_ = -1, res_fd_ = -1, err_fd_ = -1;
   TailBuffer tail_;
   std::optional<ExitInfo> exit_;
+  bool released_ = false;
 };
 
 }  // namespace convguard

@@ -81,10 +81,18 @@ Supervisor::Supervisor(SupervisorOptions opt) : impl_(std::make_unique<Impl>(std
 
 Supervisor::~Supervisor() {
   // Stop everyone first, then wait: the workers exit in parallel. A worker not yet ready
-  // would read the stop only after its engine came up: it is killed instead.
+  // would read the stop only after its engine came up, and a busy one after its probe
+  // (never, if it hangs): those are killed instead.
   for (Slot& s : impl_->slots)
-    if (s.worker && s.worker->ready()) s.worker->request_stop();
+    if (s.worker && s.worker->ready() && !s.job && s.queued.empty()) s.worker->request_stop();
     else if (s.worker) s.worker->signal_kill();
+  if (!impl_->opt.wait_for_workers) {
+    for (Slot& s : impl_->slots)
+      if (s.worker) s.worker->release();
+    for (auto& w : impl_->spares) w->signal_kill(), w->release();
+    for (auto& w : impl_->graveyard) w->release();  // killed already
+    return;
+  }
   for (Slot& s : impl_->slots)
     if (s.worker) s.worker->finish(std::chrono::milliseconds(500));
   impl_->stop_spares(std::chrono::milliseconds(500));
@@ -290,6 +298,9 @@ bool Supervisor::Impl::ensure_worker(Slot& s) {
   }
   s.worker = std::move(*w);
   emit(SupervisorEvent::spawned, &s, nullptr);
+  // The spares start with the first worker, so that their context and first convolution
+  // (about 0.5 s on a GPU) overlap its start and calibration instead of following them.
+  top_up_spares();
   return true;
 }
 

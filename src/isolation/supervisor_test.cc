@@ -6,7 +6,9 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
+#include <csignal>
 #include <cstdio>
 #include <filesystem>
 #include <map>
@@ -219,6 +221,50 @@ TEST_F(SupervisorTest, ASpareTakesOverAfterAKill) {
   EXPECT_EQ(canary, spare) << "the canary ran on the spare, not on a new process";
   EXPECT_EQ(r[1].worker_pid, spare) << "and the spare went on probing";
   EXPECT_EQ(count(SupervisorEvent::spawned), 3) << "the first worker, the spare, its successor";
+}
+
+TEST_F(SupervisorTest, SparesStartWithTheFirstWorkerBeforeAnyProbeIsSent) {
+  auto o = options();
+  o.spares = 2;
+  run({kOk1}, o);
+  const auto first_dispatch = std::find_if(log_.begin(), log_.end(), [](const SupervisorEvent& e) {
+    return e.kind == SupervisorEvent::dispatched;
+  });
+  ASSERT_NE(first_dispatch, log_.end());
+  const auto spares_before = std::count_if(log_.begin(), first_dispatch, [](const SupervisorEvent& e) {
+    return e.kind == SupervisorEvent::spawned && e.worker == -1;
+  });
+  EXPECT_EQ(spares_before, 2) << "both spares were starting before the first probe went out";
+}
+
+// Waits up to 10 s for `pid` (our child) to end; its wait status, or -1.
+int wait_for_child(pid_t pid) {
+  for (int i = 0; i < 1000; ++i) {
+    int ws = 0;
+    if (::waitpid(pid, &ws, WNOHANG) == pid) return ws;
+    ::usleep(10000);
+  }
+  return -1;
+}
+
+TEST_F(SupervisorTest, NotWaitingForWorkersItStopsTheIdleOneAndKillsTheSparesThatEndOnTheirOwn) {
+  auto o = options();
+  o.spares = 1;
+  o.wait_for_workers = false;
+  auto r = run({kOk1}, o);
+  EXPECT_EQ(r[0].outcome, Outcome::ok);
+  // The supervisor is gone and reaped nothing: each worker ends by itself, the idle one
+  // by its stop (exit 0), the spare by SIGKILL.
+  for (const SupervisorEvent& e : log_) {
+    if (e.kind != SupervisorEvent::spawned) continue;
+    const int ws = wait_for_child(e.pid);
+    ASSERT_NE(ws, -1) << "worker " << e.pid << " is still running";
+    if (e.worker == -1) {
+      EXPECT_TRUE(WIFSIGNALED(ws) && WTERMSIG(ws) == SIGKILL) << "spare " << e.pid << ": " << ws;
+    } else {
+      EXPECT_TRUE(WIFEXITED(ws) && WEXITSTATUS(ws) == 0) << "worker " << e.pid << ": " << ws;
+    }
+  }
 }
 
 TEST_F(SupervisorTest, KillsAWorkerThatHangsInVerify) {

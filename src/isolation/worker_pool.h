@@ -56,6 +56,8 @@ class WorkerProc {
   void request_stop();
   /// SIGKILL to the group without waiting; finish() then reaps.
   void signal_kill() { child_->kill_group(); }
+  /// After request_stop() or signal_kill(): the worker ends without being waited for.
+  void release() { child_->release(); }
   /// Waits up to `wait` for an exit after request_stop(); kills the group otherwise.
   void finish(std::chrono::milliseconds wait);
 
