@@ -10,8 +10,8 @@ the quirk file, as in the tests): the learned profile's fingerprint names the qu
 without it the same profile knows none of these problems (on 2026-12-02 a `force`d open routed
 them to the CPU). Each round opens a new guard, whose first call of a problem plans the route
 from the profile: that call is timed apart (its own column), the steady state after it is the
-guarded time. --trace prints PyTorch's profiler table of one round of each problem's guarded
-calls.
+guarded time. --trace adds each problem's device time per call, native against guarded (what the tiles
+cost the GPU itself, apart from launching them), and the first problem's profiler table.
 
     python3 bench/torch_tiles_bench.py [--mb 8] [--calls 20] [--rounds 5] [--profile P] [--trace]
 """
@@ -121,18 +121,37 @@ def main():
         trace(calls, args, quirks)
 
 
-def trace(calls, args, quirks):
-    """PyTorch's profiler over one round of each problem's guarded calls."""
+def device_profile(fn, args):
+    """PyTorch's profiler over args.calls calls: (device us per call, kernel launches per call, profile)."""
     from torch.profiler import ProfilerActivity, profile
     acts = [ProfilerActivity.CPU] + ([ProfilerActivity.CUDA] if args.device == "cuda" else [])
+    with profile(activities=acts) as prof:
+        timed(fn, args.calls, args.device)
+    events = prof.key_averages()
+    device_us = sum(getattr(e, "self_device_time_total", 0) for e in events)
+    launches = sum(e.count for e in events if "LaunchKernel" in e.key)
+    return device_us / args.calls, launches / args.calls, prof
+
+
+def trace(calls, args, quirks):
+    """The device's own time per call, native against guarded (what the tiles cost the GPU,
+    apart from the host's cost of launching them), and the first problem's profiler table."""
+    native = {n: device_profile(fn, args) for n, fn in calls.items()}
+    guarded = {}
     with cg.guard(args.profile, quirks=quirks, device=args.device):
         for n, fn in calls.items():
             fn()  # the route, planned outside the trace
-            with profile(activities=acts) as prof:
-                timed(fn, args.calls, args.device)
-            print(f"\n### {n}: {args.calls} guarded calls, by self CPU time\n")
-            print(prof.key_averages().table(sort_by="self_cpu_time_total", row_limit=14))
-            break  # the first problem's table says where the fixed cost goes
+            guarded[n] = device_profile(fn, args)
+    print(f"\n## device time per call (PyTorch's profiler, {args.calls} calls), native against guarded\n")
+    print("| problem | native us | guarded us | native / guarded | kernels native | kernels guarded |")
+    print("|---|---|---|---|---|---|")
+    for n in calls:
+        (a, ka, _), (b, kb, _) = native[n], guarded[n]
+        ratio = f"{a / b:.3f}" if b else "-"
+        print(f"| {n} | {a:.1f} | {b:.1f} | {ratio} | {ka:.1f} | {kb:.1f} |")
+    first = next(iter(calls))
+    print(f"\n### {first}: {args.calls} guarded calls, by self CPU time\n")
+    print(guarded[first][2].key_averages().table(sort_by="self_cpu_time_total", row_limit=14))
 
 
 if __name__ == "__main__":

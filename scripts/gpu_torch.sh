@@ -17,6 +17,8 @@
 #                                traced, tiles mb 32
 #   scripts/gpu_torch.sh s5      device: the GPU tests; tiles against native, a guard's first call
 #                                timed apart (f32 mb 8 traced and mb 32, bf16 mb 8)
+#   scripts/gpu_torch.sh s5b     device: tiles with the device-time trace (f32 mb 8, 32), then
+#                                ResNet-50 with NVIDIA_TF32_OVERRIDE=0 (the quirked step's match)
 #   scripts/gpu_torch.sh owed    device: isolated probes against the in-process loop by --jobs
 #                                (whole command and steady state), tiles against native (mb 8
 #                                traced, mb 32), ResNet-50 with TF32 as PyTorch defaults and off
@@ -301,6 +303,18 @@ case "$MODE" in
       >"$OUT/tiles_mb8_bf16.md" 2>"$OUT/tiles_mb8_bf16.err"
     echo "torch_tiles_bench mb 8 bf16 rc=$? $(since "$t0") s" | tee -a "$OUT/steps.txt"
     echo; cat "$OUT/steps.txt"; grep -h "^|" "$OUT"/tiles_mb*.md
+    (cd "$OUT" && tar cJf /tmp/torch_logs.tar.xz . && find . -type f -delete && mv /tmp/torch_logs.tar.xz logs.tar.xz) ;;
+  s5b)  # tiles with the device-time trace (f32 mb 8 and 32), then ResNet-50 with every library's TF32 off
+    cd "$ROOT" || exit 1
+    setup
+    for mb in 8 32; do
+      t0=$(now)
+      timeout -k 3 "${TILES_SECONDS:-90}" "$PY" bench/torch_tiles_bench.py --mb "$mb" --rounds 5 --trace \
+        >"$OUT/tiles_mb$mb.md" 2>"$OUT/tiles_mb$mb.err"
+      echo "torch_tiles_bench mb $mb rc=$? $(since "$t0") s" | tee -a "$OUT/steps.txt"
+    done
+    NVIDIA_TF32_OVERRIDE=0 R50_SECONDS=${R50_SECONDS:-200} R50_ARGS="--steps 6 --rounds 2" guard_resnet50 -notf32
+    echo; cat "$OUT/steps.txt"; grep -h "^|" "$OUT"/tiles_mb*.md; cat "$OUT/guard_bench-notf32.md"
     (cd "$OUT" && tar cJf /tmp/torch_logs.tar.xz . && find . -type f -delete && mv /tmp/torch_logs.tar.xz logs.tar.xz) ;;
   recheck)  # ResNet-50 in ABBA rounds, then the tiles' trace (mb 8)
     cd "$ROOT" || exit 1

@@ -53,7 +53,16 @@ Result<Route> Planner::choose(const Problem& p) {
   if (learn_) CG_RETURN_IF_ERROR(learn_native(p));
   if (auto r = native_route(p)) return *r;
   const std::string why = native_text(p);
-  if (auto r = tile_route(p, why)) return *r;
+  if (auto r = tile_route(p, why)) {
+    // Tiles the profile proves only in chunks (another problem's staging): while learning,
+    // the same tiles in one library call are probed first, since every chunk is a call.
+    if (learn_ && r->tiles.max_images > 0) {
+      int probes = 0;
+      CG_RETURN_IF_ERROR(learn_unknown(tile_problems(p, {r->tiles.th, r->tiles.tw, 0}), &probes));
+      if (auto whole = tile_route(p, why)) return *whole;
+    }
+    return *r;
+  }
   if (auto r = split_route(p, why, false)) return *r;
   if (p.g > 1)
     if (auto r = split_route(p, why, true)) return *r;

@@ -275,6 +275,22 @@ TEST(Guard, LearnsAnUnknownProblemOnFirstUseAndSavesTheRule) {
   std::remove(path.c_str());
 }
 
+TEST(Guard, LearningProbesTheTilesInOneCallBeforeTakingChunksAnotherProblemProved) {
+  // mb4 at 56 is tiled into 4 x 28x28: its staging (mb16 at 28) proves chunks of 16 images
+  // for mb8 at 56 (staging mb32), which learning tries in one call first.
+  auto oracle = std::make_shared<OracleProber>(sim_spec("rx5600xt-rocm57"));
+  GuardOptions o = options("rx5600xt-rocm57");
+  o.learn = true, o.prober = oracle;
+  auto guard = Guard::open(Profile::build(oracle->fingerprint().value(), {}).value(), o);
+  ASSERT_TRUE(guard.ok());
+  ASSERT_EQ(run_exact(*guard, at("--dir=FWD_D mb4ic4oc4", 56)).tiles.max_images, 0);
+  const int calls = oracle->calls;
+  const Route r = run_exact(*guard, at("--dir=FWD_D mb8ic4oc4", 56));
+  EXPECT_EQ(r.kind, RouteKind::tiles) << r.text();
+  EXPECT_EQ(r.tiles.max_images, 0) << "one call: " << r.text();
+  EXPECT_EQ(oracle->calls, calls + 2) << "the native problem, then the whole staging";
+}
+
 TEST(Guard, ANativeRouteIsMarkedLearnedOnlyWhenItsPlanProbed) {
   auto oracle = std::make_shared<OracleProber>(sim_spec("rx5600xt-rocm57"));
   GuardOptions o = options("rx5600xt-rocm57");

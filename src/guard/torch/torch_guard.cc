@@ -45,6 +45,10 @@ std::shared_ptr<Prober> make_learner(const TorchGuardOptions& o) {
   s.worker_argv = {o.worker};
   s.engine = device_spec(o);
   s.timeouts.execute_s = o.timeout_exec;
+  // Realistic deadlines from the first probe: without calibration the cost model starts at
+  // 1 GFLOP/s, and a hanging 7 GFLOP problem (ResNet's 56x56 layers at mb 32) waited 74 s
+  // on the H200 before it was called a hang.
+  s.calibrate = true;
   return std::make_shared<ThreadProber>(
       [s] { return std::unique_ptr<Prober>(std::make_unique<Supervisor>(s)); }, s.engine.name);
 }
