@@ -226,8 +226,14 @@ void Supervisor::Impl::dispatch_probes() {
     pending.pop_front();
     return start_probe(s, index, attempt);
   }
+  // A slot whose worker is still coming up (a context, a spare's first convolution: about
+  // 0.5 s on a GPU) gets no probe while a warm worker can queue it: it would wait there.
+  const bool any_warm = std::any_of(slots.begin(), slots.end(), [](const Slot& s) {
+    return s.worker && s.worker->warm();
+  });
   for (Slot& s : slots) {
     if (s.job || pending.empty() || !stop.ok()) continue;
+    if (any_warm && (!ensure_worker(s) || !s.worker->warm())) continue;
     auto [index, attempt] = pending.front();
     pending.pop_front();
     start_probe(s, index, attempt);
@@ -298,9 +304,6 @@ bool Supervisor::Impl::ensure_worker(Slot& s) {
   }
   s.worker = std::move(*w);
   emit(SupervisorEvent::spawned, &s, nullptr);
-  // The spares start with the first worker, so that their context and first convolution
-  // (about 0.5 s on a GPU) overlap its start and calibration instead of following them.
-  top_up_spares();
   return true;
 }
 

@@ -223,18 +223,21 @@ TEST_F(SupervisorTest, ASpareTakesOverAfterAKill) {
   EXPECT_EQ(count(SupervisorEvent::spawned), 3) << "the first worker, the spare, its successor";
 }
 
-TEST_F(SupervisorTest, SparesStartWithTheFirstWorkerBeforeAnyProbeIsSent) {
-  auto o = options();
-  o.spares = 2;
-  run({kOk1}, o);
-  const auto first_dispatch = std::find_if(log_.begin(), log_.end(), [](const SupervisorEvent& e) {
-    return e.kind == SupervisorEvent::dispatched;
-  });
-  ASSERT_NE(first_dispatch, log_.end());
-  const auto spares_before = std::count_if(log_.begin(), first_dispatch, [](const SupervisorEvent& e) {
-    return e.kind == SupervisorEvent::spawned && e.worker == -1;
-  });
-  EXPECT_EQ(spares_before, 2) << "both spares were starting before the first probe went out";
+TEST_F(SupervisorTest, AWarmWorkerTakesTheProbesWhileTheOtherSlotsWorkerIsStillStarting) {
+  // A first run of one probe starts slot 0's worker only; in the second, slot 1's worker
+  // (every init but the first takes 3 s) is still starting while slot 0's is warm.
+  TempPath first;
+  auto o = options("init-slow-after-first:" + first.path, 2);
+  Supervisor sup(o);
+  std::vector<ProbeResult> out(3);
+  auto keep = [&](size_t i, const ProbeResult& r) { out[i] = r; };
+  ASSERT_TRUE(sup.run({{prob(kOk1), kDefaultAlgo}}, keep).ok());
+  ASSERT_TRUE(sup.run({{prob(kOk1), kDefaultAlgo}, {prob(kOk2), kDefaultAlgo}, {prob(kOk1), kDefaultAlgo}},
+                      keep).ok());
+  for (size_t i = 0; i < out.size(); ++i) {
+    EXPECT_EQ(out[i].outcome, Outcome::ok) << i << ": " << out[i].message;
+    EXPECT_EQ(out[i].worker, 0) << "request " << i << " waited for the starting worker";
+  }
 }
 
 // Waits up to 10 s for `pid` (our child) to end; its wait status, or -1.

@@ -25,6 +25,8 @@ class WorkerProc {
   pid_t pid() const { return child_->pid(); }
   /// A ready message has been seen.
   bool ready() const { return ready_; }
+  /// Ready, and a spare's warm-up probe answered: a probe sent now starts at once.
+  bool warm() const { return ready_ && warmup_id_ == 0; }
   /// A spare's warm-up probe whose result has not been read (0: none); its messages are
   /// the worker's own business, not a job's.
   uint64_t warmup_id() const { return warmup_id_; }

@@ -14,7 +14,8 @@
 //   oc 25 with "hang-once:FILE": hangs in execute if FILE is missing (creating it)
 //   oc 27 takes 0.4 s in prepare, then runs normally
 // EngineSpec::quirks_path selects start-up faults: "init-hang-once:FILE" (hangs in the
-// first init, the one that creates FILE), "init-fail" (init returns an error),
+// first init, the one that creates FILE), "init-slow-after-first:FILE" (every init but the
+// first, which creates FILE, takes 3 s), "init-fail" (init returns an error),
 // "wedge:FILE" (the marker of oc 19), "hang-once:FILE" (the marker of oc 23). Canary
 // mode bypasses the problem's faults.
 // Hangs sleep rather than spin: the effect on the supervisor is the same and the tests
@@ -120,6 +121,12 @@ class FaultEngine : public SimEngine {
   Status init() override {
     if (!wedge_file_.empty() && file_exists(wedge_file_)) hang_forever("init (wedged)");
     if (mode_ == "init-fail") return Status::Unsupported("fault: no device here");
+    if (mode_.rfind("init-slow-after-first:", 0) == 0 && !started_) {
+      std::string marker = mode_.substr(22);
+      if (file_exists(marker)) ::usleep(3000000);
+      touch(marker);
+    }
+    started_ = true;
     if (mode_.rfind("init-hang-once:", 0) == 0) {
       std::string marker = mode_.substr(15);
       if (!file_exists(marker)) {
@@ -159,6 +166,7 @@ class FaultEngine : public SimEngine {
  private:
   std::unique_ptr<Engine> base_;
   std::string mode_, wedge_file_, once_file_;
+  bool started_ = false;  ///< init() ran once in this process
   bool canary_ = false;
   int64_t execs_ = 0;
   Quirks quirks_;
