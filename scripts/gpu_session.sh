@@ -489,6 +489,12 @@ measure_s5() {
     echo "$b: sweep $t0 -> $t1, boundary $t1 -> $t2" | tee -a "$OUT/events_walls.txt"
   done
   grep -E "^\| [0-9]|median|^\| (yes|no) " "$OUT/seed_investigation.md"
+  if [ -n "${S5_SOAK:-}" ]; then
+    timeout -k 3 100 "$BUILD_PATH/deadline_bench" --engine cudnn --base cudnn --quirks quirks/rx5600xt-rocm57.json \
+      --hangs 10 --soak 10000 --jobs 4 --busy 0 >"$OUT/deadline_bench.md" 2>"$OUT/deadline_bench.err"
+    echo "deadline_bench rc=$?"
+    grep -E "^\| " "$OUT/deadline_bench.md"
+  fi
 }
 
 # Issue 17 on the GPU: does PyTorch read an exported errata file, and does it then run another
