@@ -226,14 +226,16 @@ void Supervisor::Impl::dispatch_probes() {
     pending.pop_front();
     return start_probe(s, index, attempt);
   }
-  // A slot whose worker is still coming up (a context, a spare's first convolution: about
-  // 0.5 s on a GPU) gets no probe while a warm worker can queue it: it would wait there.
+  // A slot that took a spare still warming up (its context and first convolution: about
+  // 0.5 s on a GPU) gets no probe while a warm worker can queue it: it would wait there. A
+  // freshly spawned worker does get one, so that a worker that cannot start is judged as
+  // before rather than respawned quietly.
   const bool any_warm = std::any_of(slots.begin(), slots.end(), [](const Slot& s) {
     return s.worker && s.worker->warm();
   });
   for (Slot& s : slots) {
     if (s.job || pending.empty() || !stop.ok()) continue;
-    if (any_warm && (!ensure_worker(s) || !s.worker->warm())) continue;
+    if (any_warm && (!ensure_worker(s) || s.worker->warmup_id() != 0)) continue;
     auto [index, attempt] = pending.front();
     pending.pop_front();
     start_probe(s, index, attempt);
