@@ -80,23 +80,32 @@ Supervisor::Impl::Impl(SupervisorOptions o)
 Supervisor::Supervisor(SupervisorOptions opt) : impl_(std::make_unique<Impl>(std::move(opt))) {}
 
 Supervisor::~Supervisor() {
-  // Stop everyone first, then wait: the workers exit in parallel. A worker not yet ready
-  // would read the stop only after its engine came up, and a busy one after its probe
+  impl_->end_slot_workers();
+  if (impl_->opt.wait_for_workers) impl_->reap_all();
+  else impl_->release_all();
+}
+
+void Supervisor::Impl::end_slot_workers() {
+  // Everyone is told first, then waited for: the workers exit in parallel. A worker not yet
+  // ready would read a stop only after its engine came up, and a busy one after its probe
   // (never, if it hangs): those are killed instead.
-  for (Slot& s : impl_->slots)
+  for (Slot& s : slots)
     if (s.worker && s.worker->ready() && !s.job && s.queued.empty()) s.worker->request_stop();
     else if (s.worker) s.worker->signal_kill();
-  if (!impl_->opt.wait_for_workers) {
-    for (Slot& s : impl_->slots)
-      if (s.worker) s.worker->release();
-    for (auto& w : impl_->spares) w->signal_kill(), w->release();
-    for (auto& w : impl_->graveyard) w->release();  // killed already
-    return;
-  }
-  for (Slot& s : impl_->slots)
+}
+
+void Supervisor::Impl::reap_all() {
+  for (Slot& s : slots)
     if (s.worker) s.worker->finish(std::chrono::milliseconds(500));
-  impl_->stop_spares(std::chrono::milliseconds(500));
-  for (auto& w : impl_->graveyard) w->finish(std::chrono::milliseconds(100));
+  stop_spares(std::chrono::milliseconds(500));
+  for (auto& w : graveyard) w->finish(std::chrono::milliseconds(100));
+}
+
+void Supervisor::Impl::release_all() {
+  for (Slot& s : slots)
+    if (s.worker) s.worker->release();
+  for (auto& w : spares) w->signal_kill(), w->release();
+  for (auto& w : graveyard) w->release();  // killed already
 }
 
 Status Supervisor::do_run(const std::vector<ProbeRequest>& requests, const ResultCallback& cb,

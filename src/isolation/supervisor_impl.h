@@ -168,6 +168,14 @@ struct Supervisor::Impl {
   bool take_spare(Slot& s);
   void stop_spares(std::chrono::milliseconds wait);
 
+  // shutdown (supervisor.cc)
+  /// Stops the idle, ready slot workers and kills the others, without waiting.
+  void end_slot_workers();
+  /// Waits for every worker (slots, spares, killed ones) to exit and reaps it.
+  void reap_all();
+  /// Leaves every worker to end on its own (spares killed first): wait_for_workers false.
+  void release_all();
+
   // calibration.cc
   /// Dispatches the next calibration rung on slot 0 once every slot is idle.
   void calibrate_step();
