@@ -80,13 +80,13 @@ Status check_devices(const std::vector<std::string>& devices) {
 // and phase change with its deadline, each line stamped with seconds since the first event,
 // so that where a second goes can be read off one run.
 void log_events(SupervisorOptions& o, int level) {
-  auto first = std::make_shared<std::optional<std::chrono::steady_clock::time_point>>();
-  o.on_event = [level, first](const SupervisorEvent& e) {
+  o.on_event = [level, first = std::optional<std::chrono::steady_clock::time_point>()](
+                   const SupervisorEvent& e) mutable {
     const bool detail = e.kind == SupervisorEvent::dispatched || e.kind == SupervisorEvent::phase_change;
     if (detail && level < 2) return;
-    if (!*first) *first = e.at;
+    if (!first) first = e.at;
     const std::string stamp =
-        level < 2 ? "" : fmt::format("+{:.3f} s ", std::chrono::duration<double>(e.at - **first).count());
+        level < 2 ? "" : fmt::format("+{:.3f} s ", std::chrono::duration<double>(e.at - *first).count());
     std::string what = to_string(e.kind);
     if (e.kind == SupervisorEvent::verdict) what += fmt::format(" {}", to_string(e.outcome));
     if (e.kind == SupervisorEvent::calibrated) what += ": " + e.message;

@@ -124,6 +124,13 @@ Route run_exact(Guard& guard, const Problem& p) {
   return route;
 }
 
+// Sets `o` to learn through `oracle` and opens a guard on an empty profile of the oracle's
+// fingerprint.
+Result<Guard> open_learning(const std::shared_ptr<OracleProber>& oracle, GuardOptions& o) {
+  o.learn = true, o.prober = oracle;
+  return Guard::open(Profile::build(oracle->fingerprint().value(), {}).value(), o);
+}
+
 const std::string kNative = "--dir=FWD_D mb1ic4oc4";
 const std::string kStaging = "--dir=FWD_D mb4ic4oc4";
 
@@ -254,8 +261,8 @@ TEST(Guard, LearnsAnUnknownProblemOnFirstUseAndSavesTheRule) {
   auto oracle = std::make_shared<OracleProber>(sim_spec("rx5600xt-rocm57"));
   const std::string path = testing::TempDir() + "/guard_learned.json";
   GuardOptions o = options("rx5600xt-rocm57");
-  o.learn = true, o.prober = oracle, o.save_path = path;
-  auto guard = Guard::open(Profile::build(oracle->fingerprint().value(), {}).value(), o);
+  o.save_path = path;
+  auto guard = open_learning(oracle, o);
   ASSERT_TRUE(guard.ok());
   const Route r = run_exact(*guard, at(kNative, 56));
   EXPECT_EQ(r.kind, RouteKind::tiles) << r.text();
@@ -280,8 +287,7 @@ TEST(Guard, LearningProbesTheTilesInOneCallBeforeTakingChunksAnotherProblemProve
   // for mb8 at 56 (staging mb32), which learning tries in one call first.
   auto oracle = std::make_shared<OracleProber>(sim_spec("rx5600xt-rocm57"));
   GuardOptions o = options("rx5600xt-rocm57");
-  o.learn = true, o.prober = oracle;
-  auto guard = Guard::open(Profile::build(oracle->fingerprint().value(), {}).value(), o);
+  auto guard = open_learning(oracle, o);
   ASSERT_TRUE(guard.ok());
   ASSERT_EQ(run_exact(*guard, at("--dir=FWD_D mb4ic4oc4", 56)).tiles.max_images, 0);
   const int calls = oracle->calls;
@@ -294,8 +300,7 @@ TEST(Guard, LearningProbesTheTilesInOneCallBeforeTakingChunksAnotherProblemProve
 TEST(Guard, ANativeRouteIsMarkedLearnedOnlyWhenItsPlanProbed) {
   auto oracle = std::make_shared<OracleProber>(sim_spec("rx5600xt-rocm57"));
   GuardOptions o = options("rx5600xt-rocm57");
-  o.learn = true, o.prober = oracle;
-  auto guard = Guard::open(Profile::build(oracle->fingerprint().value(), {}).value(), o);
+  auto guard = open_learning(oracle, o);
   ASSERT_TRUE(guard.ok());
   const Route first = run_exact(*guard, at(kNative, 40));
   EXPECT_EQ(first.kind, RouteKind::native) << first.text();
@@ -311,8 +316,7 @@ TEST(Guard, ANativeRouteIsMarkedLearnedOnlyWhenItsPlanProbed) {
 TEST(Guard, LearningGivesUpOnTilesWithinItsBudgetAndUsesTheCpu) {
   auto oracle = std::make_shared<OracleProber>(sim_spec("cpu-only"));
   GuardOptions o = options("cpu-only");
-  o.learn = true, o.prober = oracle;
-  auto guard = Guard::open(Profile::build(oracle->fingerprint().value(), {}).value(), o);
+  auto guard = open_learning(oracle, o);
   ASSERT_TRUE(guard.ok());
   EXPECT_EQ(run_exact(*guard, at(kNative, 64)).kind, RouteKind::cpu);
   EXPECT_LE(oracle->calls, 1 + o.max_learn_probes);
@@ -322,8 +326,7 @@ TEST(Guard, LearnsToSplitTheGroupsWhenTilesCannotHelp) {
   // g >= 4 hangs at every size, so tiles (which keep the groups) hang too.
   auto oracle = std::make_shared<OracleProber>(sim_spec("guard-groups"));
   GuardOptions o = options("guard-groups");
-  o.learn = true, o.prober = oracle;
-  auto guard = Guard::open(Profile::build(oracle->fingerprint().value(), {}).value(), o);
+  auto guard = open_learning(oracle, o);
   ASSERT_TRUE(guard.ok());
   const Route r = run_exact(*guard, at("--dir=FWD_D mb2g8ic16oc16", 12));
   EXPECT_EQ(r.kind, RouteKind::split_groups) << r.text();
@@ -342,8 +345,7 @@ TEST(Guard, LearnsToSplitTheBatchWhenTilesCannotHelp) {
   auto oracle = std::make_shared<OracleProber>(spec);
   GuardOptions o = options("guard-groups");
   o.device_spec = spec;
-  o.learn = true, o.prober = oracle;
-  auto guard = Guard::open(Profile::build(oracle->fingerprint().value(), {}).value(), o);
+  auto guard = open_learning(oracle, o);
   ASSERT_TRUE(guard.ok()) << guard.status().to_string();
   const Route r = run_exact(*guard, at("--dir=FWD_D mb5ic4oc4", 12));
   EXPECT_EQ(r.kind, RouteKind::split_batch) << r.text();

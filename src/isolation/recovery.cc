@@ -87,14 +87,10 @@ void Supervisor::Impl::judge_failure(Slot& s, const Job& job, ProbeResult r) {
     return begin_recovery(s, describe(job, r));
   }
   std::string what = describe(job, r);
-  if (recovering || crowded_hang(s, job, r)) {
-    // It may have failed only because the device was already in trouble, or was busy
-    // with its neighbours: hold it until the canary speaks, then run it again (alone).
-    deferred.push_back({job.index, job.attempt, std::move(r)});
-    begin_recovery(s, what);
-    return;
-  }
-  deliver(&s, job.index, r);
+  // It may have failed only because the device was already in trouble, or was busy with its
+  // neighbours: then it is held until the canary speaks, and runs again (alone).
+  if (recovering || crowded_hang(s, job, r)) deferred.push_back({job.index, job.attempt, std::move(r)});
+  else deliver(&s, job.index, r);
   begin_recovery(s, what);
 }
 

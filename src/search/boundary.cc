@@ -111,6 +111,23 @@ Result<Problem> problem_at(const Problem& base, const BoundaryOptions& opt, int6
 
 namespace {
 
+/// A usable result of BoundaryOptions::stored, its problem parsed once for every line.
+struct Known {
+  Problem problem;
+  std::string key;
+  const ProbeResult* result;
+};
+
+// The stored results of opt.algo that are evidence (suspect ones are not) and parse.
+std::vector<Known> known_results(const BoundaryOptions& opt) {
+  std::vector<Known> out;
+  for (const ProbeResult& r : opt.stored) {
+    if (r.algo != opt.algo || r.outcome == Outcome::suspect) continue;
+    if (auto p = parse_problem(r.problem); p.ok()) out.push_back({*p, key(*p), &r});
+  }
+  return out;
+}
+
 // One boundary search as a state machine, so that several lines (a frontier) can share
 // each batch handed to the prober.
 class Line {
@@ -123,8 +140,8 @@ class Line {
     res_.tie = opt.tie;
   }
   BoundaryResult& result() { return res_; }
-  /// Takes the results of opt.stored that are this line's problems as evidence.
-  void take_stored();
+  /// Takes the stored results that are this line's problems as evidence.
+  void take_stored(const std::vector<Known>& known);
   /// Per request of the last next(): whether it repeats a value already probed.
   const std::vector<bool>& repeats() const { return repeat_; }
 
@@ -213,19 +230,16 @@ std::vector<ProbeRequest> Line::next() {
   return out;
 }
 
-void Line::take_stored() {
-  for (const ProbeResult& r : opt_.stored) {
-    if (r.algo != opt_.algo || r.outcome == Outcome::suspect) continue;
-    auto p = parse_problem(r.problem);
-    if (!p.ok()) continue;
-    auto v = get_field(*p, opt_.axis.field);
+void Line::take_stored(const std::vector<Known>& known) {
+  for (const Known& k : known) {
+    auto v = get_field(k.problem, opt_.axis.field);
     if (!v || *v < opt_.axis.lo || *v > opt_.axis.hi || (*v - opt_.axis.lo) % opt_.axis.step)
       continue;
     auto here = problem_at(base_, opt_, *v);
-    if (!here.ok() || key(*here) != key(*p)) continue;
+    if (!here.ok() || key(*here) != k.key) continue;
     const int64_t i = (*v - opt_.axis.lo) / opt_.axis.step;
-    seen_[i].push_back(verdict_of(r));
-    res_.evidence.push_back({*v, r});
+    seen_[i].push_back(verdict_of(*k.result));
+    res_.evidence.push_back({*v, *k.result});
     ++res_.stored;
   }
 }
@@ -234,12 +248,13 @@ void Line::take_stored() {
 // below it. An ok above that failure stays in seen_, where finish() calls it non-monotonic.
 std::optional<std::pair<int64_t, int64_t>> Line::seen_bracket() const {
   std::optional<int64_t> ok, fail;
-  for (const auto& [i, vs] : seen_) {
-    if (std::count(vs.begin(), vs.end(), Verdict::fail)) {
+  for (const auto& entry : seen_) {
+    const int64_t i = entry.first;
+    if (decided(i, Verdict::fail)) {
       fail = i;
       break;
     }
-    if (std::count(vs.begin(), vs.end(), Verdict::ok)) ok = i;
+    if (decided(i, Verdict::ok)) ok = i;
   }
   if (!ok || !fail) return std::nullopt;
   return std::pair{*ok, *fail};
@@ -538,13 +553,14 @@ Result<std::vector<BoundaryResult>> map_frontier(Prober& prober, const Problem& 
     set_field(b, over_field, v);
     bases.push_back(b);
   }
+  const std::vector<Known> known = known_results(opt);
   std::vector<Line> lines;
   lines.reserve(bases.size());
   for (size_t i = 0; i < bases.size(); ++i) {
     lines.emplace_back(bases[i], opt);
     if (!over_field.empty()) lines.back().result().over = {{over_field, over_values[i]}};
     CG_RETURN_IF_ERROR(lines.back().check_ends());
-    lines.back().take_stored();
+    lines.back().take_stored(known);
   }
   Prober& repeater = opt.repeat_prober ? *opt.repeat_prober : prober;
   CG_RETURN_IF_ERROR(run_rounds(prober, repeater, lines));

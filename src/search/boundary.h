@@ -86,8 +86,8 @@ struct BoundaryResult {
 };
 
 /// docs/DESIGN.md's summary object: {"axis", "over", "largest_ok", "first_failing", "outcome",
-/// "phase", "probes", "confirmed"} plus "stored", "tie", "flaky", "non_monotonic", "notes" and the
-/// problem keys "ok_problem" and "failing_problem" when set.
+/// "phase", "probes", "confirmed"} plus "stored", "tie", "flaky", "non_monotonic", "notes" and
+/// the problem keys "ok_problem" and "failing_problem" when set.
 nlohmann::json to_json(const BoundaryResult& r);
 /// Reads a summary object back (to_json's form; the evidence is not in it). Invalid names
 /// the field when one is missing or of the wrong type, or a value does not parse.
@@ -100,8 +100,9 @@ std::string summary_line(const BoundaryResult& r);
 Result<Problem> problem_at(const Problem& base, const BoundaryOptions& opt, int64_t value);
 
 /// Finds the boundary along opt.axis for `base`: probes both ends (one batch) unless the
-/// stored evidence already brackets a boundary, bisects, then re-probes the pair. `unsupported` is never a failure: such values are stepped over
-/// and named in the notes. A non-ok Status only when the prober cannot go on.
+/// stored evidence already brackets a boundary, bisects, then re-probes the pair.
+/// `unsupported` is never a failure: such values are stepped over and named in the notes.
+/// A non-ok Status only when the prober cannot go on.
 Result<BoundaryResult> find_boundary(Prober& prober, const Problem& base,
                                      const BoundaryOptions& opt);
 
