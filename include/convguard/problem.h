@@ -55,6 +55,7 @@ struct Problem {
 };
 
 /// Output size benchdnn deduces: (i - ((k - 1) * (d + 1) + 1) + 2 * p) / s + 1.
+/// 0 when a field is outside validate()'s range (negative, above 2^31-1, or s < 1).
 int64_t conv_out_size(int64_t i, int64_t k, int64_t s, int64_t p, int64_t d);
 
 /// Checks consistency. Messages name the field and value, e.g.

@@ -156,6 +156,10 @@ double Problem::flops() const {
 }
 
 int64_t conv_out_size(int64_t i, int64_t k, int64_t s, int64_t p, int64_t d) {
+  // Out of validate()'s ranges the arithmetic could overflow; validate() names the field.
+  const auto in_range = [](int64_t v) { return v >= 0 && v <= kMaxDim; };
+  if (!in_range(i) || !in_range(k) || !in_range(p) || !in_range(d) || s < 1 || s > kMaxDim)
+    return 0;
   // Floor division, so that an input smaller than the kernel gives a size <= 0
   // where benchdnn's truncating division could give 1.
   return floor_div(i - span_of(k, d) + 2 * p, s) + 1;

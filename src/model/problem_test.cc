@@ -283,6 +283,13 @@ TEST(ConvOutSize, FollowsBenchdnnsFormula) {
   EXPECT_LE(conv_out_size(4, 5, 2, 0, 0), 0);
 }
 
+TEST(ConvOutSize, IsZeroRatherThanOverflowingWhenAFieldIsOutOfRange) {
+  EXPECT_EQ(conv_out_size(12, int64_t{3626666066666}, 1, 0, int64_t{1} << 40), 0);
+  EXPECT_EQ(conv_out_size(12, 3, 0, 0, 0), 0);
+  EXPECT_EQ(conv_out_size(12, -3, 1, 0, 0), 0);
+  EXPECT_EQ(conv_out_size(int64_t{2147483647}, 1, 1, int64_t{2147483647}, 0), 3 * int64_t{2147483647});
+}
+
 // ---- every line of every shape list ----------------------------------------------------
 
 std::vector<std::filesystem::path> shape_files() {

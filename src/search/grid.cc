@@ -30,16 +30,16 @@ int field_index(std::string_view name) {
 // h fields and their w twins, by index.
 constexpr std::array<std::pair<int, int>, 5> kTwins = {{{3, 4}, {8, 9}, {10, 11}, {12, 13}, {14, 15}}};
 
-int64_t out_size(int64_t i, int64_t k, int64_t s, int64_t p, int64_t d) {
-  // A zero stride would divide by zero; validate() reports it, so any value will do.
-  return s > 0 ? conv_out_size(i, k, s, p, d) : 0;
-}
-
 struct Node {
   enum Kind { kNum, kRef, kNeg, kAdd, kSub, kMul, kDiv } kind;
   int64_t num = 0;  // the literal, or the field index for kRef
   int a = -1, b = -1;
+  int depth = 1;  // of the tree below and including this node
 };
+
+// Deepest expression tree and parser nesting: bounds the recursion of parsing and eval(), so that
+// a long spec is an error rather than a stack overflow.
+constexpr int kMaxDepth = 64;
 
 struct Item {
   int lo = -1, hi = -1, step = -1;  // node indices; hi < 0: a single expression
@@ -104,7 +104,13 @@ class ValueParser {
       return err(fmt::format("unexpected end of '{}' at column {}", s_, col()));
     return err(fmt::format("unexpected '{}' at column {}", s_[pos_], col()));
   }
-  int add(Node n) {
+  Status too_deep() const {
+    return err(fmt::format("expression nested deeper than {} at column {}", kMaxDepth, col()));
+  }
+  int depth_of(int n) const { return n < 0 ? 0 : g_.nodes[n].depth; }
+  Result<int> add(Node n) {
+    n.depth = 1 + std::max(depth_of(n.a), depth_of(n.b));
+    if (n.depth > kMaxDepth) return too_deep();
     g_.nodes.push_back(n);
     return static_cast<int>(g_.nodes.size()) - 1;
   }
@@ -116,6 +122,7 @@ class ValueParser {
       auto r = term();
       if (!r.ok()) return r;
       l = add({k, 0, *l, *r});
+      if (!l.ok()) return l;
     }
     return l;
   }
@@ -127,10 +134,19 @@ class ValueParser {
       auto r = unary();
       if (!r.ok()) return r;
       l = add({k, 0, *l, *r});
+      if (!l.ok()) return l;
     }
     return l;
   }
+  // Every nesting (a minus, a parenthesis) passes here, so the guard bounds the recursion.
   Result<int> unary() {
+    if (nesting_ == kMaxDepth) return too_deep();
+    ++nesting_;
+    auto e = negation_or_primary();
+    --nesting_;
+    return e;
+  }
+  Result<int> negation_or_primary() {
     if (pos_ < s_.size() && s_[pos_] == '-') {
       ++pos_;
       auto e = unary();
@@ -183,6 +199,7 @@ class ValueParser {
 
   std::string_view s_;
   size_t pos_ = 0, col0_;
+  int nesting_ = 0;
   Grid& g_;
   Assignment& a_;
 };
@@ -418,7 +435,7 @@ class Enumerator {
       case Source::promoted: vals->push_back(v_[p_.deps[f][0]]); return Status::Ok();
       case Source::deduced: {
         const int i = f == kOh ? kIh : kIw;
-        vals->push_back(out_size(v_[i], v_[i + 5], v_[i + 7], v_[i + 9], v_[i + 11]));
+        vals->push_back(conv_out_size(v_[i], v_[i + 5], v_[i + 7], v_[i + 9], v_[i + 11]));
         return Status::Ok();
       }
       case Source::assigned: break;
@@ -512,8 +529,8 @@ std::string_view width_twin(std::string_view h_field) {
 }
 
 void deduce_outputs(Problem& p) {
-  p.oh = out_size(p.ih, p.kh, p.sh, p.ph, p.dh);
-  p.ow = out_size(p.iw, p.kw, p.sw, p.pw, p.dw);
+  p.oh = conv_out_size(p.ih, p.kh, p.sh, p.ph, p.dh);
+  p.ow = conv_out_size(p.iw, p.kw, p.sw, p.pw, p.dw);
 }
 
 Result<std::vector<Problem>> expand_grid(std::string_view spec, const Problem& base,

@@ -180,6 +180,19 @@ TEST(Grid, HugeNumberIsNamed) {
             "grid: number '99999999999999999999' is too large at column 4");
 }
 
+TEST(Grid, ExpressionsNestedTooDeeplyAreAnErrorRatherThanAStackOverflow) {
+  EXPECT_EQ(expand_error("ic=" + std::string(100000, '-') + "1"),
+            "grid: expression nested deeper than 64 at column 68");
+  EXPECT_EQ(expand_error("ic=" + std::string(100000, '(') + "1"),
+            "grid: expression nested deeper than 64 at column 68");
+  std::string chain = "ic=1";
+  for (int i = 0; i < 50000; ++i) chain += "+1";
+  EXPECT_EQ(expand_error(chain), "grid: expression nested deeper than 64 at column 133");
+  std::string deep_enough = "oc=4 ih=8 kh=1 ic=" + std::string(63, '(') + "4" + std::string(63, ')');
+  auto r = expand_grid(deep_enough, fwd_base(), nullptr);
+  EXPECT_TRUE(r.ok()) << r.status().message();
+}
+
 TEST(Grid, EnumFieldsRejectBadNamesAndCannotBeUsedInExpressions) {
   const auto m = expand_error("dir=FWD_D,SIDEWAYS ic=4");
   EXPECT_NE(m.find("dir=SIDEWAYS"), std::string::npos) << m;
