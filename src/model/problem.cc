@@ -9,6 +9,8 @@
 #include <tuple>
 #include <utility>
 
+#include "model/taps.h"
+
 namespace convguard {
 namespace {
 
@@ -130,27 +132,13 @@ Status check_elems(std::string_view tensor, std::initializer_list<int64_t> dims)
 }
 
 int64_t floor_div(int64_t a, int64_t b) { return a / b - (a % b != 0 && (a < 0) != (b < 0)); }
-int64_t ceil_div(int64_t a, int64_t b) { return -floor_div(-a, b); }
-
-// Kernel taps of one axis that land inside the input rather than in the padding.
-int64_t taps_inside(const Axis& a) {
-  const int64_t step = a.d + 1;
-  int64_t n = 0;
-  for (int64_t y = 0; y < a.o; ++y) {
-    const int64_t first = std::max<int64_t>(0, ceil_div(a.p - y * a.s, step));
-    const int64_t last = std::min(a.k - 1, floor_div(a.i - 1 - y * a.s + a.p, step));
-    n += std::max<int64_t>(0, last - first + 1);
-  }
-  return n;
-}
 
 }  // namespace
 
 double Problem::flops() const {
   // benchdnn's count: taps in the padding are no work. The h and w taps are
   // independent, so the count factors into two 1-D sums.
-  const double taps = static_cast<double>(taps_inside(axis_of(*this, 'h'))) *
-                      static_cast<double>(taps_inside(axis_of(*this, 'w')));
+  const double taps = taps_inside(ih, oh, kh, sh, ph, dh) * taps_inside(iw, ow, kw, sw, pw, dw);
   return 2.0 * static_cast<double>(mb) * static_cast<double>(oc) *
          static_cast<double>(ic / std::max<int64_t>(g, 1)) * taps;
 }
