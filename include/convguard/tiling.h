@@ -8,9 +8,12 @@
 //    once on (mb x tiles, C, tile_in_h, tile_in_w) with no padding and the output tiles
 //    are scattered back. Every tile has one shape: edge tiles are padded with zeros, their
 //    extra outputs are dropped (forward) or fed zero gradients (backward), so they add
-//    nothing. Backward data adds each tile's diff_src window into diff_src (windows
-//    overlap by the halo); backward weights sums over the staging batch inside the library
-//    (and over batch chunks here). Groups and bias pass through: bias is added once per
+//    nothing. Backward data at stride 1 cuts diff_src instead: each tile owns a block of
+//    it and reads the window of diff_dst that reaches the block (the block grown by the
+//    kernel extent - 1; the staging problem pads by extent - 1), so tiles never overlap
+//    and each block is put back whole; at other strides it uses the windows above and adds
+//    each tile's diff_src window into diff_src (windows overlap by the halo). Backward
+//    weights sums over the staging batch inside the library (and over batch chunks here). Groups and bias pass through: bias is added once per
 //    output element because every output element lies in exactly one tile.
 //  - batch and group splitting: the same problem on fewer images or fewer groups per call;
 //    backward weights sums the partial diff_wei (and diff_bia) of the batch chunks.
@@ -40,11 +43,13 @@ struct TilePlan {
 
 /// The uniform tile shape chosen for a problem and a plan: the tile counts are
 /// ceil(o / t_max) and the tile sizes are balanced (ceil(o / count)), so a 64-wide map
-/// with t_max 42 gives two tiles of 32, not 42 + 22.
+/// with t_max 42 gives two tiles of 32, not 42 + 22. by_input (backward data at stride 1):
+/// the same over the input, i, instead of the output, o.
 struct TileGeometry {
   int64_t nty = 1, ntx = 1;      ///< tiles along h and w
-  int64_t th = 0, tw = 0;        ///< output rows and columns of one tile
-  int64_t tin_h = 0, tin_w = 0;  ///< input rows and columns of one tile, halo included
+  int64_t th = 0, tw = 0;        ///< rows and columns one tile owns (of the output; by_input: of diff_src)
+  int64_t tin_h = 0, tin_w = 0;  ///< rows and columns one tile reads, halo included (of the input; by_input: of diff_dst)
+  bool by_input = false;         ///< backward data at stride 1: tiles cut diff_src and never overlap
   int64_t tiles() const { return nty * ntx; }
 };
 

@@ -29,10 +29,18 @@ class Small(nn.Module):
         return self.c(torch.relu(self.b(torch.relu(self.a(x)))))
 
 
+def strided():
+    """3x3 convolutions at stride 1 and 2: backward data of each takes its own tiles."""
+    return nn.Sequential(nn.Conv2d(3, 8, 3, padding=1), nn.ReLU(), nn.Conv2d(8, 8, 3, stride=2, padding=1),
+                         nn.ReLU(), nn.Conv2d(8, 4, 3, padding=1))
+
+
 def build(name):
     torch.manual_seed(0)
     if name == "small":
         return Small()
+    if name == "strided":
+        return strided()
     import torchvision
 
     return torchvision.models.get_model(name, weights=None)

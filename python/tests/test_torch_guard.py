@@ -13,6 +13,7 @@ pytest.importorskip("torch")
 HERE = os.path.dirname(os.path.abspath(__file__))
 REPO = os.path.dirname(os.path.dirname(HERE))
 SEED_QUIRKS = os.path.join(REPO, "quirks", "rx5600xt-rocm57.json")
+ALL_DIRS_QUIRKS = os.path.join(REPO, "quirks", "guard-all-dirs.json")
 
 # Tiles and chunks change only the order of the f32 sums (each output is the same products), and
 # the CPU route computes in f32 too: the results may differ by a few units of rounding per
@@ -151,3 +152,15 @@ def test_a_model_that_cannot_run_on_fake_tensors_is_refused_on_entry_and_nothing
                       inputs=torch.randn(1, 3, 8, 8)):
             pass
     assert cg.routes() == []  # uninstalled
+
+
+def test_every_direction_of_a_strided_and_an_unstrided_convolution_runs_as_tiles_with_the_fault_free_gradients(tmp_path):
+    # Every 3x3 convolution hangs at 44 and up, in every direction: at stride 1 backward data
+    # cuts the input gradient into blocks; at stride 2 it adds the windows' gradients back.
+    result, _ = guarded(tmp_path, "strided", "--quirks", ALL_DIRS_QUIRKS, "--input", "2x3x96x96", "--no-cpu")
+    assert result["error"] is None, result["error"]
+    tiled = [(r["dir"], r["problem"].split()[-1]) for r in routed(result, "tiles")]
+    assert len(tiled) == len(result["routes"]) == 8, result["routes"]  # 3 forwards, 3 weights, 2 data
+    strides = sorted(p[p.index("sh"):p.index("sw")] for d, p in tiled if d == "BWD_D")
+    assert strides == ["sh1", "sh2"], tiled  # the first layer's input needs no gradient
+    assert max(result["diffs"]) <= BOUND, result

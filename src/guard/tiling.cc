@@ -116,7 +116,7 @@ class Tiled : public Composite {
   Status run_once(ConvTensors& t) override {
     const Problem& p = problem();
     const int64_t images = p.mb * g_.tiles();
-    if (p.dir == Dir::BWD_D) std::fill(t.src.begin(), t.src.end(), 0.0f);
+    if (p.dir == Dir::BWD_D && !g_.by_input) std::fill(t.src.begin(), t.src.end(), 0.0f);
     for (int64_t b0 = 0; b0 < images; b0 += per_call_) {
       const int64_t b1 = std::min(images, b0 + per_call_);
       Prepared& inner = b1 - b0 == per_call_ ? *inner_.front() : *inner_.back();
@@ -126,14 +126,28 @@ class Tiled : public Composite {
   }
 
  private:
-  // Moves the src-side (input window) or dst-side (output tile) part of staging images
-  // [b0, b1) between the real tensor and the staging tensor.
+  // Where a tile's part of one side begins, relative to the tile's owned block at (ty*th,
+  // tx*tw): the input window starts p before (stride s apart); by_input, the diff_dst window
+  // starts extent - 1 - p before the diff_src block.
+  struct Side {
+    int64_t h, w, y0, x0, sy, sx;
+  };
+  Side side_of(Arg a) const {
+    const Problem& p = problem();
+    const bool window = (a == Arg::src) != g_.by_input;
+    if (!window) return {g_.th, g_.tw, 0, 0, 1, 1};
+    if (!g_.by_input) return {g_.tin_h, g_.tin_w, -p.ph, -p.pw, p.sh, p.sw};
+    return {g_.tin_h, g_.tin_w, p.ph - (g_.tin_h - g_.th), p.pw - (g_.tin_w - g_.tw), 1, 1};
+  }
+
+  // Moves the src-side or dst-side part of staging images [b0, b1) between the real
+  // tensor and the staging tensor.
   void move_images(Move m, Arg a, ConvTensors& t, int64_t b0, int64_t b1) {
     const Problem& p = problem();
     const bool src_side = a == Arg::src;
+    const Side sd = side_of(a);
     const int64_t C = src_side ? p.ic : p.oc, H = src_side ? p.ih : p.oh,
-                  W = src_side ? p.iw : p.ow, h = src_side ? g_.tin_h : g_.th,
-                  w = src_side ? g_.tin_w : g_.tw;
+                  W = src_side ? p.iw : p.ow, h = sd.h, w = sd.w;
     float* real = tensor(t, a).data();
     float* stage = tensor(stage_, a).data();
     // Threads take whole channels: tiles of one channel may overlap in the real tensor
@@ -141,8 +155,7 @@ class Tiled : public Composite {
     parallel_for(C, double((b1 - b0) * h * w), [&](int64_t c) {
       for (int64_t b = b0; b < b1; ++b) {
         const int64_t n = b / g_.tiles(), ty = b % g_.tiles() / g_.ntx, tx = b % g_.ntx;
-        const int64_t y = src_side ? ty * g_.th * p.sh - p.ph : ty * g_.th;
-        const int64_t x = src_side ? tx * g_.tw * p.sw - p.pw : tx * g_.tw;
+        const int64_t y = ty * g_.th * sd.sy + sd.y0, x = tx * g_.tw * sd.sx + sd.x0;
         move_rect(m, real + (n * C + c) * H * W, H, W, y, x,
                   stage + ((b - b0) * C + c) * h * w, h, w);
       }
@@ -152,8 +165,9 @@ class Tiled : public Composite {
   Status run_chunk(Prepared& inner, ConvTensors& t, int64_t b0, int64_t b1) {
     const Problem& p = problem();
     const int64_t n = b1 - b0;
-    stage_.src.resize(size_t(n * p.ic * g_.tin_h * g_.tin_w));
-    stage_.dst.resize(size_t(n * p.oc * g_.th * g_.tw));
+    const Side src = side_of(Arg::src), dst = side_of(Arg::dst);
+    stage_.src.resize(size_t(n * p.ic * src.h * src.w));
+    stage_.dst.resize(size_t(n * p.oc * dst.h * dst.w));
     const bool fwd = p.dir == Dir::FWD_D || p.dir == Dir::FWD_B;
     const bool bwd_w = p.dir == Dir::BWD_W || p.dir == Dir::BWD_WB;
     if (p.dir != Dir::BWD_D) move_images(Move::gather, Arg::src, t, b0, b1);
@@ -165,7 +179,7 @@ class Tiled : public Composite {
     if (!bwd_w) std::swap(stage_.wei, t.wei), std::swap(stage_.bia, t.bia);
     if (!s.ok()) return s;
     if (fwd) move_images(Move::put, Arg::dst, t, b0, b1);
-    if (p.dir == Dir::BWD_D) move_images(Move::add, Arg::src, t, b0, b1);
+    if (p.dir == Dir::BWD_D) move_images(g_.by_input ? Move::put : Move::add, Arg::src, t, b0, b1);
     if (bwd_w) accumulate(t, b0 == 0);
     return Status::Ok();
   }
@@ -189,6 +203,13 @@ Problem staging_problem(const Problem& p, const TileGeometry& g, int64_t images)
   Problem s = p;
   s.name.clear();
   s.mb = images;
+  if (g.by_input) {
+    // diff_src block th x tw from its diff_dst window: every tap of the window's border rows
+    // reaches past the block, hence padding extent - 1.
+    s.ih = g.th, s.iw = g.tw, s.oh = g.tin_h, s.ow = g.tin_w;
+    s.ph = g.tin_h - g.th, s.pw = g.tin_w - g.tw;
+    return s;
+  }
   s.ih = g.tin_h, s.iw = g.tin_w, s.oh = g.th, s.ow = g.tw;
   s.ph = s.pw = 0;
   return s;
@@ -292,8 +313,12 @@ Result<TileGeometry> tile_geometry(const Problem& p, const TilePlan& plan) {
     return Status::Invalid("invalid tile max_images=" + std::to_string(plan.max_images) +
                            ": must be >= 0");
   TileGeometry g;
-  g.nty = ceil_div(p.oh, plan.th), g.ntx = ceil_div(p.ow, plan.tw);
-  g.th = ceil_div(p.oh, g.nty), g.tw = ceil_div(p.ow, g.ntx);
+  g.by_input = p.dir == Dir::BWD_D && p.sh == 1 && p.sw == 1;
+  const int64_t h = g.by_input ? p.ih : p.oh, w = g.by_input ? p.iw : p.ow;
+  g.nty = ceil_div(h, plan.th), g.ntx = ceil_div(w, plan.tw);
+  g.th = ceil_div(h, g.nty), g.tw = ceil_div(w, g.ntx);
+  // Forward: the input rows one tile's outputs read. by_input: the diff_dst rows that reach
+  // one block of diff_src (stride 1).
   g.tin_h = (g.th - 1) * p.sh + kernel_extent(p.kh, p.dh);
   g.tin_w = (g.tw - 1) * p.sw + kernel_extent(p.kw, p.dw);
   return g;

@@ -109,6 +109,22 @@ TEST(TileGeometry, ChunkedImagesGiveAFullAndALastProblem) {
   EXPECT_EQ(tiles[1].mb, 2);
 }
 
+TEST(TileGeometry, BackwardDataAtStrideOneCutsTheInputGradientIntoBlocksThatNeverOverlap) {
+  auto p = parse_problem("--dir=BWD_D mb1ic16ih56iw56oc32kh3kw3ph1pw1");
+  ASSERT_TRUE(p.ok());
+  auto g = tile_geometry(*p, {28, 28, 0});
+  ASSERT_TRUE(g.ok());
+  EXPECT_TRUE(g->by_input);
+  EXPECT_EQ(g->th, 28);
+  EXPECT_EQ(g->tin_h, 30);  // the diff_dst rows that reach 28 rows of diff_src
+  const auto tiles = tile_problems(*p, {28, 28, 0});
+  ASSERT_EQ(tiles.size(), 1u);
+  EXPECT_EQ(key(tiles[0]), "--dir=BWD_D --dt=f32 g1mb4ic16ih28iw28oc32oh30ow30kh3kw3sh1sw1ph2pw2dh0dw0");
+  auto strided = parse_problem("--dir=BWD_D mb1ic16ih56iw56oc32kh3kw3sh2sw2ph1pw1");
+  ASSERT_TRUE(strided.ok());
+  EXPECT_FALSE(tile_geometry(*strided, {14, 14, 0})->by_input);  // windows, added back
+}
+
 TEST(TileGeometry, RejectsAnEmptyTileNamingTheField) {
   auto p = parse_problem("mb1ic1ih8oc1kh3");
   ASSERT_TRUE(p.ok());
@@ -136,6 +152,25 @@ TEST(Tiling, RandomTiledProblemsEqualTheUntiledReferenceExactly) {
   }
   EXPECT_GE(cases, 200) << "too few cases ran in the time bound";
   EXPECT_GE(multi_tile, cases / 2) << "most cases must really cut the map";
+}
+
+TEST(Tiling, BackwardDataBlocksEqualTheUntiledReferenceExactly) {
+  auto ref = make_ref_engine();
+  std::mt19937_64 rng(20261202);
+  int cases = 0;
+  for (int n = 0; n < 20000 && cases < 150; ++n) {
+    Problem p = random_problem(rng);
+    if (p.dir != Dir::BWD_D || p.sh != 1 || p.sw != 1) continue;
+    const TilePlan plan{pick(rng, 1, p.ih), pick(rng, 1, p.iw), pick(rng, 0, 1) ? 0 : pick(rng, 1, 3)};
+    ASSERT_TRUE(tile_geometry(p, plan)->by_input);
+    const uint64_t seed = static_cast<uint64_t>(n);
+    const ConvTensors want = reference_run(*ref, p, seed);
+    auto tiled = prepare_tiled(*ref, p, kDefaultAlgo, plan);
+    ASSERT_TRUE(tiled.ok()) << describe(p, plan) << ": " << tiled.status().to_string();
+    ASSERT_NO_FATAL_FAILURE(expect_exact(**tiled, p, want, seed, describe(p, plan)));
+    ++cases;
+  }
+  EXPECT_GE(cases, 100);
 }
 
 TEST(Tiling, SplitBatchesAndGroupsEqualTheReferenceExactly) {

@@ -95,7 +95,8 @@ std::array<bool, 3> mask_of(Dir d) {
 
 // --- spatial tiles ------------------------------------------------------------------------------
 
-/// The zero padding (negative: cropping) that makes the input exactly the tiles' windows.
+/// The zero padding (negative: cropping) that makes the tensor the tiles read (the input; by_input
+/// the output gradient) exactly the tiles' windows.
 struct Window {
   int64_t top, bottom, left, right;
   std::vector<int64_t> pad() const { return {left, right, top, bottom}; }
@@ -106,7 +107,7 @@ struct Tiles {
   TileGeometry g;
   Window win;
   int64_t max_images;  ///< staging images per library call (0: all)
-  ConvParams staging;  ///< the call's geometry without padding
+  ConvParams staging;  ///< the staging problem's geometry (tile_problems)
   at::MemoryFormat fmt;
 };
 
@@ -116,12 +117,19 @@ Tiles tiles_for(const Route& r, const Problem& p, const ConvParams& cp) {
   Tiles t{*g, {}, r.tiles.max_images, cp, memory_format(p.layout)};
   const int64_t need_h = (g->nty - 1) * g->th * p.sh + g->tin_h;
   const int64_t need_w = (g->ntx - 1) * g->tw * p.sw + g->tin_w;
+  if (g->by_input) {
+    // The output gradient's windows start extent - 1 - p before their blocks (stride 1).
+    const int64_t top = g->tin_h - g->th - p.ph, left = g->tin_w - g->tw - p.pw;
+    t.win = {top, need_h - top - p.oh, left, need_w - left - p.ow};
+    t.staging.padding = {g->tin_h - g->th, g->tin_w - g->tw};
+    return t;
+  }
   t.win = {p.ph, need_h - p.ph - p.ih, p.pw, need_w - p.pw - p.iw};
   t.staging.padding = {0, 0};
   return t;
 }
 
-/// (N, C, Hp, Wp) -> (tiles x N, C, tin_h, tin_w): every tile's input window, halo included.
+/// (N, C, Hp, Wp) -> (tiles x N, C, tin_h, tin_w): every tile's window, halo included.
 at::Tensor gather_windows(const at::Tensor& padded, const Tiles& t, const Problem& p) {
   const auto& g = t.g;
   auto w = padded.unfold(2, g.tin_h, g.th * p.sh).unfold(3, g.tin_w, g.tw * p.sw);
@@ -183,10 +191,28 @@ at::Tensor tiled_forward(const Route& r, const Problem& p, const ForwardCall& c,
   return y.narrow(2, 0, p.oh).narrow(3, 0, p.ow).contiguous(t.fmt);
 }
 
+/// Backward data at stride 1: each tile a block of the input gradient from the window of the
+/// output gradient that reaches it; blocks never overlap, so they are put back as they are.
+at::Tensor blocks_backward_data(const Route& r, const Problem& p, const BackwardCall& c,
+                                const Tiles& t, const Injector& inject) {
+  const auto& g = t.g;
+  auto gos = chunks(gather_windows(at::constant_pad_nd(c.grad_output, t.win.pad(), 0), t, p), t);
+  std::vector<at::Tensor> parts;
+  for (const auto& gc : gos) {
+    // The input's values are not read for BWD_D, only its sizes and layout.
+    auto xs = at::empty({gc.size(0), p.ic, g.th, g.tw}, c.input.options().memory_format(t.fmt));
+    parts.push_back(native_backward(r.algo, gc, xs, c.weight, std::nullopt, t.staging,
+                                    mask_of(Dir::BWD_D), inject).input);
+  }
+  auto gi = scatter_tiles(joined(parts), t, p.mb);
+  return gi.narrow(2, 0, p.ih).narrow(3, 0, p.iw).contiguous(t.fmt);
+}
+
 Grads tiled_backward(const Route& r, const Problem& p, const BackwardCall& c,
                      const Injector& inject) {
   Tiles t = tiles_for(r, p, c.params);
   const auto& g = t.g;
+  if (g.by_input) return {blocks_backward_data(r, p, c, t, inject), {}, {}};
   auto go = at::constant_pad_nd(c.grad_output, {0, g.ntx * g.tw - p.ow, 0, g.nty * g.th - p.oh}, 0);
   auto gos = chunks(gather_tiles(go, t, p.mb), t);
   const int64_t hp = p.ih + t.win.top + t.win.bottom, wp = p.iw + t.win.left + t.win.right;
