@@ -22,6 +22,9 @@
 #   scripts/gpu_torch.sh owed    device: isolated probes against the in-process loop by --jobs
 #                                (whole command and steady state), tiles against native (mb 8
 #                                traced, mb 32), ResNet-50 with TF32 as PyTorch defaults and off
+#   scripts/gpu_torch.sh tiles6  device: issue 12's last figure: tiles against native (f32 mb 8 and
+#                                32, the device-time trace), then zero_copy_tiles_bench (tiles as
+#                                strided cuDNN calls without copies, TF32 off, mb 8 and 32)
 #
 # On the device: run(command="scripts/gpu_torch.sh run", carry=[".carry"]). The worker was built
 # here against this machine's torch 2.11 wheel and runs there against the image's torch 2.11
@@ -31,8 +34,8 @@ MODE=${1:-run}
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 OUT=${OUT:-$ROOT/out}
 BIN=$ROOT/.carry/torch
-TARGETS=(convguard convguard-torch-worker torch_engine_gpu_test convguard_torch_guard)
-FILES=(convguard convguard-torch-worker torch_engine_gpu_test libconvguard_torch_guard.so)
+TARGETS=(convguard convguard-torch-worker torch_engine_gpu_test convguard_torch_guard zero_copy_tiles_bench)
+FILES=(convguard convguard-torch-worker torch_engine_gpu_test libconvguard_torch_guard.so zero_copy_tiles_bench)
 
 stage() {
   cd "$ROOT" || exit 1
@@ -303,6 +306,22 @@ case "$MODE" in
       >"$OUT/tiles_mb8_bf16.md" 2>"$OUT/tiles_mb8_bf16.err"
     echo "torch_tiles_bench mb 8 bf16 rc=$? $(since "$t0") s" | tee -a "$OUT/steps.txt"
     echo; cat "$OUT/steps.txt"; grep -h "^|" "$OUT"/tiles_mb*.md
+    (cd "$OUT" && tar cJf /tmp/torch_logs.tar.xz . && find . -type f -delete && mv /tmp/torch_logs.tar.xz logs.tar.xz) ;;
+  tiles6)
+    cd "$ROOT" || exit 1
+    setup
+    for mb in 8 32; do
+      t0=$(now)
+      timeout -k 3 "${TILES_SECONDS:-90}" "$PY" bench/torch_tiles_bench.py --mb "$mb" --rounds 5 --trace \
+        >"$OUT/tiles_mb$mb.md" 2>"$OUT/tiles_mb$mb.err"
+      echo "torch_tiles_bench mb $mb rc=$? $(since "$t0") s" | tee -a "$OUT/steps.txt"
+    done
+    for mb in 8 32; do
+      t0=$(now)
+      NVIDIA_TF32_OVERRIDE=0 timeout -k 3 60 "$BIN/zero_copy_tiles_bench" --mb "$mb" >"$OUT/zero_copy_mb$mb.md" 2>&1
+      echo "zero_copy_tiles_bench mb $mb rc=$? $(since "$t0") s" | tee -a "$OUT/steps.txt"
+    done
+    echo; cat "$OUT/steps.txt"; grep -h "^|" "$OUT"/tiles_mb*.md "$OUT"/zero_copy_mb*.md
     (cd "$OUT" && tar cJf /tmp/torch_logs.tar.xz . && find . -type f -delete && mv /tmp/torch_logs.tar.xz logs.tar.xz) ;;
   s5b)  # tiles with the device-time trace (f32 mb 8 and 32), then ResNet-50 with every library's TF32 off
     cd "$ROOT" || exit 1
