@@ -283,6 +283,13 @@ TEST(ConvOutSize, FollowsBenchdnnsFormula) {
   EXPECT_LE(conv_out_size(4, 5, 2, 0, 0), 0);
 }
 
+TEST(Validate, RejectsAnOutputLargerThanAnyFieldMayBeSoEveryValidProblemPrintsAndParsesBack) {
+  // iw and pw are each in range, but the output they give is not (found by fuzz_descriptor).
+  auto p = parse_problem("g2ic8ih9iw1000070002oc8kh3kw3sh3sw1ph1pw2000000000dh3dw6");
+  ASSERT_FALSE(p.ok());
+  EXPECT_EQ(p.status().message(), "invalid ow=5000069988: exceeds 2147483647");
+}
+
 TEST(ConvOutSize, IsZeroRatherThanOverflowingWhenAFieldIsOutOfRange) {
   EXPECT_EQ(conv_out_size(12, int64_t{3626666066666}, 1, 0, int64_t{1} << 40), 0);
   EXPECT_EQ(conv_out_size(12, 3, 0, 0, 0), 0);
