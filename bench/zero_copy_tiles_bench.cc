@@ -27,6 +27,7 @@
 #include <map>
 #include <memory>
 #include <random>
+#include <stdexcept>
 #include <string>
 #include <thread>
 #include <tuple>
@@ -35,9 +36,9 @@
 
 namespace {
 
-void fail(const char* what, const std::string& detail) {
-  std::fprintf(stderr, "zero_copy_tiles_bench: %s: %s\n", what, detail.c_str());
-  std::exit(1);
+// A failed call ends the problem's row (printed with the reason), not the run.
+[[noreturn]] void fail(const char* what, const std::string& detail) {
+  throw std::runtime_error(std::string(what) + ": " + detail);
 }
 void check(cudnnStatus_t s, const char* what) {
   if (s != CUDNN_STATUS_SUCCESS) fail(what, cudnnGetErrorString(s));
@@ -193,6 +194,8 @@ std::string engine_index(cudnnBackendDescriptor_t cfg) {
   return "eng" + std::to_string(index);
 }
 
+bool first_plan(cudnnHandle_t h, const Desc& graph, cudnnBackendHeurMode_t mode, Plan* out);
+
 // The graph of one call, and the first of cuDNN's heuristic engine configurations whose plan
 // finalizes.
 Plan make_plan(cudnnHandle_t h, const CallShape& s) {
@@ -207,11 +210,18 @@ Plan make_plan(cudnnHandle_t h, const CallShape& s) {
   graph.set(CUDNN_ATTR_OPERATIONGRAPH_OPS, CUDNN_TYPE_BACKEND_DESCRIPTOR, 1, &op.d);
   graph.set(CUDNN_ATTR_OPERATIONGRAPH_HANDLE, CUDNN_TYPE_HANDLE, 1, &h);
   check(graph.finalize(), "finalize graph");
+  for (cudnnBackendHeurMode_t mode : {CUDNN_HEUR_MODE_A, CUDNN_HEUR_MODE_FALLBACK})
+    if (first_plan(h, graph, mode, &pl)) return pl;
+  fail("no engine", std::string(dir_name(s.dir)) + ": no configuration of the heuristics or the fallback finalizes");
+}
+
+// The first configuration cuDNN's heuristics (`mode`) give for graph whose plan finalizes.
+bool first_plan(cudnnHandle_t h, const Desc& graph, cudnnBackendHeurMode_t mode, Plan* out) {
+  Plan& pl = *out;
   auto& heur = *pl.keep.emplace_back(std::make_unique<Desc>(CUDNN_BACKEND_ENGINEHEUR_DESCRIPTOR));
-  const cudnnBackendHeurMode_t mode = CUDNN_HEUR_MODE_A;
   heur.set(CUDNN_ATTR_ENGINEHEUR_OPERATION_GRAPH, CUDNN_TYPE_BACKEND_DESCRIPTOR, 1, &graph.d);
   heur.set(CUDNN_ATTR_ENGINEHEUR_MODE, CUDNN_TYPE_HEUR_MODE, 1, &mode);
-  check(heur.finalize(), "finalize heuristics");
+  if (heur.finalize() != CUDNN_STATUS_SUCCESS) return false;
   constexpr int kMax = 16;
   std::vector<std::unique_ptr<Desc>> cfgs;
   std::vector<cudnnBackendDescriptor_t> raw;
@@ -236,10 +246,9 @@ Plan make_plan(cudnnHandle_t h, const CallShape& s) {
     pl.plan = plan->d;
     pl.keep.push_back(std::move(cfgs[i]));
     pl.keep.push_back(std::move(plan));
-    return pl;
+    return true;
   }
-  fail("no engine", std::string(dir_name(s.dir)) + ": no heuristic configuration finalizes");
-  return pl;
+  return false;
 }
 
 struct Buffers {
@@ -398,12 +407,25 @@ struct Row {
   std::string engines;
 };
 
+// Device memory freed however the row ends.
+struct DeviceFloats {
+  float* p = nullptr;
+  explicit DeviceFloats(int64_t n) { check(cudaMalloc(&p, n * sizeof(float)), "cudaMalloc"); }
+  DeviceFloats(const DeviceFloats&) = delete;
+  ~DeviceFloats() { cudaFree(p); }
+};
+
+std::string name_of(const Problem& p) {
+  return std::string(dir_name(p.dir)) + " mb" + std::to_string(p.n) + " ic" + std::to_string(p.c) +
+         " " + std::to_string(p.h) + "x" + std::to_string(p.w) + " (tiles " + std::to_string(p.tile) +
+         ")";
+}
+
 Row measure(Runner& r, const Problem& p, int reps) {
   const int64_t nx = p.n * p.c * p.h * p.w, nw = p.k * p.c * p.r * p.r,
                 ny = p.n * p.k * p.oh() * p.ow();
-  Tensors t{};
-  check(cudaMalloc(&t.x, nx * 4), "x"), check(cudaMalloc(&t.w, nw * 4), "w"),
-      check(cudaMalloc(&t.y, ny * 4), "y");
+  DeviceFloats dx(nx), dw(nw), dy(ny);
+  const Tensors t{dx.p, dw.p, dy.p};
   fill(t.x, nx, 1), fill(t.w, nw, 2), fill(t.y, ny, 3);
   const int64_t nres = p.dir == Dir::fwd ? ny : p.dir == Dir::bwd_data ? nx : nw;
   const auto calls = tile_calls(p, r.align());
@@ -414,10 +436,7 @@ Row measure(Runner& r, const Problem& p, int reps) {
   run_tiles(r, calls, t);
   check(cudaStreamSynchronize(r.stream()), "tiles");
   const auto got = download(t.result(p.dir), nres);
-  Row row{std::string(dir_name(p.dir)) + " mb" + std::to_string(p.n) + " ic" + std::to_string(p.c) +
-              " " + std::to_string(p.h) + "x" + std::to_string(p.w) + " (tiles " +
-              std::to_string(p.tile) + ")",
-          calls.size(), 0, 0, 0, 0, normwise(got, want), ""};
+  Row row{name_of(p), calls.size(), 0, 0, 0, 0, normwise(got, want), ""};
   // Alternating rounds, so that neither side owns the GPU's warm state; medians.
   std::vector<float> v[4];
   for (int round = 0; round < 5; ++round)
@@ -429,7 +448,6 @@ Row measure(Runner& r, const Problem& p, int reps) {
   row.native_wall_us = v[0][2], row.tiled_wall_us = v[1][2];
   row.native_us = v[2][2], row.tiled_us = v[3][2];
   row.engines = r.engine(whole(p, 256)) + " / " + r.engine(calls.front().shape);
-  cudaFree(t.x), cudaFree(t.w), cudaFree(t.y);
   return row;
 }
 
@@ -464,7 +482,13 @@ int main(int argc, char** argv) {
               "native us | tiles us | native / tiles | tiles vs native (normwise) | engines "
               "(native / a tile) |\n|---|---|---|---|---|---|---|---|---|---|\n");
   for (const Problem& p : ps) {
-    const Row row = measure(r, p, reps);
+    Row row;
+    try {
+      row = measure(r, p, reps);
+    } catch (const std::exception& e) {
+      std::printf("| %s | %s |\n", name_of(p).c_str(), e.what());
+      continue;
+    }
     std::printf("| %s | %zu | %.1f | %.1f | %.3f | %.1f | %.1f | %.3f | %.2e | %s |\n",
                 row.name.c_str(), row.tiles, row.native_us, row.tiled_us,
                 row.native_us / row.tiled_us, row.native_wall_us, row.tiled_wall_us,
