@@ -53,6 +53,13 @@ struct TileGeometry {
   int64_t tiles() const { return nty * ntx; }
 };
 
+/// The rows and columns tiles cut: the output's, or the input's for backward data at stride 1
+/// (TileGeometry::by_input). A plan's th and tw are limits on these.
+struct Extent {
+  int64_t h = 0, w = 0;
+};
+Extent tiled_extent(const Problem& p);
+
 /// The geometry of `plan` for p. Invalid names the field for a plan with th or tw < 1,
 /// max_images < 0, or a problem that fails validate().
 Result<TileGeometry> tile_geometry(const Problem& p, const TilePlan& plan);

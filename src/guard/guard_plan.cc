@@ -29,10 +29,11 @@ constexpr int64_t kMaxTilesPerAxis = 64;
 std::vector<TilePlan> tile_candidates(const Problem& p, int64_t min_tile) {
   std::vector<std::tuple<int64_t, int64_t, int64_t, int64_t>> cs;  // tiles, skew, th, tw
   std::set<std::pair<int64_t, int64_t>> seen;
-  const int64_t mh = std::min(min_tile, p.oh), mw = std::min(min_tile, p.ow);
-  for (int64_t nh = 1; nh <= std::min(p.oh, kMaxTilesPerAxis); ++nh)
-    for (int64_t nw = 1; nw <= std::min(p.ow, kMaxTilesPerAxis); ++nw) {
-      auto g = tile_geometry(p, {ceil_div(p.oh, nh), ceil_div(p.ow, nw), 0});
+  const Extent e = tiled_extent(p);
+  const int64_t mh = std::min(min_tile, e.h), mw = std::min(min_tile, e.w);
+  for (int64_t nh = 1; nh <= std::min(e.h, kMaxTilesPerAxis); ++nh)
+    for (int64_t nw = 1; nw <= std::min(e.w, kMaxTilesPerAxis); ++nw) {
+      auto g = tile_geometry(p, {ceil_div(e.h, nh), ceil_div(e.w, nw), 0});
       if (!g.ok() || g->th < mh || g->tw < mw || !seen.insert({g->th, g->tw}).second) continue;
       cs.emplace_back(g->tiles(), std::abs(g->th - g->tw), g->th, g->tw);
     }
@@ -77,8 +78,9 @@ Result<Route> Planner::choose(const Problem& p) {
   Route r;
   r.reason = why + "; no tiling or split of it is proven ok";
   // What learning would probe first (the halves), so a user can prove it by hand.
-  const TilePlan half{std::max(ceil_div(p.oh, 2), std::min(opt_.min_tile, p.oh)),
-                      std::max(ceil_div(p.ow, 2), std::min(opt_.min_tile, p.ow)), 0};
+  const Extent e = tiled_extent(p);
+  const TilePlan half{std::max(ceil_div(e.h, 2), std::min(opt_.min_tile, e.h)),
+                      std::max(ceil_div(e.w, 2), std::min(opt_.min_tile, e.w)), 0};
   if (const auto qs = tile_problems(p, half); !qs.empty() && !learn_)
     r.reason += "; probing " + key(qs.front()) + " may allow tiles";
   if (opt_.cpu_engine.empty()) return r;
@@ -200,10 +202,11 @@ Status Planner::learn_unknown(const std::vector<Problem>& qs, int* probes) {
 
 Result<std::optional<Route>> Planner::tiles_learning(const Problem& p, const std::string& why,
                                                      int* probes) {
-  const int64_t mh = std::min(opt_.min_tile, p.oh), mw = std::min(opt_.min_tile, p.ow);
+  const Extent e = tiled_extent(p);
+  const int64_t mh = std::min(opt_.min_tile, e.h), mw = std::min(opt_.min_tile, e.w);
   TilePlan last{0, 0, 0};
   for (int64_t k = 2; *probes < opt_.max_learn_probes; k *= 2) {
-    const TilePlan plan{std::max(ceil_div(p.oh, k), mh), std::max(ceil_div(p.ow, k), mw), 0};
+    const TilePlan plan{std::max(ceil_div(e.h, k), mh), std::max(ceil_div(e.w, k), mw), 0};
     if (plan == last) break;  // both axes are at the smallest useful tile
     last = plan;
     CG_RETURN_IF_ERROR(learn_unknown(tile_problems(p, plan), probes));

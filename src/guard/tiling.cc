@@ -305,6 +305,17 @@ class Split : public Composite {
 
 }  // namespace
 
+namespace {
+
+bool by_input(const Problem& p) { return p.dir == Dir::BWD_D && p.sh == 1 && p.sw == 1; }
+
+}  // namespace
+
+Extent tiled_extent(const Problem& p) {
+  if (by_input(p)) return {p.ih, p.iw};
+  return {p.oh, p.ow};
+}
+
 Result<TileGeometry> tile_geometry(const Problem& p, const TilePlan& plan) {
   CG_RETURN_IF_ERROR(validate(p));
   if (plan.th < 1) return Status::Invalid("invalid tile th=" + std::to_string(plan.th) + ": must be >= 1");
@@ -313,10 +324,10 @@ Result<TileGeometry> tile_geometry(const Problem& p, const TilePlan& plan) {
     return Status::Invalid("invalid tile max_images=" + std::to_string(plan.max_images) +
                            ": must be >= 0");
   TileGeometry g;
-  g.by_input = p.dir == Dir::BWD_D && p.sh == 1 && p.sw == 1;
-  const int64_t h = g.by_input ? p.ih : p.oh, w = g.by_input ? p.iw : p.ow;
-  g.nty = ceil_div(h, plan.th), g.ntx = ceil_div(w, plan.tw);
-  g.th = ceil_div(h, g.nty), g.tw = ceil_div(w, g.ntx);
+  g.by_input = by_input(p);
+  const Extent e = tiled_extent(p);
+  g.nty = ceil_div(e.h, plan.th), g.ntx = ceil_div(e.w, plan.tw);
+  g.th = ceil_div(e.h, g.nty), g.tw = ceil_div(e.w, g.ntx);
   // Forward: the input rows one tile's outputs read. by_input: the diff_dst rows that reach
   // one block of diff_src (stride 1).
   g.tin_h = (g.th - 1) * p.sh + kernel_extent(p.kh, p.dh);

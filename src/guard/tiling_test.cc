@@ -10,6 +10,7 @@
 
 #include "convguard/cpu_engines.h"
 #include "convguard/fill.h"
+#include "guard/guard_plan.h"
 
 namespace convguard {
 namespace {
@@ -123,6 +124,20 @@ TEST(TileGeometry, BackwardDataAtStrideOneCutsTheInputGradientIntoBlocksThatNeve
   auto strided = parse_problem("--dir=BWD_D mb1ic16ih56iw56oc32kh3kw3sh2sw2ph1pw1");
   ASSERT_TRUE(strided.ok());
   EXPECT_FALSE(tile_geometry(*strided, {14, 14, 0})->by_input);  // windows, added back
+}
+
+TEST(TileGeometry, PlansForBackwardDataAtStrideOneCountTilesOverTheInput) {
+  // ih 48 without padding: oh 46. Two tiles a side are two blocks of 24 rows of diff_src.
+  auto p = parse_problem("--dir=BWD_D mb1ic4ih48iw48oc4kh3kw3");
+  ASSERT_TRUE(p.ok());
+  EXPECT_EQ(tiled_extent(*p).h, 48);
+  const auto plans = tile_candidates(*p, 8);
+  ASSERT_GE(plans.size(), 2u);
+  EXPECT_EQ(plans[1], (TilePlan{24, 48, 0}));  // after the whole map, two tiles
+  auto fwd = parse_problem("--dir=FWD_D mb1ic4ih48iw48oc4kh3kw3");
+  ASSERT_TRUE(fwd.ok());
+  EXPECT_EQ(tiled_extent(*fwd).h, 46);
+  EXPECT_EQ(tile_candidates(*fwd, 8)[1], (TilePlan{23, 46, 0}));
 }
 
 TEST(TileGeometry, RejectsAnEmptyTileNamingTheField) {
