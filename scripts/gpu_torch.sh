@@ -11,20 +11,16 @@
 #   scripts/gpu_torch.sh guard   device: the guard under PyTorch: guarded training steps under the
 #                                seed's quirks (TF32 on and off), tiles against native, a cached
 #                                route's cost
-#   scripts/gpu_torch.sh resnet50 device: ResNet-50 training steps guarded against unguarded
-#   scripts/gpu_torch.sh final2  device: the owed steps with caps that fit a last call: throughput
-#                                by --jobs, the GPU tests, ResNet-50 (TF32 default), tiles mb 8
-#                                traced, tiles mb 32
-#   scripts/gpu_torch.sh s5      device: the GPU tests; tiles against native, a guard's first call
-#                                timed apart (f32 mb 8 traced and mb 32, bf16 mb 8)
-#   scripts/gpu_torch.sh s5b     device: tiles with the device-time trace (f32 mb 8, 32), then
-#                                ResNet-50 with NVIDIA_TF32_OVERRIDE=0 (the quirked step's match)
-#   scripts/gpu_torch.sh owed    device: isolated probes against the in-process loop by --jobs
-#                                (whole command and steady state), tiles against native (mb 8
-#                                traced, mb 32), ResNet-50 with TF32 as PyTorch defaults and off
-#   scripts/gpu_torch.sh tiles6  device: issue 12's last figure: tiles against native (f32 mb 8 and
-#                                32, the device-time trace), then zero_copy_tiles_bench (tiles as
-#                                strided cuDNN calls without copies, TF32 off, mb 8 and 32)
+#   scripts/gpu_torch.sh resnet50 device: ResNet-50 training steps guarded against unguarded, TF32 as
+#                                PyTorch runs it and with every library's TF32 off; resnet18 under
+#                                the seed's quirks
+#   scripts/gpu_torch.sh throughput device: isolated probes against the in-process loop by --jobs
+#   scripts/gpu_torch.sh tiles   device: tiles against native (f32 mb 8 and 32, the device-time
+#                                trace), then zero_copy_tiles_bench (tiles as strided cuDNN calls
+#                                without copies, TF32 off, mb 8 and 32)
+#
+# Modes of earlier sessions (final, final2, owed, recheck, s5, s5b, notf32) are in the history at
+# the commits their results files name.
 #
 # On the device: run(command="scripts/gpu_torch.sh run", carry=[".carry"]). The worker was built
 # here against this machine's torch 2.11 wheel and runs there against the image's torch 2.11
@@ -150,11 +146,17 @@ PY
 }
 
 tiles() {
-  local t0=$(now) mb
+  local t0 mb
   for mb in 8 32; do
-    timeout -k 3 "${TILES_SECONDS:-150}" "$PY" bench/torch_tiles_bench.py --mb "$mb" --rounds "${TILES_ROUNDS:-5}" $([ "$mb" = 8 ] && echo --trace) \
+    t0=$(now)
+    timeout -k 3 "${TILES_SECONDS:-90}" "$PY" bench/torch_tiles_bench.py --mb "$mb" --rounds "${TILES_ROUNDS:-5}" --trace \
       >"$OUT/tiles_mb$mb.md" 2>"$OUT/tiles_mb$mb.err"
     echo "torch_tiles_bench mb $mb rc=$? $(since "$t0") s" | tee -a "$OUT/steps.txt"
+  done
+  for mb in 8 32; do
+    t0=$(now)
+    NVIDIA_TF32_OVERRIDE=0 timeout -k 3 60 "$BIN/zero_copy_tiles_bench" --mb "$mb" >"$OUT/zero_copy_mb$mb.md" 2>&1
+    echo "zero_copy_tiles_bench mb $mb rc=$? $(since "$t0") s" | tee -a "$OUT/steps.txt"
   done
 }
 
@@ -183,30 +185,6 @@ d = json.loads(open(sys.argv[1]).read().splitlines()[-1])
 k = {}
 for r in d["routes"]: k[r["route"]] = k.get(r["route"], 0) + 1
 print("error", d["error"], "max normwise diff", max(d["diffs"] or [0]), "two unguarded runs", max(d["noise"] or [0]), "routes", k)' "$OUT/guarded_$tag.json" 2>&1 | tail -1)" | tee -a "$OUT/steps.txt"
-}
-
-# Where the guarded resnet18's gradients part from the fault-free ones with TF32 off: with every
-# library's TF32 off (NVIDIA_TF32_OVERRIDE=0, the learner's workers too), under the seed's quirks
-# and under planted BWD_W faults that force batch chunks and tiles for backward weights.
-diag() {
-  NVIDIA_TF32_OVERRIDE=0 guarded_step resnet18 8x3x176x176 --no-tf32
-  cat >/tmp/bwdw.json <<'Q'
-{"name": "bwdw-wrong", "rules": [
-  {"when": {"dir": ["FWD_D", "FWD_B"], "kh": 3, "ih": [44, null]}, "effect": "hang", "message": "seed"},
-  {"when": {"dir": ["BWD_W"], "ic": 256, "ih": 11, "mb": [2, null]}, "effect": "wrong", "message": "planted"},
-  {"when": {"dir": ["BWD_W"], "ic": 128, "oc": 128, "ih": 22}, "effect": "wrong", "message": "planted"}]}
-Q
-  NVIDIA_TF32_OVERRIDE=0 QUIRKS=/tmp/bwdw.json guarded_step resnet18 8x3x176x176 --no-tf32 --prelearn
-  "$PY" - "$OUT" <<'PY' | tee -a "$OUT/steps.txt"
-import glob, json, os, sys
-for f in sorted(glob.glob(os.path.join(sys.argv[1], "guarded_resnet18*.json"))):
-    d = json.loads(open(f).read().splitlines()[-1])
-    worst = sorted(zip(d["diffs"], d.get("names", [])), reverse=True)[:4]
-    first = next((n for x, n in zip(d["diffs"], d.get("names", [])) if x > 1e-4), None)
-    print(os.path.basename(f), "worst", [(n, f"{x:.1e}") for x, n in worst], "noise", f"{max(d['noise']):.1e}",
-          "first param over 1e-4", first)
-    print("   ", [(r["dir"], r["route"], r["problem"].split()[-1][:28]) for r in d["routes"] if r["route"] != "native"])
-PY
 }
 
 guard() {
@@ -252,6 +230,9 @@ for r in init:
 PY
 }
 
+# The logs in one file, so that a call's files come back whole.
+pack() { (cd "$OUT" && tar cJf /tmp/torch_logs.tar.xz . && find . -type f -delete && mv /tmp/torch_logs.tar.xz logs.tar.xz); }
+
 case "$MODE" in
   stage) stage ;;
   run)
@@ -272,22 +253,6 @@ case "$MODE" in
     guard
     echo; cat "$OUT/steps.txt"
     cat "$OUT/tiles_bench.md" "$OUT/overhead.md" ;;
-  final)  # the diagnosis above, tiles against native, then ResNet-50; logs packed in one file
-    cd "$ROOT" || exit 1
-    setup
-    diag
-    t0=$(now)
-    timeout 120 "$PY" bench/torch_tiles_bench.py >"$OUT/tiles_bench.md" 2> >(stamp >"$OUT/tiles_bench.err")
-    echo "torch_tiles_bench rc=$? $(since "$t0") s" | tee -a "$OUT/steps.txt"
-    R50_SECONDS=${R50_SECONDS:-380} guard_resnet50
-    echo; cat "$OUT/steps.txt" "$OUT/tiles_bench.md" "$OUT/guard_bench.md"
-    (cd "$OUT" && tar cJf /tmp/torch_logs.tar.xz . && find . -type f -delete && mv /tmp/torch_logs.tar.xz logs.tar.xz) ;;
-  notf32)  # ResNet-50 with every library's TF32 off
-    cd "$ROOT" || exit 1
-    setup
-    NVIDIA_TF32_OVERRIDE=0 R50_SECONDS=${R50_SECONDS:-220} guard_resnet50 -notf32
-    echo; cat "$OUT/steps.txt" "$OUT/guard_bench-notf32.md"
-    (cd "$OUT" && tar cJf /tmp/torch_logs.tar.xz . && find . -type f -delete && mv /tmp/torch_logs.tar.xz logs.tar.xz) ;;
   resnet50)  # ResNet-50 as PyTorch runs it (TF32 convolutions), then with every library's TF32 off
     cd "$ROOT" || exit 1
     setup
@@ -295,76 +260,17 @@ case "$MODE" in
     NVIDIA_TF32_OVERRIDE=0 R50_SECONDS=${R50_SECONDS:-220} guard_resnet50 -notf32
     guarded_step resnet18 8x3x176x176
     echo; cat "$OUT/steps.txt" "$OUT/guard_bench.md" "$OUT/guard_bench-notf32.md"
-    (cd "$OUT" && tar cJf /tmp/torch_logs.tar.xz . && find . -type f -delete && mv /tmp/torch_logs.tar.xz logs.tar.xz) ;;
-  s5)  # the GPU tests, tiles against native after the first-call split (f32 mb 8 traced and mb 32, bf16 mb 8)
-    cd "$ROOT" || exit 1
-    setup
-    gpu_tests
-    TILES_SECONDS=${TILES_SECONDS:-100} tiles
-    t0=$(now)
-    timeout -k 3 "${TILES_SECONDS:-100}" "$PY" bench/torch_tiles_bench.py --mb 8 --dtype bfloat16 --rounds 5 \
-      >"$OUT/tiles_mb8_bf16.md" 2>"$OUT/tiles_mb8_bf16.err"
-    echo "torch_tiles_bench mb 8 bf16 rc=$? $(since "$t0") s" | tee -a "$OUT/steps.txt"
-    echo; cat "$OUT/steps.txt"; grep -h "^|" "$OUT"/tiles_mb*.md
-    (cd "$OUT" && tar cJf /tmp/torch_logs.tar.xz . && find . -type f -delete && mv /tmp/torch_logs.tar.xz logs.tar.xz) ;;
-  tiles6)
-    cd "$ROOT" || exit 1
-    setup
-    for mb in 8 32; do
-      t0=$(now)
-      timeout -k 3 "${TILES_SECONDS:-90}" "$PY" bench/torch_tiles_bench.py --mb "$mb" --rounds 5 --trace \
-        >"$OUT/tiles_mb$mb.md" 2>"$OUT/tiles_mb$mb.err"
-      echo "torch_tiles_bench mb $mb rc=$? $(since "$t0") s" | tee -a "$OUT/steps.txt"
-    done
-    for mb in 8 32; do
-      t0=$(now)
-      NVIDIA_TF32_OVERRIDE=0 timeout -k 3 60 "$BIN/zero_copy_tiles_bench" --mb "$mb" >"$OUT/zero_copy_mb$mb.md" 2>&1
-      echo "zero_copy_tiles_bench mb $mb rc=$? $(since "$t0") s" | tee -a "$OUT/steps.txt"
-    done
-    echo; cat "$OUT/steps.txt"; grep -h "^|" "$OUT"/tiles_mb*.md "$OUT"/zero_copy_mb*.md
-    (cd "$OUT" && tar cJf /tmp/torch_logs.tar.xz . && find . -type f -delete && mv /tmp/torch_logs.tar.xz logs.tar.xz) ;;
-  s5b)  # tiles with the device-time trace (f32 mb 8 and 32), then ResNet-50 with every library's TF32 off
-    cd "$ROOT" || exit 1
-    setup
-    for mb in 8 32; do
-      t0=$(now)
-      timeout -k 3 "${TILES_SECONDS:-90}" "$PY" bench/torch_tiles_bench.py --mb "$mb" --rounds 5 --trace \
-        >"$OUT/tiles_mb$mb.md" 2>"$OUT/tiles_mb$mb.err"
-      echo "torch_tiles_bench mb $mb rc=$? $(since "$t0") s" | tee -a "$OUT/steps.txt"
-    done
-    [ -z "${SKIP_R50:-}" ] && NVIDIA_TF32_OVERRIDE=0 R50_SECONDS=${R50_SECONDS:-200} R50_ARGS="--steps 6 --rounds 2" guard_resnet50 -notf32
-    echo; cat "$OUT/steps.txt"; grep -h "^|" "$OUT"/tiles_mb*.md; cat "$OUT/guard_bench-notf32.md" 2>/dev/null
-    (cd "$OUT" && tar cJf /tmp/torch_logs.tar.xz . && find . -type f -delete && mv /tmp/torch_logs.tar.xz logs.tar.xz) ;;
-  recheck)  # ResNet-50 in ABBA rounds, then the tiles' trace (mb 8)
-    cd "$ROOT" || exit 1
-    setup
-    R50_SECONDS=${R50_SECONDS:-100} R50_ARGS="--steps 8 --rounds 4" guard_resnet50
-    grep "rounds (s/step)" "$OUT/guard_bench.err"
-    if [ -z "${SKIP_TILES:-}" ]; then
-      timeout -k 3 45 "$PY" bench/torch_tiles_bench.py --mb 8 --rounds 2 --calls 10 --trace >"$OUT/tiles_mb8.md" 2>"$OUT/tiles_mb8.err"
-      echo "torch_tiles_bench rc=$?" | tee -a "$OUT/steps.txt"
-    fi
-    cat "$OUT/guard_bench.md"; sed -n '/^| problem/,$p' "$OUT/tiles_mb8.md" 2>/dev/null | head -40
-    (cd "$OUT" && tar cJf /tmp/torch_logs.tar.xz . && find . -type f -delete && mv /tmp/torch_logs.tar.xz torch_logs.tar.xz) ;;
-  final2)
+    pack ;;
+  throughput)
     cd "$ROOT" || exit 1
     setup
     throughput_jobs
-    GPU_TEST_SECONDS=45 gpu_tests
-    R50_SECONDS=130 guard_resnet50
-    TILES_SECONDS=45 TILES_ROUNDS=3 tiles
-    echo; cat "$OUT/steps.txt" "$OUT/guard_bench.md"
-    grep -A9 "^| problem" "$OUT"/tiles_mb*.md
-    (cd "$OUT" && tar cJf /tmp/torch_logs.tar.xz . && find . -type f -delete && mv /tmp/torch_logs.tar.xz torch_logs.tar.xz) ;;
-  owed)
+    echo; cat "$OUT/steps.txt" ;;
+  tiles)
     cd "$ROOT" || exit 1
     setup
-    throughput_jobs
     tiles
-    R50_SECONDS=${R50_SECONDS:-170} guard_resnet50
-    NVIDIA_TF32_OVERRIDE=0 R50_SECONDS=${R50_SECONDS:-170} guard_resnet50 -notf32
-    echo; cat "$OUT/steps.txt" "$OUT/guard_bench.md" "$OUT/guard_bench-notf32.md"
-    grep -A9 "^| problem" "$OUT"/tiles_mb*.md
-    (cd "$OUT" && tar cJf /tmp/torch_logs.tar.xz . && find . -type f -delete && mv /tmp/torch_logs.tar.xz logs.tar.xz) ;;
-  *) echo "gpu_torch.sh: unknown mode $MODE (stage|run|guard|resnet50|notf32|final|owed)" >&2; exit 2 ;;
+    echo; cat "$OUT/steps.txt"; grep -h "^|" "$OUT"/tiles_mb*.md "$OUT"/zero_copy_mb*.md
+    pack ;;
+  *) echo "gpu_torch.sh: unknown mode $MODE (stage|run|guard|resnet50|throughput|tiles)" >&2; exit 2 ;;
 esac
