@@ -30,6 +30,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <string>
+#include <string_view>
 
 #include "convguard/cpu_engines.h"
 #include "convguard/sim.h"
@@ -113,22 +114,20 @@ class FaultPrepared : public Prepared {
 class FaultEngine : public SimEngine {
  public:
   explicit FaultEngine(std::string mode) : base_(make_ref_engine()), mode_(std::move(mode)) {
-    if (mode_.rfind("wedge:", 0) == 0) wedge_file_ = mode_.substr(6);
-    if (mode_.rfind("hang-once:", 0) == 0) once_file_ = mode_.substr(10);
+    wedge_file_ = marker_of("wedge:");
+    once_file_ = marker_of("hang-once:");
   }
   std::string name() const override { return "fault"; }
   std::string version() const override { return "fault over " + base_->version(); }
   Status init() override {
     if (!wedge_file_.empty() && file_exists(wedge_file_)) hang_forever("init (wedged)");
     if (mode_ == "init-fail") return Status::Unsupported("fault: no device here");
-    if (mode_.rfind("init-slow-after-first:", 0) == 0 && !started_) {
-      std::string marker = mode_.substr(22);
+    if (const std::string marker = marker_of("init-slow-after-first:"); !marker.empty() && !started_) {
       if (file_exists(marker)) ::usleep(3000000);
       touch(marker);
     }
     started_ = true;
-    if (mode_.rfind("init-hang-once:", 0) == 0) {
-      std::string marker = mode_.substr(15);
+    if (const std::string marker = marker_of("init-hang-once:"); !marker.empty()) {
       if (!file_exists(marker)) {
         touch(marker);
         hang_forever("init");
@@ -164,6 +163,11 @@ class FaultEngine : public SimEngine {
   const Quirks& quirks() const override { return quirks_; }
 
  private:
+  /// The marker file a mode "PREFIX:FILE" names, or "" for another mode.
+  std::string marker_of(std::string_view prefix) const {
+    return mode_.starts_with(prefix) ? mode_.substr(prefix.size()) : std::string();
+  }
+
   std::unique_ptr<Engine> base_;
   std::string mode_, wedge_file_, once_file_;
   bool started_ = false;  ///< init() ran once in this process

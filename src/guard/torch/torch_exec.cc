@@ -191,20 +191,27 @@ at::Tensor tiled_forward(const Route& r, const Problem& p, const ForwardCall& c,
   return y.narrow(2, 0, p.oh).narrow(3, 0, p.ow).contiguous(t.fmt);
 }
 
+/// The staging problem's input gradients, h x w each, one library call per chunk of output
+/// gradients `gos`, joined.
+at::Tensor staged_input_grads(const Route& r, const Problem& p, const BackwardCall& c,
+                              const Tiles& t, const std::vector<at::Tensor>& gos, int64_t h,
+                              int64_t w, const Injector& inject) {
+  std::vector<at::Tensor> parts;
+  for (const auto& gc : gos) {
+    // The input's values are not read for BWD_D, only its sizes and layout.
+    auto xs = at::empty({gc.size(0), p.ic, h, w}, c.input.options().memory_format(t.fmt));
+    parts.push_back(native_backward(r.algo, gc, xs, c.weight, std::nullopt, t.staging,
+                                    mask_of(Dir::BWD_D), inject).input);
+  }
+  return joined(parts);
+}
+
 /// Backward data at stride 1: each tile a block of the input gradient from the window of the
 /// output gradient that reaches it; blocks never overlap, so they are put back as they are.
 at::Tensor blocks_backward_data(const Route& r, const Problem& p, const BackwardCall& c,
                                 const Tiles& t, const Injector& inject) {
-  const auto& g = t.g;
   auto gos = chunks(gather_windows(at::constant_pad_nd(c.grad_output, t.win.pad(), 0), t, p), t);
-  std::vector<at::Tensor> parts;
-  for (const auto& gc : gos) {
-    // The input's values are not read for BWD_D, only its sizes and layout.
-    auto xs = at::empty({gc.size(0), p.ic, g.th, g.tw}, c.input.options().memory_format(t.fmt));
-    parts.push_back(native_backward(r.algo, gc, xs, c.weight, std::nullopt, t.staging,
-                                    mask_of(Dir::BWD_D), inject).input);
-  }
-  auto gi = scatter_tiles(joined(parts), t, p.mb);
+  auto gi = scatter_tiles(staged_input_grads(r, p, c, t, gos, t.g.th, t.g.tw, inject), t, p.mb);
   return gi.narrow(2, 0, p.ih).narrow(3, 0, p.iw).contiguous(t.fmt);
 }
 
@@ -218,14 +225,8 @@ Grads tiled_backward(const Route& r, const Problem& p, const BackwardCall& c,
   const int64_t hp = p.ih + t.win.top + t.win.bottom, wp = p.iw + t.win.left + t.win.right;
   Grads out;
   if (p.dir == Dir::BWD_D) {
-    std::vector<at::Tensor> parts;
-    for (const auto& gc : gos) {
-      // The input's values are not read for BWD_D, only its sizes and layout.
-      auto xs = at::empty({gc.size(0), p.ic, g.tin_h, g.tin_w}, c.input.options().memory_format(t.fmt));
-      parts.push_back(native_backward(r.algo, gc, xs, c.weight, std::nullopt, t.staging,
-                                      mask_of(Dir::BWD_D), inject).input);
-    }
-    auto padded = scatter_add_windows(joined(parts), t, p, hp, wp);
+    auto padded = scatter_add_windows(staged_input_grads(r, p, c, t, gos, g.tin_h, g.tin_w, inject),
+                                      t, p, hp, wp);
     out.input = at::constant_pad_nd(padded, t.win.unpad(), 0).contiguous(t.fmt);
     return out;
   }
